@@ -1,0 +1,125 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+using ZstdSharp;
+
+namespace BackupFs.Datastore.Formats;
+
+public enum BlobKind { Uncompressed, Compressed, Encrypted, EncryptedCompressed }
+
+/// <summary>
+/// PBS DataBlob: every chunk file and every *.blob. Layout: magic(8) crc32(4) [iv(16) tag(16)] payload.
+/// The CRC-32 (IEEE) covers the payload only; compression is zstd level 1, kept only when it is
+/// not larger than the input (as PBS ≥ 3.2.9 does).
+/// </summary>
+public static class DataBlob
+{
+    public const int HeaderSize = 12;
+    public const int EncryptedHeaderSize = 44;
+    /// <summary>PBS refuses to encode blobs larger than this.</summary>
+    public const int MaxBlobSize = 128 * 1024 * 1024;
+
+    [ThreadStatic] private static Compressor? t_compressor;
+    [ThreadStatic] private static Decompressor? t_decompressor;
+
+    /// <summary>Encodes plain data as an unencrypted blob, zstd-compressed when that is not larger.</summary>
+    public static byte[] Encode(ReadOnlySpan<byte> data, bool compress = true)
+    {
+        if (data.Length > MaxBlobSize) throw new BackupFsException($"blob of {data.Length} bytes exceeds the {MaxBlobSize}-byte limit");
+        if (compress && data.Length > 0)
+        {
+            var output = GC.AllocateUninitializedArray<byte>(HeaderSize + data.Length);
+            var compressor = t_compressor ??= new Compressor(1);
+            // One-shot into a buffer of the input's size: if the frame does not fit, keep it plain.
+            if (compressor.TryWrap(data, output.AsSpan(HeaderSize), out int written))
+            {
+                BlobMagic.Compressed.CopyTo(output);
+                BinaryPrimitives.WriteUInt32LittleEndian(output.AsSpan(8), Crc32.HashToUInt32(output.AsSpan(HeaderSize, written)));
+                return written + HeaderSize == output.Length ? output : output.AsSpan(0, HeaderSize + written).ToArray();
+            }
+        }
+        var plain = GC.AllocateUninitializedArray<byte>(HeaderSize + data.Length);
+        BlobMagic.Uncompressed.CopyTo(plain);
+        data.CopyTo(plain.AsSpan(HeaderSize));
+        BinaryPrimitives.WriteUInt32LittleEndian(plain.AsSpan(8), Crc32.HashToUInt32(data));
+        return plain;
+    }
+
+    /// <exception cref="FormatCorruptException">too short or unknown magic</exception>
+    public static BlobKind GetKind(ReadOnlySpan<byte> blob)
+    {
+        if (blob.Length < HeaderSize) throw new FormatCorruptException($"blob too short ({blob.Length} bytes, at least {HeaderSize} expected)");
+        var magic = blob[..8];
+        if (magic.SequenceEqual(BlobMagic.Uncompressed)) return BlobKind.Uncompressed;
+        if (magic.SequenceEqual(BlobMagic.Compressed)) return BlobKind.Compressed;
+        if (magic.SequenceEqual(BlobMagic.Encrypted)) return BlobKind.Encrypted;
+        if (magic.SequenceEqual(BlobMagic.EncryptedCompressed)) return BlobKind.EncryptedCompressed;
+        throw new FormatCorruptException($"not a DataBlob (unknown magic {Convert.ToHexStringLower(magic)})");
+    }
+
+    /// <summary>True when the stored CRC-32 matches the payload.</summary>
+    public static bool CrcMatches(ReadOnlySpan<byte> blob)
+    {
+        var kind = GetKind(blob);
+        int header = kind is BlobKind.Encrypted or BlobKind.EncryptedCompressed ? EncryptedHeaderSize : HeaderSize;
+        if (blob.Length < header) return false;
+        return BinaryPrimitives.ReadUInt32LittleEndian(blob[8..]) == Crc32.HashToUInt32(blob[header..]);
+    }
+
+    /// <summary>Decodes an unencrypted blob to its plain data, checking the CRC.</summary>
+    /// <exception cref="FormatCorruptException">bad magic, CRC or zstd frame</exception>
+    /// <exception cref="EncryptedDataException">the blob is encrypted</exception>
+    public static byte[] Decode(ReadOnlySpan<byte> blob)
+    {
+        var kind = GetKind(blob);
+        if (kind is BlobKind.Encrypted or BlobKind.EncryptedCompressed)
+            throw new EncryptedDataException("the blob is encrypted; BackupFs cannot decrypt it without the key");
+        if (!CrcMatches(blob)) throw new FormatCorruptException("blob CRC-32 mismatch");
+        var payload = blob[HeaderSize..];
+        return kind == BlobKind.Uncompressed ? payload.ToArray() : Decompress(payload);
+    }
+
+    /// <summary>Decodes a chunk blob and checks that the plain data hashes to <paramref name="digest"/>.</summary>
+    /// <exception cref="ChunkCorruptException">CRC, zstd or digest mismatch</exception>
+    public static byte[] DecodeChunk(Digest digest, ReadOnlySpan<byte> blob)
+    {
+        byte[] data;
+        try { data = Decode(blob); }
+        catch (EncryptedDataException) { throw; }
+        catch (FormatCorruptException e) { throw new ChunkCorruptException(digest, e.Message, e); }
+        if (Digest.Compute(data) != digest) throw new ChunkCorruptException(digest, "content does not match its digest");
+        return data;
+    }
+
+    private static byte[] Decompress(ReadOnlySpan<byte> frame)
+    {
+        var decompressor = t_decompressor ??= new Decompressor();
+        try
+        {
+            // PBS ≥ 3.2.9 frames carry their content size; older streaming frames do not.
+            ulong declared = Decompressor.GetDecompressedSize(frame);
+            if (declared > 0 && declared <= MaxBlobSize)
+            {
+                var output = GC.AllocateUninitializedArray<byte>((int)declared);
+                int n = decompressor.Unwrap(frame, output);
+                if (n != output.Length) throw new FormatCorruptException("zstd frame shorter than its declared size");
+                return output;
+            }
+            using var input = new MemoryStream(frame.ToArray(), writable: false);
+            using var stream = new DecompressionStream(input);
+            using var result = new MemoryStream();
+            var buffer = new byte[81920];
+            int read;
+            while ((read = stream.Read(buffer)) > 0)
+            {
+                result.Write(buffer, 0, read);
+                if (result.Length > MaxBlobSize) throw new FormatCorruptException("zstd frame expands beyond the blob size limit");
+            }
+            return result.ToArray();
+        }
+        catch (FormatCorruptException) { throw; }
+        catch (Exception e) when (e is ZstdException or InvalidOperationException or IOException or ArgumentException)
+        {
+            throw new FormatCorruptException($"bad zstd frame: {e.Message}", e);
+        }
+    }
+}

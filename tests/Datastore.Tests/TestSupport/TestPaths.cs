@@ -1,0 +1,45 @@
+namespace BackupFs.Datastore.Tests.TestSupport;
+
+/// <summary>Locates the repository and the product side's read-only ../shared folder.</summary>
+public static class TestPaths
+{
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    /// <summary>../shared/vectors beside the checkout (override with BACKUPFS_SHARED).</summary>
+    public static string Vectors => Path.Combine(Shared, "vectors");
+
+    public static string Shared
+    {
+        get
+        {
+            var env = Environment.GetEnvironmentVariable("BACKUPFS_SHARED");
+            var dir = !string.IsNullOrEmpty(env) ? env : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
+            if (!Directory.Exists(dir))
+                throw new DirectoryNotFoundException($"the shared folder is missing: {dir} (set BACKUPFS_SHARED)");
+            return dir;
+        }
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "BackupFs.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("BackupFs.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>A temporary directory removed when the test ends.</summary>
+public sealed class TempDir : IDisposable
+{
+    public string Path { get; }
+    public TempDir(string? prefix = null)
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), (prefix ?? "backupfs-test-") + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path);
+    }
+    public string Sub(string name) => System.IO.Path.Combine(Path, name);
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
