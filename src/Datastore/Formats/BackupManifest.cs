@@ -31,7 +31,12 @@ public sealed class BackupManifest
     /// <summary>In the order the files were added (PBS keeps upload order).</summary>
     public List<ManifestFileInfo> Files { get; } = [];
     /// <summary>Not covered by the signature; written as {} when empty.</summary>
-    public JsonObject Unprotected { get; set; } = new();
+    public JsonObject Unprotected
+    {
+        get => _unprotected;
+        set => _unprotected = value ?? new JsonObject();
+    }
+    private JsonObject _unprotected = new();
     /// <summary>Lower-case hex HMAC-SHA256, or null (written as "signature": null) when unsigned.</summary>
     public string? Signature { get; set; }
 
@@ -130,7 +135,11 @@ public sealed class BackupManifest
 
         // Backups made before PBS 0.8 have no "unprotected" key.
         if (json.TryGetPropertyValue("unprotected", out var unprotected) && unprotected is not null)
-            manifest.Unprotected = unprotected as JsonObject ?? throw Corrupt("has an \"unprotected\" value that is not an object");
+        {
+            var members = unprotected as JsonObject ?? throw Corrupt("has an \"unprotected\" value that is not an object");
+            json.Remove("unprotected"); // detach, so callers may move it into other JSON trees
+            manifest.Unprotected = members;
+        }
 
         if (json.TryGetPropertyValue("signature", out var signature) && signature is not null)
             manifest.Signature = signature is JsonValue v && v.GetValueKind() == JsonValueKind.String

@@ -262,6 +262,17 @@ public class ManifestTests
     }
 
     [Fact]
+    public void ParsedUnprotectedIsADetachedObject()
+    {
+        var manifest = ParseText("{\"backup-type\":\"vm\",\"backup-id\":\"1\",\"backup-time\":1,\"files\":[],\"unprotected\":{\"notes\":\"n\"}}");
+        Assert.Null(manifest.Unprotected.Parent);
+        var elsewhere = new JsonObject { ["copy"] = manifest.Unprotected };
+        Assert.Same(manifest.Unprotected, elsewhere["copy"]);
+        manifest.Unprotected = null!;
+        Assert.Empty(manifest.Unprotected);
+    }
+
+    [Fact]
     public void WritingAnInvalidBackupTypeFails()
     {
         Assert.Throws<InvalidNameException>(() => new BackupManifest("pc", "x", 1).ToJson());

@@ -89,4 +89,24 @@ public class PayloadChunkerTests
         Assert.Equal(20_000, chunker.Scan(data));
         Assert.Throws<ArgumentOutOfRangeException>(() => chunker.Reset(nextChunkStart: 5));
     }
+
+    [Fact]
+    public void SlicingDoesNotChangeBoundariesWithManySuggestions()
+    {
+        var data = HashBlocks("slices", 3 * 1024 * 1024);
+        var random = new Random(11);
+        var suggestions = Enumerable.Range(0, 60).Select(_ => (long)random.Next(data.Length)).Order().ToList();
+        PayloadChunker Make()
+        {
+            var chunker = new PayloadChunker(64 * 1024);
+            foreach (var s in suggestions) chunker.SuggestBoundary(s);
+            return chunker;
+        }
+        var whole = Ends(Make().Scan, data);
+        Assert.Equal(whole, Ends(Make().Scan, data, feed: 777));
+        Assert.Equal(whole, Ends(Make().Scan, data, feed: 65536));
+        // Some suggestions were taken, and every chunk but the last respects min and max.
+        Assert.NotEmpty(whole.Intersect(suggestions));
+        Assert.All(Sizes(whole).SkipLast(1), size => Assert.InRange(size, 16 * 1024, 256 * 1024));
+    }
 }
