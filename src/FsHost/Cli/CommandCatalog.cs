@@ -8,6 +8,8 @@ public static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         yield return InitCommand.Create();
+        yield return BackupCommand.Create();
         yield return SnapshotsCommand.Create();
+        yield return CatCommand.Create();
     }
 }
