@@ -58,7 +58,7 @@ public static class BackupCommand
             await writer.FinishAsync();
             var s = writer.Stats;
             parse.InvocationConfiguration.Output.WriteLine(writer.Snapshot.RelativePath);
-            Console.Error.WriteLine($"{ProgressLine.Format(s.Bytes)} in {s.Chunks} chunks, {s.InsertedChunks} new ({ProgressLine.Format(s.InsertedBytes)} stored), {s.DuplicateChunks} already known");
+            parse.InvocationConfiguration.Error.WriteLine($"{ProgressLine.Format(s.Bytes)} in {s.Chunks} chunks, {s.InsertedChunks} new ({ProgressLine.Format(s.InsertedBytes)} stored), {s.DuplicateChunks} already known");
             return 0;
         });
         return command;

@@ -10,6 +10,7 @@ public static class CommandCatalog
         yield return InitCommand.Create();
         yield return BackupCommand.Create();
         yield return SnapshotsCommand.Create();
+        yield return RestoreCommand.Create();
         yield return CatCommand.Create();
     }
 }
