@@ -1,0 +1,165 @@
+using System.Text;
+using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Store;
+
+namespace BackupFs.Datastore.Layout;
+
+/// <summary>
+/// A PBS datastore: the local directory (the datastore itself, or the cache store of an S3
+/// datastore) plus where chunks live and where metadata is mirrored. Listing and metadata
+/// reads always use the local directory, as PBS does.
+/// </summary>
+public sealed class DataStore
+{
+    public const string ManifestName = "index.json.blob";
+    public const string ProtectedMarker = ".protected";
+    public const string OwnerFile = "owner";
+    public const string NotesFile = "notes";
+    /// <summary>BackupFs's own dot-directory (PBS tolerates dot entries at the top level).</summary>
+    public const string PrivateDirName = ".backupfs";
+
+    public string Root { get; }
+    public string Name { get; }
+    public IChunkBackend Chunks { get; }
+    public IContentMirror Mirror { get; }
+
+    public DataStore(string root, IChunkBackend chunks, IContentMirror? mirror = null, string? name = null)
+    {
+        Root = Path.GetFullPath(root);
+        Chunks = chunks;
+        Mirror = mirror ?? NoContentMirror.Instance;
+        Name = name ?? Path.GetFileName(Root.TrimEnd('/'));
+    }
+
+    /// <summary>Creates an empty local datastore (refuses a non-empty directory, like PBS).</summary>
+    public static DataStore CreateLocal(string root)
+    {
+        var full = Path.GetFullPath(root);
+        if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full)
+                .Any(e => !Path.GetFileName(e).StartsWith('.') && Path.GetFileName(e) != "lost+found"))
+            throw new BackupFsException($"{full} is not empty; refusing to create a datastore there");
+        var chunks = LocalChunkStore.Create(full);
+        File.WriteAllBytes(Path.Combine(full, ".lock"), []);
+        Directory.CreateDirectory(Path.Combine(full, PrivateDirName));
+        return new DataStore(full, chunks);
+    }
+
+    public static DataStore OpenLocal(string root) => new(root, new LocalChunkStore(root));
+
+    public string FullPath(string relativePath) =>
+        relativePath.Length == 0 ? Root : Path.Combine(Root, relativePath.Replace('/', Path.DirectorySeparatorChar));
+
+    public string PrivateDir => Path.Combine(Root, PrivateDirName);
+
+    // ---- namespaces -------------------------------------------------------------------------
+
+    public bool NamespaceExists(BackupNamespace ns) => Directory.Exists(FullPath(ns.RelativePath));
+
+    /// <summary>Child namespaces (names that fail the rules are skipped, never followed).</summary>
+    public IEnumerable<BackupNamespace> ListNamespaces(BackupNamespace parent, bool recursive = false)
+    {
+        var dir = Path.Combine(FullPath(parent.RelativePath), "ns");
+        if (!Directory.Exists(dir) || parent.Depth >= NameRules.MaxNamespaceDepth) yield break;
+        foreach (var name in Directory.EnumerateDirectories(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal))
+        {
+            if (name is null || !NameRules.IsSafeId(name)) continue;
+            var child = parent.Child(name);
+            yield return child;
+            if (recursive)
+                foreach (var grand in ListNamespaces(child, true)) yield return grand;
+        }
+    }
+
+    public async Task CreateNamespaceAsync(BackupNamespace ns, CancellationToken ct = default)
+    {
+        if (ns.IsRoot) return;
+        if (ns.Parent is { } parent && !NamespaceExists(parent))
+            throw new BackupFsException($"parent namespace '{parent.Display}' does not exist");
+        await Mirror.PutAsync(ns.RelativePath + "/.namespace", ReadOnlyMemory<byte>.Empty, noReplace: true, ct);
+        Directory.CreateDirectory(FullPath(ns.RelativePath));
+    }
+
+    // ---- groups -----------------------------------------------------------------------------
+
+    public IEnumerable<BackupGroup> ListGroups(BackupNamespace ns)
+    {
+        var groups = new List<BackupGroup>();
+        var nsDir = FullPath(ns.RelativePath);
+        foreach (var type in BackupTypes.All)
+        {
+            var typeDir = Path.Combine(nsDir, type.ToName());
+            if (!Directory.Exists(typeDir)) continue;
+            foreach (var id in Directory.EnumerateDirectories(typeDir).Select(Path.GetFileName))
+                if (id is not null && NameRules.IsBackupId(id)) groups.Add(new BackupGroup(ns, type, id));
+        }
+        groups.Sort(BackupGroup.Compare);
+        return groups;
+    }
+
+    public bool GroupExists(BackupGroup group) => Directory.Exists(FullPath(group.RelativePath));
+
+    public string? GetOwner(BackupGroup group)
+    {
+        var path = Path.Combine(FullPath(group.RelativePath), OwnerFile);
+        if (!File.Exists(path)) return null;
+        var text = File.ReadAllText(path, Encoding.UTF8);
+        int nl = text.IndexOf('\n');
+        return (nl >= 0 ? text[..nl] : text).TrimEnd();
+    }
+
+    public async Task SetOwnerAsync(BackupGroup group, string owner, CancellationToken ct = default)
+    {
+        if (owner.Length == 0 || owner.Contains('\n')) throw new InvalidNameException($"invalid owner '{owner}'");
+        var bytes = Encoding.UTF8.GetBytes(owner + "\n");
+        await Mirror.PutAsync(group.RelativePath + "/" + OwnerFile, bytes, noReplace: false, ct);
+        Directory.CreateDirectory(FullPath(group.RelativePath));
+        AtomicFile.Write(Path.Combine(FullPath(group.RelativePath), OwnerFile), bytes);
+    }
+
+    // ---- snapshots --------------------------------------------------------------------------
+
+    /// <summary>All snapshot directories of a group, oldest first, finished or not.</summary>
+    public IReadOnlyList<SnapshotInfo> ListSnapshots(BackupGroup group)
+    {
+        var result = new List<SnapshotInfo>();
+        var dir = FullPath(group.RelativePath);
+        if (!Directory.Exists(dir)) return result;
+        foreach (var sub in Directory.EnumerateDirectories(dir))
+        {
+            var name = Path.GetFileName(sub);
+            if (!NameRules.TryParseBackupTime(name, out var epoch)) continue;
+            result.Add(GetSnapshotInfo(new SnapshotRef(group, epoch)));
+        }
+        result.Sort((a, b) => a.Snapshot.BackupTime.CompareTo(b.Snapshot.BackupTime));
+        return result;
+    }
+
+    /// <summary>Finished snapshots only, oldest first: what users see.</summary>
+    public IReadOnlyList<SnapshotRef> ListFinishedSnapshots(BackupGroup group) =>
+        ListSnapshots(group).Where(s => s.Finished).Select(s => s.Snapshot).ToList();
+
+    public SnapshotInfo GetSnapshotInfo(SnapshotRef snapshot)
+    {
+        var dir = FullPath(snapshot.RelativePath);
+        var files = Directory.Exists(dir)
+            ? Directory.EnumerateFiles(dir).Select(Path.GetFileName).OfType<string>()
+                .Where(NameRules.IsArchiveFileName).Order(StringComparer.Ordinal).ToList()
+            : new List<string>();
+        return new SnapshotInfo(snapshot,
+            Finished: File.Exists(Path.Combine(dir, ManifestName)),
+            Protected: File.Exists(Path.Combine(dir, ProtectedMarker)),
+            Files: files);
+    }
+
+    public bool SnapshotExists(SnapshotRef snapshot) => Directory.Exists(FullPath(snapshot.RelativePath));
+
+    public SnapshotRef? LatestSnapshot(BackupGroup group) => ListFinishedSnapshots(group).LastOrDefault();
+
+    /// <summary>Every group of every namespace (root first).</summary>
+    public IEnumerable<BackupGroup> ListAllGroups()
+    {
+        foreach (var g in ListGroups(BackupNamespace.Root)) yield return g;
+        foreach (var ns in ListNamespaces(BackupNamespace.Root, recursive: true))
+            foreach (var g in ListGroups(ns)) yield return g;
+    }
+}

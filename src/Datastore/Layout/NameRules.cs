@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using BackupFs.Datastore.Formats;
+
+namespace BackupFs.Datastore.Layout;
+
+/// <summary>
+/// PBS's naming rules (pbs-api-types): only names that pass can be addressed, so nothing
+/// outside the datastore layout is reachable ('/', '..', empty and odd names are refused).
+/// </summary>
+public static partial class NameRules
+{
+    /// <summary>SAFE_ID: namespace components.</summary>
+    [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9._\-]*$")]
+    private static partial Regex SafeIdRegex();
+
+    /// <summary>BACKUP_ID_RE: group ids.</summary>
+    [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9._\-]*$")]
+    private static partial Regex BackupIdRegex();
+
+    /// <summary>BACKUP_TIME_RE: snapshot directory names.</summary>
+    [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")]
+    private static partial Regex BackupTimeRegex();
+
+    /// <summary>Archive file names inside a snapshot (server names).</summary>
+    [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9._\-]*\.(didx|fidx|blob)$")]
+    private static partial Regex ArchiveFileRegex();
+
+    public const int MaxNamespaceDepth = 7;
+    public const int MaxNamespaceLength = 256;
+
+    public static bool IsSafeId(string s) => s.Length > 0 && s.Length <= 128 && SafeIdRegex().IsMatch(s);
+    public static bool IsBackupId(string s) => s.Length > 0 && s.Length <= 255 && BackupIdRegex().IsMatch(s);
+    public static bool IsBackupTime(string s) => BackupTimeRegex().IsMatch(s);
+    public static bool IsArchiveFileName(string s) => s.Length <= 255 && ArchiveFileRegex().IsMatch(s);
+
+    public static string CheckBackupId(string id) =>
+        IsBackupId(id) ? id : throw new InvalidNameException($"invalid backup id '{id}' (allowed: letters, digits, '_', '.', '-'; not starting with '.' or '-')");
+
+    public static string CheckArchiveFileName(string name) =>
+        IsArchiveFileName(name) ? name : throw new InvalidNameException($"invalid archive name '{name}' (expected e.g. root.pxar.didx, drive-scsi0.img.fidx, qemu-server.conf.blob)");
+
+    /// <summary>Formats an epoch as the snapshot directory name, e.g. 2025-07-14T14:20:02Z.</summary>
+    public static string FormatBackupTime(long epoch)
+    {
+        if (epoch < 1) throw new InvalidNameException($"backup time {epoch} must be at least 1");
+        var t = DateTimeOffset.FromUnixTimeSeconds(epoch);
+        if (t.Year > 9999) throw new InvalidNameException($"backup time {epoch} is beyond year 9999");
+        return t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+    }
+
+    public static bool TryParseBackupTime(string s, out long epoch)
+    {
+        epoch = 0;
+        if (!IsBackupTime(s)) return false;
+        if (!DateTime.TryParseExact(s, "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture,
+                DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var dt)) return false;
+        epoch = new DateTimeOffset(dt, TimeSpan.Zero).ToUnixTimeSeconds();
+        return epoch >= 1;
+    }
+
+    public static long ParseBackupTime(string s) =>
+        TryParseBackupTime(s, out var e) ? e : throw new InvalidNameException($"invalid snapshot time '{s}' (expected YYYY-MM-DDTHH:MM:SSZ)");
+
+    /// <summary>
+    /// Maps a client archive name to the server file name as PBS does: .pxar/.mpxar/.ppxar/.pcat1
+    /// get .didx, .img gets .fidx, .conf/.json/.key/.log get .blob; server names stay as they are.
+    /// </summary>
+    public static string ToServerArchiveName(string name)
+    {
+        if (name.EndsWith(".didx") || name.EndsWith(".fidx") || name.EndsWith(".blob")) return CheckArchiveFileName(name);
+        string ext = Path.GetExtension(name);
+        string mapped = ext switch
+        {
+            ".pxar" or ".mpxar" or ".ppxar" or ".pcat1" => name + ".didx",
+            ".img" => name + ".fidx",
+            ".conf" or ".json" or ".key" or ".log" => name + ".blob",
+            _ => throw new InvalidNameException($"unknown archive type '{name}' (use .pxar, .img, .conf, .json, .log or a server name)"),
+        };
+        return CheckArchiveFileName(mapped);
+    }
+}

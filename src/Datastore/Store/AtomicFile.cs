@@ -1,0 +1,46 @@
+namespace BackupFs.Datastore.Store;
+
+/// <summary>
+/// Writes a file so that readers see either the old or the complete new content: write a
+/// temp file beside it (PBS's ".tmp_XXXXXX" pattern), then rename over the target.
+/// </summary>
+public static class AtomicFile
+{
+    public static void Write(string path, ReadOnlySpan<byte> data, bool fsync = false)
+    {
+        var tmp = path + ".tmp_" + Random.Shared.Next(0, int.MaxValue).ToString("x6");
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None))
+            {
+                fs.Write(data);
+                if (fsync) fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+            throw;
+        }
+    }
+
+    public static async Task WriteAsync(string path, ReadOnlyMemory<byte> data, bool fsync = false, CancellationToken ct = default)
+    {
+        var tmp = path + ".tmp_" + Random.Shared.Next(0, int.MaxValue).ToString("x6");
+        try
+        {
+            await using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+            {
+                await fs.WriteAsync(data, ct);
+                if (fsync) fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+            throw;
+        }
+    }
+}

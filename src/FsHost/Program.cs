@@ -1,0 +1,3 @@
+using BackupFs.FsHost.Cli;
+
+return await CommandLineApp.RunAsync(args);
