@@ -1,4 +1,6 @@
+using BackupFs.Datastore.Store;
 using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Layout;
 using BackupFs.S3.Chunks;
 using BackupFs.S3.Client;
 using BackupFs.S3.Config;
@@ -94,6 +96,9 @@ public sealed class S3Datastore : IDisposable
             throw;
         }
     }
+
+    /// <summary>The datastore view the rest of BackupFs works with: local cache dir + S3 chunks + S3 content mirror.</summary>
+    public DataStore ToDataStore() => new(CacheRoot, Chunks, Content, Config.StoreName);
 
     public Task<S3CheckResult> CheckAsync(bool writeProbe = true, CancellationToken ct = default) =>
         S3ConnectionCheck.RunAsync(Client, Layout, writeProbe, ct);

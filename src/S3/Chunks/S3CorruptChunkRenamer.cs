@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Store;
 using BackupFs.Datastore.Formats;
 using BackupFs.S3.Layout;
 

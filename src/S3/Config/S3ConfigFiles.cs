@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Store;
 
 namespace BackupFs.S3.Config;
 
@@ -11,7 +13,7 @@ namespace BackupFs.S3.Config;
 /// </summary>
 public static class S3ConfigFiles
 {
-    public const string StateDir = ".backupfs";
+    public const string StateDir = DataStore.PrivateDirName;
     public const string ConfigName = "s3.json";
     public const string SecretsName = "s3-secrets.json";
 
@@ -31,10 +33,7 @@ public static class S3ConfigFiles
     {
         config.Validate();
         Directory.CreateDirectory(Path.Combine(cacheRoot, StateDir));
-        var path = ConfigPath(cacheRoot);
-        var tmp = path + ".tmp_" + Random.Shared.Next().ToString("x8");
-        File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(config, Json));
-        File.Move(tmp, path, overwrite: true);
+        AtomicFile.Write(ConfigPath(cacheRoot), JsonSerializer.SerializeToUtf8Bytes(config, Json));
     }
 
     /// <exception cref="BackupFsException">missing, unreadable or invalid config</exception>

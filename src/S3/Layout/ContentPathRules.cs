@@ -1,4 +1,4 @@
-using System.Globalization;
+using BackupFs.Datastore.Layout;
 
 namespace BackupFs.S3.Layout;
 
@@ -14,7 +14,6 @@ public static class ContentPathRules
 {
     public const int MaxNamespaceDepth = 7;
     public const int MaxNamespaceNameLength = 256;
-    public const int MaxComponentLength = 255;
     public const string NamespaceMarker = ".namespace";
     public const string ProtectedMarker = ".protected";
     public const string OwnerFile = "owner";
@@ -32,53 +31,14 @@ public static class ContentPathRules
     public static string? CheckDirectory(string relativePath) =>
         relativePath.Length == 0 ? null : Check(relativePath, directory: true);
 
-    public static bool IsSafeId(ReadOnlySpan<char> s)
-    {
-        if (s.Length == 0 || s.Length > MaxComponentLength) return false;
-        if (!(char.IsAsciiLetterOrDigit(s[0]) || s[0] == '_')) return false;
-        foreach (var c in s)
-            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-')) return false;
-        return true;
-    }
+    /// <summary>Namespace component and datastore name (SAFE_ID).</summary>
+    public static bool IsSafeId(string s) => NameRules.IsSafeId(s);
 
     /// <summary>YYYY-MM-DDTHH:MM:SSZ naming a real instant after the epoch.</summary>
-    public static bool IsSnapshotTime(string s)
-    {
-        if (s.Length != 20) return false;
-        for (int i = 0; i < 20; i++)
-        {
-            bool ok = i switch
-            {
-                4 or 7 => s[i] == '-',
-                10 => s[i] == 'T',
-                13 or 16 => s[i] == ':',
-                19 => s[i] == 'Z',
-                _ => char.IsAsciiDigit(s[i]),
-            };
-            if (!ok) return false;
-        }
-        return DateTime.TryParseExact(s, "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture,
-                   DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var t)
-               && t > DateTime.UnixEpoch;
-    }
+    public static bool IsSnapshotTime(string s) => NameRules.TryParseBackupTime(s, out _);
 
-    /// <summary>A snapshot file: *.blob, *.fidx, *.didx or the .protected marker.</summary>
-    public static bool IsSnapshotFileName(string s)
-    {
-        if (s == ProtectedMarker) return true;
-        if (!IsPlainName(s)) return false;
-        return (s.EndsWith(".blob", StringComparison.Ordinal) || s.EndsWith(".fidx", StringComparison.Ordinal)
-                || s.EndsWith(".didx", StringComparison.Ordinal)) && s.Length > 5;
-    }
-
-    // No separators, control characters or dot-only names; not a temp file of an atomic write.
-    private static bool IsPlainName(string s)
-    {
-        if (s.Length == 0 || s.Length > MaxComponentLength || s == "." || s == "..") return false;
-        foreach (var c in s)
-            if (c == '/' || c == '\\' || char.IsControl(c)) return false;
-        return true;
-    }
+    /// <summary>A snapshot file: an archive (*.blob, *.fidx, *.didx) or the .protected marker.</summary>
+    public static bool IsSnapshotFileName(string s) => s == ProtectedMarker || NameRules.IsArchiveFileName(s);
 
     private static string? Check(string path, bool directory)
     {
@@ -113,7 +73,7 @@ public static class ContentPathRules
         }
         if (Array.IndexOf(BackupTypes, parts[i]) < 0) return $"unknown backup type '{parts[i]}'";
         if (rest == 1) return directory ? null : "a backup type is a directory, not a file";
-        if (!IsSafeId(parts[i + 1])) return $"invalid backup id '{parts[i + 1]}'";
+        if (!NameRules.IsBackupId(parts[i + 1])) return $"invalid backup id '{parts[i + 1]}'";
         if (rest == 2) return directory ? null : "a backup group is a directory, not a file";
 
         var third = parts[i + 2];
