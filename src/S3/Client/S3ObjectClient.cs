@@ -242,6 +242,8 @@ public sealed class S3ObjectClient : IDisposable
 
             if (!S3RetryPolicy.IsTransient(failure) || attempt >= retry.MaxAttempts)
             {
+                if (attempt > 1 && failure is S3TimeoutException timeout)
+                    throw new S3TimeoutException($"{timeout.Message} (after {attempt} attempts)", timeout.Deadline, timeout.InnerException);
                 if (attempt > 1 && failure is S3RequestException { IsTransient: true } last)
                     throw new S3RequestException($"{last.Message} (after {attempt} attempts)", last.StatusCode, last.ErrorCode, true, last.InnerException);
                 throw failure;
