@@ -112,12 +112,25 @@ public sealed class S3ObjectClient : IDisposable
         }, ct);
 
     /// <summary>Checks that the bucket exists and the credentials work.</summary>
-    public Task HeadBucketAsync(CancellationToken ct = default) =>
-        RunAsync(S3RequestKind.Head, "HEAD bucket", null, async token =>
+    public async Task HeadBucketAsync(CancellationToken ct = default)
+    {
+        try
         {
-            await _s3.HeadBucketAsync(new HeadBucketRequest { BucketName = Bucket }, token).ConfigureAwait(false);
-            return true;
-        }, ct);
+            await RunAsync(S3RequestKind.Head, "HEAD bucket", null, async token =>
+            {
+                await _s3.HeadBucketAsync(new HeadBucketRequest { BucketName = Bucket }, token).ConfigureAwait(false);
+                return true;
+            }, ct).ConfigureAwait(false);
+        }
+        catch (S3RequestException e) when (e.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.BadRequest)
+        {
+            // HEAD answers carry no error body: ask with a LIST, whose XML error names the cause
+            // (SignatureDoesNotMatch, InvalidAccessKeyId, NoSuchBucket, AccessDenied).
+            await RunAsync(S3RequestKind.List, "LIST", null, t => _s3.ListObjectsV2Async(
+                new ListObjectsV2Request { BucketName = Bucket, MaxKeys = 1 }, t), ct).ConfigureAwait(false);
+            throw;
+        }
+    }
 
     /// <summary>Every object below a prefix (ListObjectsV2, following continuation tokens).</summary>
     public async IAsyncEnumerable<S3ObjectEntry> ListAsync(string prefix, int pageSize = 1000, [EnumeratorCancellation] CancellationToken ct = default)
