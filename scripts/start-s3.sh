@@ -48,11 +48,16 @@ fi
 "$repo/scripts/stop-s3.sh" "$DIR" >/dev/null 2>&1 || true
 mkdir -p "$DIR"
 
-if ! command -v radosgw >/dev/null || ! command -v ceph-osd >/dev/null || ! command -v ceph-mon >/dev/null; then
-  echo "installing ceph-mon ceph-osd radosgw (once per machine)..."
+# ceph-common brings python3; a minimal Debian may lack curl and uuidgen.
+need=()
+for cmd_pkg in radosgw:radosgw ceph-osd:ceph-osd ceph-mon:ceph-mon monmaptool:ceph-base uuidgen:uuid-runtime curl:curl python3:python3; do
+  command -v "${cmd_pkg%%:*}" >/dev/null 2>&1 || need+=("${cmd_pkg#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]} (once per machine)..."
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends ceph-mon ceph-osd radosgw >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
