@@ -5,7 +5,7 @@
 #   scripts/start-s3.sh [STATE_DIR]      default STATE_DIR: <repo>/.tmp/s3
 #
 # Idempotent: when the gateway of STATE_DIR already answers, it only prints the env file.
-# Env file STATE_DIR/../s3.env (i.e. <repo>/.tmp/s3.env by default), shell syntax:
+# Env file STATE_DIR/s3.env, copied to <repo>/.tmp/s3.env for the default STATE_DIR; shell syntax:
 #   BACKUPFS_S3_ENDPOINT  http://127.0.0.1:PORT (path-style addressing)
 #   BACKUPFS_S3_REGION    us-east-1 (any string works with radosgw)
 #   BACKUPFS_S3_BUCKET    a bucket that exists (tests create their own as well)
@@ -19,7 +19,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${1:-$repo/.tmp/s3}
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
-ENV_FILE=$(dirname "$DIR")/s3.env
+# The tests read <repo>/.tmp/s3.env; a cluster in another dir only gets DIR/s3.env.
+ENV_FILE=$DIR/s3.env
+[ "$DIR" = "$repo/.tmp/s3" ] && ENV_FILE=$repo/.tmp/s3.env
 AK=${S3_ACCESS_KEY:-backupfs-test-access}
 SK=${S3_SECRET_KEY:-backupfs-test-secret-0123456789}
 BUCKET=${S3_BUCKET:-backupfs-test}
@@ -38,7 +40,7 @@ if [ -f "$DIR/s3.env" ] && pid_alive "$DIR/run/client.rgw.a.pid" && pid_alive "$
   # shellcheck disable=SC1091
   source "$DIR/s3.env"
   if curl -fs -m 3 -o /dev/null "$BACKUPFS_S3_ENDPOINT/"; then
-    cp "$DIR/s3.env" "$ENV_FILE"
+    [ "$ENV_FILE" = "$DIR/s3.env" ] || cp "$DIR/s3.env" "$ENV_FILE"
     echo "S3 gateway already running at $BACKUPFS_S3_ENDPOINT (env: $ENV_FILE)"
     exit 0
   fi
@@ -175,5 +177,5 @@ AWS_SECRET_ACCESS_KEY=$SK
 BACKUPFS_S3_DIR=$DIR
 BACKUPFS_S3_RGW_PIDFILE=$DIR/run/client.rgw.a.pid
 ENV
-cp "$DIR/s3.env" "$ENV_FILE"
+[ "$ENV_FILE" = "$DIR/s3.env" ] || cp "$DIR/s3.env" "$ENV_FILE"
 echo "S3 gateway running at $ENDPOINT (env: $ENV_FILE)"

@@ -46,7 +46,7 @@ for _ in $(seq 1 100); do
 done
 if [ $keep -eq 0 ]; then
   rm -rf "$DIR"
-  env_file=$(dirname "$DIR")/s3.env
+  env_file=$repo/.tmp/s3.env
   [ -f "$env_file" ] && grep -qF "BACKUPFS_S3_DIR=$DIR" "$env_file" && rm -f "$env_file"
 fi
 exit 0

@@ -36,6 +36,27 @@ public sealed partial record S3StoreConfig
 
     [JsonIgnore] public TimeSpan RequestTimeout => TimeSpan.FromSeconds(RequestTimeoutSeconds);
 
+    /// <summary>
+    /// The config of `backupfs init STORE --s3-endpoint URL --bucket NAME [--region R] [--path-style]
+    /// [--store-name NAME] [--put-rate-limit N]`: the store name defaults to STORE's directory name,
+    /// the region to PBS's default.
+    /// </summary>
+    /// <exception cref="BackupFsException">an argument is invalid</exception>
+    public static S3StoreConfig ForInit(string storePath, string endpoint, string bucket, string? region = null, bool pathStyle = false,
+        string? storeName = null, double? putRateLimit = null, string? fingerprint = null, long? cacheCapacityChunks = null)
+    {
+        var name = storeName ?? Path.GetFileName(Path.GetFullPath(storePath).TrimEnd('/'));
+        if (storeName == null && !ContentPathRules.IsSafeId(name))
+            throw new BackupFsException($"the directory name '{name}' is not a valid datastore name: give one with --store-name");
+        var config = new S3StoreConfig
+        {
+            Endpoint = endpoint, Bucket = bucket, StoreName = name, Region = region ?? DefaultRegion, PathStyle = pathStyle,
+            PutRateLimit = putRateLimit, Fingerprint = fingerprint, CacheCapacityChunks = cacheCapacityChunks,
+        };
+        config.Validate();
+        return config;
+    }
+
     /// <exception cref="BackupFsException">a field is invalid (one clear line)</exception>
     public void Validate()
     {

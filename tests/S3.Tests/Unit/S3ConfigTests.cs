@@ -82,4 +82,17 @@ public class S3ConfigTests
         var sdk = S3ClientFactory.CreateSdkConfig(Valid with { Fingerprint = new string('0', 64) });
         Assert.IsType<PinnedCertificateHttpClientFactory>(sdk.HttpClientFactory);
     }
+
+    [Fact]
+    public void InitArgumentsBecomeAConfigNamedAfterTheStoreDirectory()
+    {
+        var config = S3StoreConfig.ForInit("/srv/backup/store7", "http://127.0.0.1:7480", "bkt", pathStyle: true, putRateLimit: 10);
+        Assert.Equal("store7", config.StoreName);
+        Assert.Equal(S3StoreConfig.DefaultRegion, config.Region);
+        Assert.Equal(10, config.PutRateLimit);
+        Assert.Equal("other", S3StoreConfig.ForInit("/srv/x y", "http://h", "bkt", storeName: "other").StoreName);
+        var e = Assert.Throws<BackupFsException>(() => S3StoreConfig.ForInit("/srv/x y", "http://h", "bkt"));
+        Assert.Contains("--store-name", e.Message);
+        Assert.Throws<BackupFsException>(() => S3StoreConfig.ForInit("/srv/s", "http://h", "bkt", putRateLimit: -1));
+    }
 }
