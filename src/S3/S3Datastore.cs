@@ -103,6 +103,10 @@ public sealed class S3Datastore : IDisposable
     public Task<S3CheckResult> CheckAsync(bool writeProbe = true, CancellationToken ct = default) =>
         S3ConnectionCheck.RunAsync(Client, Layout, writeProbe, ct);
 
+    /// <summary>Writes "&lt;store&gt;/.in-use" for this host (PBS does at creation); refuses a store claimed already unless overwriting.</summary>
+    public Task ClaimAsync(bool overwrite = false, CancellationToken ct = default) =>
+        S3InUseMarker.ClaimAsync(Client, Layout, overwrite, ct);
+
     public Task<S3RefreshResult> RefreshAsync(CancellationToken ct = default) =>
         S3Refresh.RunAsync(Client, Layout, CacheRoot, _warn, ct);
 

@@ -248,7 +248,7 @@ public sealed class S3ObjectClient : IDisposable
                     _options.RequestTimeout, e);
             }
             catch (OperationCanceledException) { throw; }
-            catch (Exception e) when (e is not S3RequestException || attempt < retry.MaxAttempts)
+            catch (Exception e)
             {
                 failure = S3ErrorTranslator.Translate(e, operation, key, Bucket, Endpoint);
             }

@@ -93,4 +93,19 @@ public class S3DatastoreTests(S3GatewayFixture gw)
             Assert.Contains("maintenance", e.Message);
         }
     }
+
+    [Fact]
+    public async Task AStoreCanBeClaimedOnceUnlessOverwritten()
+    {
+        var bucket = await gw.NewBucketAsync();
+        using var client = gw.Client(bucket);
+        var layout = new Layout.S3KeyLayout("store1");
+        Assert.Null(await S3InUseMarker.ReadOwnerAsync(client, layout));
+        await S3InUseMarker.ClaimAsync(client, layout, overwrite: false);
+        Assert.Equal(Environment.MachineName, await S3InUseMarker.ReadOwnerAsync(client, layout));
+        var e = await Assert.ThrowsAsync<BackendException>(() => S3InUseMarker.ClaimAsync(client, layout, overwrite: false));
+        Assert.Contains("already in use", e.Message);
+        await S3InUseMarker.ClaimAsync(client, layout, overwrite: true);
+        Assert.Contains("store1/.in-use", await gw.KeysAsync(bucket));
+    }
 }
