@@ -19,3 +19,11 @@ ensure_apt_packages() {
   $sudo apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# Builds the backupfs program in Release (once per change) and sets BACKUPFS to its path.
+build_backupfs() {
+  local root; root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  dotnet build "$root/src/FsHost/FsHost.csproj" -c Release -v quiet -nologo >/dev/null
+  BACKUPFS="$root/src/FsHost/bin/Release/net10.0/backupfs"
+  export BACKUPFS
+}

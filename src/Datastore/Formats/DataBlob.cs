@@ -95,14 +95,15 @@ public static class DataBlob
         var decompressor = t_decompressor ??= new Decompressor();
         try
         {
-            // PBS ≥ 3.2.9 frames carry their content size; older streaming frames do not.
-            ulong declared = Decompressor.GetDecompressedSize(frame);
-            if (declared > 0 && declared <= MaxBlobSize)
+            // An upper bound of the decoded size: exact for PBS ≥ 3.2.9 frames, which carry their
+            // content size; for older streaming frames (no content size) it is the block-count
+            // bound, so the output is trimmed to what was really decoded.
+            ulong bound = Decompressor.GetDecompressedSize(frame);
+            if (bound > 0 && bound <= MaxBlobSize)
             {
-                var output = GC.AllocateUninitializedArray<byte>((int)declared);
+                var output = GC.AllocateUninitializedArray<byte>((int)bound);
                 int n = decompressor.Unwrap(frame, output);
-                if (n != output.Length) throw new FormatCorruptException("zstd frame shorter than its declared size");
-                return output;
+                return n == output.Length ? output : output.AsSpan(0, n).ToArray();
             }
             using var input = new MemoryStream(frame.ToArray(), writable: false);
             using var stream = new DecompressionStream(input);

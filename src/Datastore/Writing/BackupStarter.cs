@@ -1,0 +1,61 @@
+using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Store;
+
+namespace BackupFs.Datastore.Writing;
+
+/// <summary>Options for a new backup.</summary>
+public sealed record BackupOptions
+{
+    /// <summary>Backup time in epoch seconds; default now. Must be newer than the group's last snapshot.</summary>
+    public long? BackupTime { get; init; }
+    /// <summary>Owner written to a new group's owner file.</summary>
+    public string Owner { get; init; } = "root@pam";
+    /// <summary>Parallel chunk workers (0 = by core count).</summary>
+    public int MaxChunksInFlight { get; init; }
+    /// <summary>Backend override for chunk writes (e.g. S3 without the local cache).</summary>
+    public IChunkBackend? ChunkBackend { get; init; }
+}
+
+/// <summary>Opens a backup: locks the group, checks the time, creates the group and snapshot directories.</summary>
+public static class BackupStarter
+{
+    public static async Task<SnapshotWriter> BeginAsync(DataStore store, BackupGroup group, BackupOptions? options = null, CancellationToken ct = default)
+    {
+        options ??= new BackupOptions();
+        if (!store.NamespaceExists(group.Namespace))
+            throw new BackupFsException($"namespace '{group.Namespace.Display}' does not exist");
+
+        var groupLock = FileLock.Acquire(Path.Combine(store.PrivateDir, "locks", group.RelativePath.Replace('/', '%') + ".lck"), $"group {group}");
+        try
+        {
+            long time = options.BackupTime ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            var last = store.ListSnapshots(group).LastOrDefault();
+            if (last is not null && time <= last.Snapshot.BackupTime)
+            {
+                if (options.BackupTime is not null)
+                    throw new BackupFsException($"backup time {NameRules.FormatBackupTime(time)} is not newer than the last snapshot {last.Snapshot.TimeName} of {group}");
+                time = last.Snapshot.BackupTime + 1; // two backups within one second
+            }
+            var snapshot = new SnapshotRef(group, time);
+
+            if (!store.GroupExists(group))
+            {
+                Directory.CreateDirectory(store.FullPath(group.RelativePath));
+                await store.SetOwnerAsync(group, options.Owner, ct).ConfigureAwait(false);
+            }
+            var dir = store.FullPath(snapshot.RelativePath);
+            Directory.CreateDirectory(Path.GetDirectoryName(dir)!);
+            if (Directory.Exists(dir)) throw new BackupFsException($"snapshot {snapshot} already exists");
+            Directory.CreateDirectory(dir);
+
+            var ingest = new ChunkIngest(options.ChunkBackend ?? store.Chunks, options.MaxChunksInFlight);
+            return new SnapshotWriter(store, snapshot, ingest, groupLock, ct);
+        }
+        catch
+        {
+            groupLock.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Store;
+
+namespace BackupFs.Datastore.Writing;
+
+/// <summary>
+/// Takes cut chunks from archive writers and stores them: hash, skip what the store already
+/// has (no compression, no upload), else encode and insert. Chunks are processed in parallel
+/// with a bounded number in flight, so memory stays bounded while both cores work.
+/// </summary>
+public sealed class ChunkIngest
+{
+    private readonly IChunkBackend _backend;
+    private readonly SemaphoreSlim _inFlight;
+    private readonly ConcurrentDictionary<Digest, byte> _knownThisBackup = new();
+    private readonly bool _compress;
+
+    public ChunkIngestStats Stats { get; } = new();
+
+    public ChunkIngest(IChunkBackend backend, int maxInFlight = 0, bool compress = true)
+    {
+        _backend = backend;
+        _compress = compress;
+        _inFlight = new SemaphoreSlim(maxInFlight > 0 ? maxInFlight : Math.Max(4, Environment.ProcessorCount * 2));
+    }
+
+    /// <summary>
+    /// Queues one chunk. Takes ownership of <paramref name="rented"/> (an ArrayPool buffer) and
+    /// returns it to the pool when done. Waits while too many chunks are in flight.
+    /// </summary>
+    public async Task<Task<Digest>> SubmitAsync(byte[] rented, int length, CancellationToken ct)
+    {
+        await _inFlight.WaitAsync(ct).ConfigureAwait(false);
+        return Task.Run(async () =>
+        {
+            try { return await StoreAsync(rented.AsMemory(0, length), ct).ConfigureAwait(false); }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+                _inFlight.Release();
+            }
+        }, ct);
+    }
+
+    /// <summary>Stores one chunk now (used for small pieces and by tests).</summary>
+    public async Task<Digest> StoreAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
+    {
+        var digest = Digest.Compute(data.Span);
+        Stats.AddChunk(data.Length);
+        if (!_knownThisBackup.TryAdd(digest, 0) || await _backend.ContainsAsync(digest, ct).ConfigureAwait(false))
+        {
+            Stats.AddDuplicate(data.Length);
+            return digest;
+        }
+        var blob = DataBlob.Encode(data.Span, _compress);
+        var result = await _backend.InsertAsync(digest, blob, ct).ConfigureAwait(false);
+        if (result == ChunkInsertResult.Inserted) Stats.AddInserted(blob.Length);
+        else Stats.AddDuplicate(data.Length);
+        return digest;
+    }
+}
+
+/// <summary>Counters of one backup's chunk traffic (thread-safe).</summary>
+public sealed class ChunkIngestStats
+{
+    private long _chunks, _bytes, _duplicates, _duplicateBytes, _inserted, _insertedBytes;
+    public long Chunks => Interlocked.Read(ref _chunks);
+    public long Bytes => Interlocked.Read(ref _bytes);
+    public long DuplicateChunks => Interlocked.Read(ref _duplicates);
+    public long DuplicateBytes => Interlocked.Read(ref _duplicateBytes);
+    public long InsertedChunks => Interlocked.Read(ref _inserted);
+    /// <summary>Encoded (stored) bytes of newly inserted chunks.</summary>
+    public long InsertedBytes => Interlocked.Read(ref _insertedBytes);
+
+    internal void AddChunk(long bytes) { Interlocked.Increment(ref _chunks); Interlocked.Add(ref _bytes, bytes); }
+    internal void AddDuplicate(long bytes) { Interlocked.Increment(ref _duplicates); Interlocked.Add(ref _duplicateBytes, bytes); }
+    internal void AddInserted(long encoded) { Interlocked.Increment(ref _inserted); Interlocked.Add(ref _insertedBytes, encoded); }
+}
