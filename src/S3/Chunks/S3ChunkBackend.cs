@@ -96,8 +96,9 @@ public sealed class S3ChunkBackend : IChunkBackend
 
         using (await _locks.AcquireAsync(digest, ct).ConfigureAwait(false))
         {
-            _cache.Insert(digest, blob);
+            // Make room first, so the number of full files never goes above the capacity.
             Evict(_lru!.Add(digest));
+            _cache.Insert(digest, blob);
         }
         return blob;
     }
@@ -145,8 +146,8 @@ public sealed class S3ChunkBackend : IChunkBackend
             bool created = await _client.PutAsync(_layout.ChunkObjectKey(digest), blob, noReplace: true, ct).ConfigureAwait(false);
             if (useCache)
             {
-                _cache!.Insert(digest, blob.Span);
                 Evict(_lru!.Add(digest));
+                _cache!.Insert(digest, blob.Span);
             }
             return created ? ChunkInsertResult.Inserted : ChunkInsertResult.AlreadyPresent;
         }

@@ -83,7 +83,14 @@ public sealed class S3ObjectClient : IDisposable
             {
                 using var response = await _s3.GetObjectAsync(new GetObjectRequest { BucketName = Bucket, Key = key }, token).ConfigureAwait(false);
                 long length = response.ContentLength;
-                if (length is < 0 or > int.MaxValue) throw new S3RequestException($"S3 GET '{key}': object too large ({length} bytes)", null, null, false);
+                if (length > Array.MaxLength) throw new S3RequestException($"S3 GET '{key}': object too large ({length} bytes)", null, null, false);
+                if (length < 0)
+                {
+                    // No Content-Length (chunked transfer): read to the end.
+                    using var copy = new MemoryStream();
+                    await response.ResponseStream.CopyToAsync(copy, token).ConfigureAwait(false);
+                    return copy.ToArray();
+                }
                 var buffer = GC.AllocateUninitializedArray<byte>((int)length);
                 await response.ResponseStream.ReadExactlyAsync(buffer, token).ConfigureAwait(false);
                 return buffer;

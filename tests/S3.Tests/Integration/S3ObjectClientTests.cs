@@ -105,7 +105,7 @@ public class S3ObjectClientTests(S3GatewayFixture gw)
     {
         var bucket = await gw.NewBucketAsync();
         using var proxy = new TcpFaultProxy(new Uri(gw.Endpoint));
-        using var client = gw.Client(bucket, endpoint: proxy.Endpoint, timeoutSeconds: 1.5, attempts: 2);
+        using var client = gw.Client(bucket, endpoint: proxy.Endpoint, timeoutSeconds: 2, attempts: 2);
         await client.PutAsync("s/warm", new byte[10], noReplace: false);   // a pooled keep-alive connection exists now
 
         proxy.Blackhole = true;

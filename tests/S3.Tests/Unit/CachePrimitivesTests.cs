@@ -42,13 +42,18 @@ public class CachePrimitivesTests
     [Fact]
     public void RateLimiterAllowsABurstThenSpacesRequests()
     {
-        var limiter = new PutRateLimiter(2);
+        var burst = new PutRateLimiter(3);
+        Assert.Equal(TimeSpan.Zero, burst.Reserve());
+        Assert.Equal(TimeSpan.Zero, burst.Reserve());
+        Assert.Equal(TimeSpan.Zero, burst.Reserve());
+
+        // One request per 2 s: the next callers are spaced out (bounds generous for a busy machine).
+        var limiter = new PutRateLimiter(0.5);
         Assert.Equal(TimeSpan.Zero, limiter.Reserve());
-        Assert.Equal(TimeSpan.Zero, limiter.Reserve());
+        var second = limiter.Reserve();
         var third = limiter.Reserve();
-        var fourth = limiter.Reserve();
-        Assert.True(third > TimeSpan.FromMilliseconds(300), $"third waits {third}");
-        Assert.True(fourth > third, "reservations queue up");
+        Assert.True(second > TimeSpan.FromSeconds(1), $"second waits {second}");
+        Assert.True(third > second + TimeSpan.FromSeconds(1), $"third waits {third}: reservations queue up");
         Assert.Throws<ArgumentOutOfRangeException>(() => new PutRateLimiter(0));
     }
 
