@@ -68,6 +68,7 @@ public sealed class S3Datastore : IDisposable
                 .Any(e => !Path.GetFileName(e).StartsWith('.') && Path.GetFileName(e) != "lost+found"))
             throw new BackupFsException($"{cacheRoot} is not empty");
         LocalChunkStore.Create(cacheRoot);
+        File.WriteAllBytes(Path.Combine(cacheRoot, ".lock"), []);   // as a local datastore has (writers/GC lock it)
         S3ConfigFiles.SaveConfig(cacheRoot, config);
         if (credentialsToStore != null) S3ConfigFiles.SaveSecrets(cacheRoot, credentialsToStore);
     }

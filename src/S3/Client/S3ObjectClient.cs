@@ -36,6 +36,9 @@ public sealed class S3ObjectClient : IDisposable
     public string Endpoint { get; }
     public S3RequestCounters Counters { get; } = new();
     public TimeSpan RequestTimeout => _options.RequestTimeout;
+    public int MaxAttempts => _options.Retry.MaxAttempts;
+    /// <summary>The PUT rate limit in requests per second, or null when unlimited.</summary>
+    public double? PutRequestsPerSecond => _options.PutRateLimiter?.RequestsPerSecond;
 
     public S3ObjectClient(IAmazonS3 s3, string bucket, string endpoint, S3ObjectClientOptions? options = null, bool ownsClient = false)
     {

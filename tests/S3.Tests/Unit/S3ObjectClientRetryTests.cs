@@ -84,4 +84,19 @@ public class S3ObjectClientRetryTests
         Assert.DoesNotContain("\n", e.Message);
         Assert.True(e.IsTransient);
     }
+
+    [Fact]
+    public void TheConfigWiresLimitsIntoTheClient()
+    {
+        var config = new S3StoreConfig
+        {
+            Endpoint = "http://127.0.0.1:1", Bucket = "bucket", StoreName = "s", PutRateLimit = 25, MaxAttempts = 5, RequestTimeoutSeconds = 7,
+        };
+        using var limited = S3ClientFactory.Create(config, new S3Credentials("AK", "SK", "test"));
+        Assert.Equal(25, limited.PutRequestsPerSecond);
+        Assert.Equal(5, limited.MaxAttempts);
+        Assert.Equal(TimeSpan.FromSeconds(7), limited.RequestTimeout);
+        using var unlimited = S3ClientFactory.Create(config with { PutRateLimit = null }, new S3Credentials("AK", "SK", "test"));
+        Assert.Null(unlimited.PutRequestsPerSecond);
+    }
 }
