@@ -12,5 +12,6 @@ public static class CommandCatalog
         yield return SnapshotsCommand.Create();
         yield return RestoreCommand.Create();
         yield return CatCommand.Create();
+        yield return S3Commands.Create();
     }
 }
