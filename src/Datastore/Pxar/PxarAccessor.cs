@@ -14,6 +14,8 @@ public sealed class PxarAccessor
 {
     private readonly IRandomAccessSource _metadata;
     private readonly IRandomAccessSource? _payload;
+    /// <summary>Upper bound on children per directory (a 1.5 GiB goodbye table); more is treated as corruption.</summary>
+    public const int MaxDirectoryEntries = 1 << 26;
     private readonly GoodbyeCache _goodbyeCache = new(capacityItems: 1 << 16);
     private readonly long _preludeOffset;
     private readonly long _preludeLength;
@@ -238,7 +240,9 @@ public sealed class PxarAccessor
         var header = await w.HeaderAsync(start, ct).ConfigureAwait(false);
         if (header.Type != PxarFormat.Goodbye || header.FullSize != tail.Size)
             throw new FormatCorruptException($"pxar: no GOODBYE item at offset {start} for {directory}");
-        int n = (int)((tail.Size - PxarFormat.HeaderSize) / PxarFormat.GoodbyeItemSize) - 1;
+        ulong count = (tail.Size - PxarFormat.HeaderSize) / PxarFormat.GoodbyeItemSize - 1;
+        if (count > MaxDirectoryEntries) throw new FormatCorruptException($"pxar: goodbye table of {directory} claims {count} entries");
+        int n = (int)count;
         var items = new GoodbyeItem[n];
         var raw = (await w.GetAsync(start + PxarFormat.HeaderSize, n * PxarFormat.GoodbyeItemSize, ct).ConfigureAwait(false)).Span;
         ulong minDistance = 2 * PxarFormat.HeaderSize; // a child is at least FILENAME + one more item
