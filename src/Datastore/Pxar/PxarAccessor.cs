@@ -384,11 +384,11 @@ public sealed class PxarAccessor
         };
     }
 
-    private static async ValueTask<PxarHeader> ExpectItemAsync(SourceWindow w, long pos, long limit, long entryOffset, string what, CancellationToken ct, params ulong[] types)
+    private static async ValueTask<PxarHeader> ExpectItemAsync(SourceWindow w, long pos, long limit, long entryOffset, string what, CancellationToken ct, ulong type, ulong alternative = 0)
     {
         if (pos >= limit) throw new FormatCorruptException($"pxar: entry at offset {entryOffset} lacks its {what} item");
         var h = await w.HeaderAsync(pos, ct).ConfigureAwait(false);
-        if (Array.IndexOf(types, h.Type) < 0)
+        if (h.Type != type && (alternative == 0 || h.Type != alternative))
             throw new FormatCorruptException($"pxar: entry at offset {entryOffset}: expected {what} at offset {pos}");
         if (pos + (long)h.FullSize > limit)
             throw new FormatCorruptException($"pxar: {what} item at offset {pos} runs past its directory");
