@@ -65,6 +65,7 @@ public class PxarExtractorTests
         Posix.SetXattr(P("dir/data.bin"), "user.one"u8, "1"u8);
         Posix.SetXattr(P("dir/data.bin"), "user.two"u8, new byte[1000]);
         Posix.SetXattr(P("dir"), "user.d"u8, ""u8);
+        Posix.SetXattr(P("dir/sub/x"), "trusted.t"u8, "tv"u8);
         Posix.SetXattr(P("empty"), "security.capability"u8, Convert.FromHexString("0100000200040000000000000000000000000000"));
         var acl = new PxarAcl { GroupObj = 4 };
         acl.Users.Add(new PxarAclEntry(1234, 6));
