@@ -51,6 +51,11 @@ public class PxarEncoderTests
         PxarListing.AssertEqual(PxarListing.FromMktree(tmp, tree), await PxarListing.FromArchiveAsync(accessor));
         var many = await accessor.LookupPathAsync("many");
         Assert.Equal(1500, (await accessor.ListDirectoryAsync(many!)).Count);
+        Assert.Equal(1500, await accessor.CountChildrenAsync(many!));
+        var page = await accessor.ListDirectoryAsync(many!, 1490, 100);
+        Assert.Equal(10, page.Count);
+        Assert.Equal((await accessor.ListDirectoryAsync(many!))[1495].Identity, page[5].Identity);
+        Assert.Empty(await accessor.ListDirectoryAsync(many!, 5000, 10));
         foreach (var child in await accessor.ListDirectoryAsync(many!))
             Assert.Equal(child.Identity, (await accessor.LookupAsync(many!, child.Name))!.Identity);
         Assert.NotNull(await accessor.LookupPathAsync(string.Join('/', Enumerable.Range(0, 24).Select(i => $"level{i}")) + "/bottom"));
