@@ -14,6 +14,8 @@ public sealed class PxarAccessor
 {
     private readonly IRandomAccessSource _metadata;
     private readonly IRandomAccessSource? _payload;
+    /// <summary>Upper bound on children per directory (a 1.5 GiB goodbye table); more is treated as corruption.</summary>
+    public const int MaxDirectoryEntries = 1 << 26;
     private readonly GoodbyeCache _goodbyeCache = new(capacityItems: 1 << 16);
     private readonly long _preludeOffset;
     private readonly long _preludeLength;
@@ -85,18 +87,30 @@ public sealed class PxarAccessor
     }
 
     /// <summary>The children of a directory, in archive (byte-wise name) order. Hardlinks are returned unresolved.</summary>
-    public async ValueTask<IReadOnlyList<PxarEntry>> ListDirectoryAsync(PxarEntry directory, CancellationToken ct = default)
+    public ValueTask<IReadOnlyList<PxarEntry>> ListDirectoryAsync(PxarEntry directory, CancellationToken ct = default) =>
+        ListDirectoryAsync(directory, 0, int.MaxValue, ct);
+
+    /// <summary>
+    /// Children <paramref name="start"/> .. start+count−1 in archive order (for paged readdir of big
+    /// directories); only those entries are parsed.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<PxarEntry>> ListDirectoryAsync(PxarEntry directory, int start, int count, CancellationToken ct = default)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
         var table = await GetGoodbyeAsync(directory, ct).ConfigureAwait(false);
-        var order = new int[table.Items.Length];
-        for (int i = 0; i < order.Length; i++) order[i] = i;
-        Array.Sort(order, (a, b) => table.Items[b].Offset.CompareTo(table.Items[a].Offset)); // larger distance = earlier
-        var result = new List<PxarEntry>(order.Length);
+        var order = table.ArchiveOrder;
+        int end = (int)Math.Min(order.Length, (long)start + count);
+        var result = new List<PxarEntry>(Math.Max(0, end - start));
         using var w = new SourceWindow(_metadata);
-        foreach (int i in order)
-            result.Add(await ParseChildAsync(w, table, i, ct).ConfigureAwait(false));
+        for (int k = start; k < end; k++)
+            result.Add(await ParseChildAsync(w, table, order[k], ct).ConfigureAwait(false));
         return result;
     }
+
+    /// <summary>Number of children of a directory (from its goodbye table alone).</summary>
+    public async ValueTask<int> CountChildrenAsync(PxarEntry directory, CancellationToken ct = default) =>
+        (await GetGoodbyeAsync(directory, ct).ConfigureAwait(false)).Items.Length;
 
     /// <summary>Finds a child by raw name through the goodbye table's binary search tree; null when absent.</summary>
     public async ValueTask<PxarEntry?> LookupAsync(PxarEntry directory, ReadOnlyMemory<byte> name, CancellationToken ct = default)
@@ -238,7 +252,9 @@ public sealed class PxarAccessor
         var header = await w.HeaderAsync(start, ct).ConfigureAwait(false);
         if (header.Type != PxarFormat.Goodbye || header.FullSize != tail.Size)
             throw new FormatCorruptException($"pxar: no GOODBYE item at offset {start} for {directory}");
-        int n = (int)((tail.Size - PxarFormat.HeaderSize) / PxarFormat.GoodbyeItemSize) - 1;
+        ulong count = (tail.Size - PxarFormat.HeaderSize) / PxarFormat.GoodbyeItemSize - 1;
+        if (count > MaxDirectoryEntries) throw new FormatCorruptException($"pxar: goodbye table of {directory} claims {count} entries");
+        int n = (int)count;
         var items = new GoodbyeItem[n];
         var raw = (await w.GetAsync(start + PxarFormat.HeaderSize, n * PxarFormat.GoodbyeItemSize, ct).ConfigureAwait(false)).Span;
         ulong minDistance = 2 * PxarFormat.HeaderSize; // a child is at least FILENAME + one more item
@@ -380,11 +396,11 @@ public sealed class PxarAccessor
         };
     }
 
-    private static async ValueTask<PxarHeader> ExpectItemAsync(SourceWindow w, long pos, long limit, long entryOffset, string what, CancellationToken ct, params ulong[] types)
+    private static async ValueTask<PxarHeader> ExpectItemAsync(SourceWindow w, long pos, long limit, long entryOffset, string what, CancellationToken ct, ulong type, ulong alternative = 0)
     {
         if (pos >= limit) throw new FormatCorruptException($"pxar: entry at offset {entryOffset} lacks its {what} item");
         var h = await w.HeaderAsync(pos, ct).ConfigureAwait(false);
-        if (Array.IndexOf(types, h.Type) < 0)
+        if (h.Type != type && (alternative == 0 || h.Type != alternative))
             throw new FormatCorruptException($"pxar: entry at offset {entryOffset}: expected {what} at offset {pos}");
         if (pos + (long)h.FullSize > limit)
             throw new FormatCorruptException($"pxar: {what} item at offset {pos} runs past its directory");
@@ -394,6 +410,20 @@ public sealed class PxarAccessor
     /// <summary>A directory's goodbye items (tree order) and where its GOODBYE header sits.</summary>
     internal sealed record ParsedGoodbye(long Start, GoodbyeItem[] Items, long FirstChildOffset)
     {
+        private int[]? _archiveOrder;
+
         public long ChildOffset(int i) => Start - (long)Items[i].Offset;
+
+        /// <summary>Item indices sorted by archive position (= name order); computed once.</summary>
+        public int[] ArchiveOrder => _archiveOrder ??= ComputeOrder();
+
+        private int[] ComputeOrder()
+        {
+            var order = new int[Items.Length];
+            for (int i = 0; i < order.Length; i++) order[i] = i;
+            var items = Items;
+            Array.Sort(order, (a, b) => items[b].Offset.CompareTo(items[a].Offset)); // larger distance = earlier
+            return order;
+        }
     }
 }

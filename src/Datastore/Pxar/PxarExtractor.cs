@@ -149,14 +149,21 @@ public sealed class PxarExtractor
         if (_options.RestoreXattrs)
         {
             var meta = await _accessor.ReadMetadataAsync(entry, ct).ConfigureAwait(false);
-            foreach (var x in meta.Xattrs) Posix.SetXattr(path, x.Name, x.Value);
+            foreach (var x in meta.Xattrs) SetXattr(path, x.Name, x.Value);
             if (PosixAclXattr.BuildAccess(meta.Acl, stat.Permissions) is { } access)
-                Posix.SetXattr(path, Encoding.ASCII.GetBytes(PosixAclXattr.AccessName), access);
+                SetXattr(path, Encoding.ASCII.GetBytes(PosixAclXattr.AccessName), access);
             if (entry.Kind == PxarEntryKind.Directory && PosixAclXattr.BuildDefault(meta.Acl) is { } dflt)
-                Posix.SetXattr(path, Encoding.ASCII.GetBytes(PosixAclXattr.DefaultName), dflt);
-            if (meta.Fcaps is { } fcaps) Posix.SetXattr(path, "security.capability"u8, fcaps);
+                SetXattr(path, Encoding.ASCII.GetBytes(PosixAclXattr.DefaultName), dflt);
+            if (meta.Fcaps is { } fcaps) SetXattr(path, "security.capability"u8, fcaps);
         }
         Posix.SetTimesNoFollow(path, stat.MtimeSeconds, stat.MtimeNanoseconds);
+    }
+
+    /// <summary>Sets an xattr; a target file system without xattr support (ENOTSUP) is not an error.</summary>
+    private static void SetXattr(byte[] path, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+        try { Posix.SetXattr(path, name, value); }
+        catch (PosixException e) when (e.Errno == Posix.ENOTSUP) { }
     }
 
     /// <summary>Makes room at <paramref name="path"/>; returns true when an existing real directory may be reused.</summary>

@@ -64,5 +64,3 @@ public readonly record struct PxarStat(ulong Mode, ulong Flags, uint Uid, uint G
         BinaryPrimitives.WriteUInt32LittleEndian(destination[36..], 0);
     }
 }
-
-public enum PxarEntryKind { Unknown, Directory, File, Symlink, Hardlink, BlockDevice, CharDevice, Fifo, Socket }

@@ -71,7 +71,7 @@ public static class PxarTreeEncoder
 
     public static PxarStat ToStat(PosixStat st) => new(st.Mode, 0, st.Uid, st.Gid, st.MtimeSeconds, st.MtimeNanoseconds);
 
-    /// <summary>xattrs (llistxattr order) with security.capability → FCAPS and POSIX ACL xattrs → ACL items.</summary>
+    /// <summary>xattrs in llistxattr order (as PBS), security.capability → FCAPS, POSIX ACL xattrs → ACL items.</summary>
     public static PxarMetadata ReadMetadata(byte[] path, PosixStat st)
     {
         var meta = new PxarMetadata();
@@ -83,10 +83,15 @@ public static class PxarTreeEncoder
             if (name.AsSpan().SequenceEqual(CapabilityName)) meta.Fcaps = value;
             else if (name.AsSpan().SequenceEqual(AclAccessName)) PosixAclXattr.ParseAccess(value, meta.Acl);
             else if (name.AsSpan().SequenceEqual(AclDefaultName)) { if (st.IsDirectory) PosixAclXattr.ParseDefault(value, meta.Acl); }
-            else if (!name.AsSpan().StartsWith("system."u8)) meta.Xattrs.Add(new PxarXattr(name, value));
+            else if (IsArchivedXattr(name)) meta.Xattrs.Add(new PxarXattr(name, value));
         }
         return meta;
     }
+
+    /// <summary>Like the PBS client: user.*, trusted.* and security.NTACL (Samba); other namespaces are host-specific.</summary>
+    public static bool IsArchivedXattr(ReadOnlySpan<byte> name) =>
+        name.Length is > 0 and <= 255
+        && (name.StartsWith("user."u8) || name.StartsWith("trusted."u8) || name.SequenceEqual("security.NTACL"u8));
 
     internal static byte[] Join(byte[] dir, ReadOnlySpan<byte> name)
     {

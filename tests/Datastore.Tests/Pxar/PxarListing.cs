@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Diagnostics;
 using BackupFs.Datastore.Pxar;
+using BackupFs.Datastore.Tests.TestSupport;
 
 namespace BackupFs.Datastore.Tests.Pxar;
 
@@ -24,6 +26,18 @@ internal static class PxarListing
             result[p.Name] = sb.ToString();
         }
         return result;
+    }
+
+    /// <summary>Runs mktree.py --list on a local directory.</summary>
+    public static SortedDictionary<string, string> FromMktree(TempDir tmp, string dir)
+    {
+        var psi = new ProcessStartInfo("python3") { ArgumentList = { Path.Combine(TestPaths.Vectors, "mktree.py"), "--list", dir }, RedirectStandardOutput = true };
+        using var p = Process.Start(psi)!;
+        var json = p.StandardOutput.ReadToEnd();
+        Assert.True(p.WaitForExit(60_000));
+        var file = tmp.Sub("listing-" + Guid.NewGuid().ToString("N") + ".json");
+        File.WriteAllText(file, json);
+        return FromJson(file);
     }
 
     public static async Task<SortedDictionary<string, string>> FromArchiveAsync(PxarAccessor accessor, bool withContent = true)
