@@ -9,7 +9,10 @@ namespace BackupFs.Datastore.Tests.Maintenance;
 /// <summary>
 /// GC with a cutoff of 0 s running again and again while ten backups add snapshots. The backups
 /// reuse chunks that are garbage with an old atime (left by forgotten snapshots), which is the
-/// case where a careless sweep deletes a chunk a backup has just decided to rely on.
+/// case where a careless sweep deletes a chunk a backup has just decided to rely on. Half of the
+/// backups pause between storing their chunks and writing their index, so GC runs start (and
+/// mark) while chunks they rely on are referenced by no index yet: only the writer registry's
+/// cutoff keeps those.
 /// </summary>
 public class GcConcurrencyTests
 {
@@ -49,7 +52,8 @@ public class GcConcurrencyTests
             {
                 var mine = Pseudo(150_000, n * 10 + round);
                 var data = round % 2 == 0 ? shared.Concat(mine).ToArray() : mine.Concat(shared).ToArray();
-                await BackupAsync(store, group, data, 1_000_000 + round);
+                var pause = n % 2 == 0 ? TimeSpan.FromSeconds(2.5) : (TimeSpan?)null;
+                await BackupAsync(store, group, data, 1_000_000 + round, pause: pause);
             }
         })).ToList();
         await Task.WhenAll(backups);

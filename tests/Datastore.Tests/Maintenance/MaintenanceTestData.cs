@@ -31,11 +31,14 @@ internal static class MaintenanceTestData
         return data;
     }
 
-    public static async Task<SnapshotRef> BackupAsync(DataStore store, BackupGroup group, byte[] data, long? time = null, string archive = "root.pxar.didx")
+    /// <param name="pause">wait this long after the data is written, before the index is (a slow backup)</param>
+    public static async Task<SnapshotRef> BackupAsync(DataStore store, BackupGroup group, byte[] data, long? time = null,
+        string archive = "root.pxar.didx", TimeSpan? pause = null)
     {
         await using var writer = await BackupStarter.BeginAsync(store, group, new BackupOptions { BackupTime = time ?? NextTime(), MaxChunksInFlight = 4 });
         var archiveWriter = writer.CreateDynamicArchive(archive, AverageChunk);
         archiveWriter.Write(data);
+        if (pause is { } p) await Task.Delay(p);
         await writer.CloseArchiveAsync(archiveWriter);
         await writer.AddBlobAsync("client.conf.blob", "x: 1\n"u8.ToArray());
         await writer.FinishAsync();
