@@ -8,6 +8,9 @@ public static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         yield return InitCommand.Create();
+        yield return BackupCommand.Create();
         yield return SnapshotsCommand.Create();
+        yield return RestoreCommand.Create();
+        yield return CatCommand.Create();
     }
 }
