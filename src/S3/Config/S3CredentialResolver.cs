@@ -7,7 +7,7 @@ namespace BackupFs.S3.Config;
 /// <summary>
 /// Finds the keys of an S3 datastore: its secrets file first, then the standard AWS sources
 /// (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN], then the shared credentials
-/// profile AWS_PROFILE or "default"). Instance metadata services are not asked: they hang off-cloud.
+/// profile AWS_PROFILE or "default", from AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials). Instance metadata services are not asked: they hang off-cloud.
 /// </summary>
 public static class S3CredentialResolver
 {
@@ -25,7 +25,9 @@ public static class S3CredentialResolver
         if (string.IsNullOrEmpty(profile)) profile = "default";
         try
         {
-            if (new CredentialProfileStoreChain().TryGetAWSCredentials(profile, out AWSCredentials creds))
+            var location = Environment.GetEnvironmentVariable("AWS_SHARED_CREDENTIALS_FILE");
+            var chain = string.IsNullOrEmpty(location) ? new CredentialProfileStoreChain() : new CredentialProfileStoreChain(location);
+            if (chain.TryGetAWSCredentials(profile, out AWSCredentials creds))
             {
                 var immutable = creds.GetCredentials();
                 if (!string.IsNullOrEmpty(immutable.AccessKey) && !string.IsNullOrEmpty(immutable.SecretKey))
