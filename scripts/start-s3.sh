@@ -138,14 +138,14 @@ C=(-c "$DIR/ceph.conf")
 # --addv with a v1 address: plain --add makes a v2 address and clients hang for 300 s
 monmaptool --create --fsid "$FSID" --addv a "[v1:127.0.0.1:$MON_PORT]" "$DIR/monmap" >/dev/null || fail "monmaptool"
 ceph-mon "${C[@]}" --mkfs -i a --monmap "$DIR/monmap" >/dev/null 2>&1 || fail "ceph-mon --mkfs"
-ceph-mon "${C[@]}" -i a || fail "ceph-mon"
+ceph-mon "${C[@]}" -i a </dev/null >>"$DIR/daemon-stdio.log" 2>&1 || fail "ceph-mon"
 OSD_UUID=$(uuidgen)
 timeout 30 ceph "${C[@]}" osd new "$OSD_UUID" >/dev/null || fail "ceph osd new"
 ceph-osd "${C[@]}" -i 0 --mkfs --osd-uuid "$OSD_UUID" >/dev/null 2>&1 || fail "ceph-osd --mkfs"
 # The OSD sometimes sends its first mon command before it has the monmap ("wrong fsid") and
 # exits; a second start succeeds.
 for attempt in 1 2 3 4 5; do
-  ceph-osd "${C[@]}" -i 0 >/dev/null 2>&1 && break
+  ceph-osd "${C[@]}" -i 0 </dev/null >/dev/null 2>&1 && break
   [ $attempt -lt 5 ] || fail "ceph-osd"
   sleep 0.2
 done
@@ -154,7 +154,7 @@ until timeout 10 ceph "${C[@]}" osd dump 2>/dev/null | grep -q '^osd.0 up'; do
   [ $SECONDS -lt $deadline ] || fail "osd.0 did not come up"
   sleep 0.1
 done
-radosgw "${C[@]}" -n client.rgw.a || fail "radosgw"
+radosgw "${C[@]}" -n client.rgw.a </dev/null >>"$DIR/daemon-stdio.log" 2>&1 || fail "radosgw"
 ENDPOINT="http://127.0.0.1:$S3_PORT"
 deadline=$((SECONDS + 60))
 until curl -fs -m 2 -o /dev/null "$ENDPOINT/"; do   # anonymous ListBuckets answers 200
