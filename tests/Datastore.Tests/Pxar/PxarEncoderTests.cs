@@ -23,7 +23,7 @@ public class PxarEncoderTests
     [Fact]
     public async Task TreeEncodedAsUnifiedArchiveDecodesToTheListingAndMatchesTheReferenceBytes()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDir(onDisk: true);
         var tree = MakeVectorTree(tmp);
         var output = new MemoryStream();
         await PxarTreeEncoder.EncodeAsync(tree, output);
@@ -39,7 +39,7 @@ public class PxarEncoderTests
     [Fact]
     public async Task BigTreeWithManyEntriesAndDeepNestingRoundTrips()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDir(onDisk: true);
         var tree = tmp.Sub("big");
         var psi = new ProcessStartInfo("python3") { ArgumentList = { Path.Combine(TestPaths.Vectors, "mktree.py"), tree, "bigseed", "big" } };
         using (var p = Process.Start(psi)!) { Assert.True(p.WaitForExit(120_000)); Assert.Equal(0, p.ExitCode); }
@@ -105,7 +105,7 @@ public class PxarEncoderTests
     [Fact]
     public async Task TreeEncodedAsSplitArchiveMatchesTheReferencePair()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDir(onDisk: true);
         var tree = MakeVectorTree(tmp);
         var meta = new MemoryStream();
         var payload = new MemoryStream();
