@@ -33,6 +33,7 @@ internal static class SnapshotRemover
         // Manifest first: if anything below fails the rest is an unfinished snapshot, never listed as complete.
         try { File.Delete(Path.Combine(dir, DataStore.ManifestName)); } catch (DirectoryNotFoundException) { }
         try { Directory.Delete(dir, recursive: true); } catch (DirectoryNotFoundException) { }
-        try { File.Delete(LockPaths.Snapshot(store, snapshot)); } catch (IOException) { }
+        foreach (var lockFile in new[] { LockPaths.Snapshot(store, snapshot), LockPaths.Manifest(store, snapshot) })
+            try { File.Delete(lockFile); } catch (IOException) { }
     }
 }
