@@ -60,6 +60,7 @@ public static class BackupCommand
             var s = writer.Stats;
             parse.InvocationConfiguration.Output.WriteLine(writer.Snapshot.RelativePath);
             parse.InvocationConfiguration.Error.WriteLine($"{ProgressLine.Format(s.Bytes)} in {s.Chunks} chunks, {s.InsertedChunks} new ({ProgressLine.Format(s.InsertedBytes)} stored), {s.DuplicateChunks} already known");
+            S3Usage.Report(ds, parse.InvocationConfiguration.Error);
             return 0;
         });
         return command;

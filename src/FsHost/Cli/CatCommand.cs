@@ -39,6 +39,7 @@ public static class CatCommand
             }
             var source = new PrefetchingReader(reader.OpenIndex(fileName), chunks, windowChunks: 8);
             await StreamCopy.CopyAsync(source, 0, source.Length, stdout, ct);
+            S3Usage.Report(ds, parse.InvocationConfiguration.Error);
             return 0;
         });
         return command;
