@@ -36,7 +36,8 @@ import sys, subprocess
 t = list(map(float, sys.argv[1:9])); big = int(sys.argv[9]); work = sys.argv[10]; mib = int(sys.argv[11])
 bfs, restic = t[1]-t[0], t[3]-t[2]
 ref = (t[5]-t[4]) + (t[7]-t[6])
-size = lambda p: int(subprocess.check_output(["du", "-sb", p]).split()[0])
+# file bytes only: a datastore's 65536 empty chunk directories are not stored data
+size = lambda p: sum(int(x) for x in subprocess.check_output(["find", p, "-type", "f", "-printf", "%s\\n"]).split())
 print(f"tree: {mib} MiB")
 print(f"backupfs backup: {bfs:7.2f} s  {mib/bfs:7.1f} MiB/s  stored {size(work+'/ds/.chunks')/2**20:8.1f} MiB")
 print(f"restic backup:   {restic:7.2f} s  {mib/restic:7.1f} MiB/s  stored {size(work+'/restic')/2**20:8.1f} MiB")
