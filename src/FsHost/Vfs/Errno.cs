@@ -12,6 +12,7 @@ public readonly record struct Errno(int Code)
     public static readonly Errno Ok = new(0);
     public static readonly Errno EPERM = new(1);
     public static readonly Errno ENOENT = new(2);
+    public static readonly Errno EINTR = new(4);
     public static readonly Errno EIO = new(5);
     public static readonly Errno EBADF = new(9);
     public static readonly Errno EAGAIN = new(11);
