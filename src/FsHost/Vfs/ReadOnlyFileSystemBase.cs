@@ -8,7 +8,7 @@ namespace BackupFs.FsHost.Vfs;
 public abstract class ReadOnlyFileSystemBase : IFileSystem
 {
     /// <summary>The kernel notifier, once <see cref="Initialize"/> ran.</summary>
-    protected IKernelNotifier? Notifier { get; private set; }
+    public IKernelNotifier? Notifier { get; private set; }
 
     protected static ValueTask<Errno> Done(Errno e) => ValueTask.FromResult(e);
     protected static ValueTask<VfsResult<T>> Done<T>(VfsResult<T> r) => ValueTask.FromResult(r);
