@@ -54,6 +54,10 @@ public static unsafe partial class MountTable
         return true;
     }
 
+    /// <summary>Lazily unmounts whatever is mounted at <paramref name="mountPoint"/> (umount2
+    /// MNT_DETACH as root, else fusermount3 -u -z); false when nothing was mounted there.</summary>
+    public static bool UnmountLazily(string mountPoint) => FuseMounter.Unmount(mountPoint);
+
     internal static string Normalize(string path) => Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)) is var p && p.Length > 0 ? p : "/";
 
     // mountinfo escapes space, tab, newline and backslash as \ooo.

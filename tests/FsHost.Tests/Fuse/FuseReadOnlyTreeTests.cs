@@ -106,6 +106,11 @@ public sealed class FuseReadOnlyTreeTests(SharedMount shared, ITestOutputHelper 
         output.WriteLine("dd: " + dd.Stderr.Trim().Split('\n').Last());
         Assert.Contains("67108864 bytes", dd.Stderr);
 
+        // As root the session raised the bdi read-ahead to 1 MiB, so buffered reads arrive as 1 MiB requests.
+        var bdi = BackupFs.FsHost.Fuse.MountTable.Find(m.Root)!.Device;
+        Assert.Equal("1024", File.ReadAllText($"/sys/class/bdi/{bdi}/read_ahead_kb").Trim());
+        Assert.Equal(1 << 20, m.Fs.LargestRead);
+
         var sha = Bounded.Run("sha256sum", path);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         for (long offset = 0; offset < InMemoryFileSystem.BigSize; offset += expected.Length)

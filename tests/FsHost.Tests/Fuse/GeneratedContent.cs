@@ -8,6 +8,15 @@ public static class GeneratedContent
 {
     public static void Fill(long offset, Span<byte> destination)
     {
+        if ((offset & 7) == 0 && (destination.Length & 7) == 0)
+        {
+            // Aligned fast path: whole words.
+            var words = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(destination);
+            var first = (ulong)(offset >> 3);
+            for (var w = 0; w < words.Length; w++)
+                words[w] = BitConverter.IsLittleEndian ? Mix(first + (ulong)w) : BinaryPrimitives.ReverseEndianness(Mix(first + (ulong)w));
+            return;
+        }
         Span<byte> word = stackalloc byte[8];
         var i = 0;
         while (i < destination.Length)

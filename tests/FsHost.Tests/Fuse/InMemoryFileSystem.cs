@@ -182,8 +182,13 @@ public sealed class InMemoryFileSystem : IFileSystem
         }
     }
 
+    /// <summary>The largest READ request seen (the kernel's request size).</summary>
+    public int LargestRead;
+
     public ValueTask<VfsResult<int>> Read(RequestContext ctx, ulong node, ulong handle, long offset, Memory<byte> destination)
     {
+        int seen;
+        while ((seen = Volatile.Read(ref LargestRead)) < destination.Length && Interlocked.CompareExchange(ref LargestRead, destination.Length, seen) != seen) { }
         Node? n;
         lock (_lock) _nodes.TryGetValue(node, out n);
         if (n is null) return Now<VfsResult<int>>(Errno.ENOENT);
