@@ -1,7 +1,7 @@
 namespace BackupFs.FsHost.Vfs;
 
 /// <summary>
-/// A base for read-only trees: every change answers EROFS, xattrs are absent, flush/fsync and
+/// A base for read-only trees: every change answers EROFS, Read answers ENOSYS until overridden, xattrs are absent, flush/fsync and
 /// releases succeed, handles are 0. A tree overrides Lookup, GetAttributes, ReadDirectory and
 /// what else it serves (Read, ReadLink, Open for caching options, xattrs, statistics).
 /// </summary>
@@ -28,7 +28,7 @@ public abstract class ReadOnlyFileSystemBase : IFileSystem
             ? Done<OpenInfo>(Errno.EROFS)
             : Done<OpenInfo>(new OpenInfo(0, OpenOptions.KeepCache));
 
-    public virtual ValueTask<VfsResult<int>> Read(RequestContext ctx, ulong node, ulong handle, long offset, Memory<byte> destination) => Done<int>(Errno.EISDIR);
+    public virtual ValueTask<VfsResult<int>> Read(RequestContext ctx, ulong node, ulong handle, long offset, Memory<byte> destination) => Done<int>(Errno.ENOSYS);
     public virtual ValueTask<VfsResult<int>> Write(RequestContext ctx, ulong node, ulong handle, long offset, ReadOnlyMemory<byte> data) => Done<int>(Errno.EROFS);
     public virtual ValueTask<Errno> Flush(RequestContext ctx, ulong node, ulong handle) => Done(Errno.Ok);
     public virtual ValueTask<Errno> Fsync(RequestContext ctx, ulong node, ulong handle, bool dataOnly) => Done(Errno.Ok);

@@ -55,6 +55,22 @@ public sealed class FuseLifecycleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Other_users_get_access_only_with_allow_other()
+    {
+        if (!FuseEnvironment.Usable(output)) return;
+        using (var closed = new TestMount())
+        {
+            var denied = Bounded.Run("runuser", "-u", "nobody", "--", "cat", closed.PathOf("hello.txt"));
+            Assert.NotEqual(0, denied.ExitCode);
+            Assert.Contains("Permission denied", denied.Stderr);
+        }
+        using var open = new TestMount(o => o with { AllowOther = true });
+        var allowed = Bounded.Run("runuser", "-u", "nobody", "--", "cat", open.PathOf("hello.txt"));
+        Assert.Equal(0, allowed.ExitCode);
+        Assert.Equal(InMemoryFileSystem.HelloText, allowed.Stdout);
+    }
+
+    [Fact]
     public void Sigterm_unmounts_and_the_server_process_exits()
     {
         if (!FuseEnvironment.Usable(output)) return;
