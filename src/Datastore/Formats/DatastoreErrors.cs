@@ -44,3 +44,10 @@ public class BackendException : BackupFsException
 {
     public BackendException(string message, Exception? inner = null) : base(message, inner) { }
 }
+
+/// <summary>A protected snapshot (one with the .protected marker) was asked to be removed.</summary>
+public sealed class SnapshotProtectedException : BackupFsException
+{
+    public SnapshotProtectedException(string snapshot)
+        : base($"snapshot {snapshot} is protected; unprotect it first to remove it") { }
+}

@@ -66,11 +66,9 @@ public sealed class LocalChunkStore : IChunkBackend
         if (blob.Length < DataBlob.HeaderSize) throw new ArgumentException("a chunk blob has at least a 12-byte header", nameof(blob));
         var path = ChunkPath(digest);
         long existing = StoredSize(digest);
-        if (existing > 0)
-        {
-            ChunkFileTimes.TouchAccessTime(path);
+        // A failed touch means GC removed the file in the meantime: write it again.
+        if (existing > 0 && ChunkFileTimes.TouchAccessTime(path))
             return ChunkInsertResult.AlreadyPresent;
-        }
         AtomicFile.Write(path, blob);
         return ChunkInsertResult.Inserted;
     }

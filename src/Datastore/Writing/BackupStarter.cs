@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Maintenance;
 using BackupFs.Datastore.Store;
 
 namespace BackupFs.Datastore.Writing;
@@ -26,9 +27,12 @@ public static class BackupStarter
         if (!store.NamespaceExists(group.Namespace))
             throw new BackupFsException($"namespace '{group.Namespace.Display}' does not exist");
 
-        var groupLock = FileLock.Acquire(Path.Combine(store.PrivateDir, "locks", group.RelativePath.Replace('/', '%') + ".lck"), $"group {group}");
+        var groupLock = FileLock.Acquire(LockPaths.Group(store, group), $"group {group}");
+        WriterRegistration? registration = null;
         try
         {
+            // Registered before any chunk is looked up or stored: GC keeps what this backup touches.
+            registration = BackupWriterRegistry.Register(store);
             long time = options.BackupTime ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             var last = store.ListSnapshots(group).LastOrDefault();
             if (last is not null && time <= last.Snapshot.BackupTime)
@@ -50,12 +54,23 @@ public static class BackupStarter
             Directory.CreateDirectory(dir);
 
             var ingest = new ChunkIngest(options.ChunkBackend ?? store.Chunks, options.MaxChunksInFlight);
-            return new SnapshotWriter(store, snapshot, ingest, groupLock, ct);
+            return new SnapshotWriter(store, snapshot, ingest, new BackupLocks(registration, groupLock), ct);
         }
         catch
         {
+            registration?.Dispose();
             groupLock.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>What a running backup holds; released when the manifest is written or the backup is abandoned.</summary>
+    private sealed class BackupLocks(WriterRegistration registration, FileLock groupLock) : IDisposable
+    {
+        public void Dispose()
+        {
+            registration.Dispose();
+            groupLock.Dispose();
         }
     }
 }

@@ -1,18 +1,38 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
+using BackupFs.S3;
 
 namespace BackupFs.FsHost.Cli;
 
-/// <summary>Opens the datastore a command names, local or S3-backed, with a shared chunk cache.</summary>
+/// <summary>
+/// Opens the datastore a command names: a local datastore, or an S3 datastore through its local
+/// cache directory (recognised by its .backupfs/s3.json). Either way the rest of the program sees
+/// a <see cref="DataStore"/>.
+/// </summary>
 public static class StoreOpener
 {
-    public static DataStore Open(string path)
+    public static DataStore Open(string path, S3OpenOptions? s3Options = null) => OpenS3Aware(path, s3Options).Store;
+
+    /// <summary>Also returns the S3 side (null for a local datastore) for S3-only commands.</summary>
+    public static (DataStore Store, S3Datastore? S3) OpenS3Aware(string path, S3OpenOptions? s3Options = null)
     {
         var full = Path.GetFullPath(path);
         if (!Directory.Exists(full)) throw new BackupFsException($"datastore {full} does not exist");
-        if (!Directory.Exists(Path.Combine(full, ".chunks"))) throw new BackupFsException($"{full} is not a datastore (no .chunks directory); create one with 'backupfs init'");
-        return DataStore.OpenLocal(full);
+        if (S3Datastore.IsS3Datastore(full))
+        {
+            var s3 = S3Datastore.Open(full, s3Options);
+            return (s3.ToDataStore(), s3);
+        }
+        if (!Directory.Exists(Path.Combine(full, ".chunks")))
+            throw new BackupFsException($"{full} is not a datastore (no .chunks directory); create one with 'backupfs init'");
+        return (DataStore.OpenLocal(full), null);
+    }
+
+    public static S3Datastore OpenS3(string path)
+    {
+        var (_, s3) = OpenS3Aware(path);
+        return s3 ?? throw new BackupFsException($"{Path.GetFullPath(path)} is a local datastore, not an S3 one");
     }
 
     /// <summary>Decoded-chunk source for readers: decode + digest check, behind an in-memory cache.</summary>

@@ -32,9 +32,13 @@ public static class TestPaths
 public sealed class TempDir : IDisposable
 {
     public string Path { get; }
-    public TempDir(string? prefix = null)
+    /// <param name="onDisk">
+    /// Use the disk's temp directory instead of tmpfs: ../shared/vectors/mktree.py assigns mtimes
+    /// in readdir order, which differs between tmpfs and the disk the vectors were made on.
+    /// </param>
+    public TempDir(string? prefix = null, bool onDisk = false)
     {
-        Path = System.IO.Path.Combine(Base, (prefix ?? "backupfs-test-") + Guid.NewGuid().ToString("N")[..12]);
+        Path = System.IO.Path.Combine(onDisk ? System.IO.Path.GetTempPath() : Base, (prefix ?? "backupfs-test-") + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Path);
     }
     /// <summary>

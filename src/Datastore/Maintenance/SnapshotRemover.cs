@@ -1,0 +1,39 @@
+using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Store;
+
+namespace BackupFs.Datastore.Maintenance;
+
+/// <summary>
+/// Removes one snapshot: its objects in the mirror (the bucket of an S3 store) first, then the
+/// local directory, manifest first. An object-store failure therefore leaves the snapshot listed
+/// and complete, and the command can simply be rerun. Protected snapshots are refused.
+/// The caller holds the group lock (prune, forget, namespace removal).
+/// </summary>
+internal static class SnapshotRemover
+{
+    public static async Task RemoveAsync(DataStore store, SnapshotRef snapshot, CancellationToken ct)
+    {
+        var dir = store.FullPath(snapshot.RelativePath);
+        if (!Directory.Exists(dir)) throw new BackupFsException($"snapshot {snapshot} does not exist");
+        // A verify holds the snapshot lock shared; removing under it would fail that verify.
+        using var snapshotLock = FileLock.Acquire(LockPaths.Snapshot(store, snapshot), $"snapshot {snapshot}");
+        if (File.Exists(Path.Combine(dir, DataStore.ProtectedMarker)))
+            throw new SnapshotProtectedException(snapshot.ToString());
+
+        try
+        {
+            await store.Mirror.DeletePrefixAsync(snapshot.RelativePath, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new BackendException($"removing snapshot {snapshot} from the object store failed: {e.Message}; nothing was removed locally, run the command again", e);
+        }
+
+        // Manifest first: if anything below fails the rest is an unfinished snapshot, never listed as complete.
+        try { File.Delete(Path.Combine(dir, DataStore.ManifestName)); } catch (DirectoryNotFoundException) { }
+        try { Directory.Delete(dir, recursive: true); } catch (DirectoryNotFoundException) { }
+        foreach (var lockFile in new[] { LockPaths.Snapshot(store, snapshot), LockPaths.Manifest(store, snapshot) })
+            try { File.Delete(lockFile); } catch (IOException) { }
+    }
+}

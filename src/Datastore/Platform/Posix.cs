@@ -1,0 +1,287 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace BackupFs.Datastore.Platform;
+
+/// <summary>File status as lstat/statx reports it (symlinks not followed).</summary>
+public readonly record struct PosixStat(
+    uint Mode, uint Uid, uint Gid, uint Nlink, ulong Inode, long Size,
+    long MtimeSeconds, uint MtimeNanoseconds, uint DevMajor, uint DevMinor, uint RdevMajor, uint RdevMinor)
+{
+    public uint FileType => Mode & 0xF000;
+    public bool IsDirectory => FileType == 0x4000;
+    public bool IsRegular => FileType == 0x8000;
+    public bool IsSymlink => FileType == 0xA000;
+    /// <summary>Identity for hardlink detection: (device, inode).</summary>
+    public (ulong Dev, ulong Ino) FileId => (((ulong)DevMajor << 32) | DevMinor, Inode);
+}
+
+/// <summary>
+/// Linux libc calls that .NET does not expose with lstat semantics and raw byte paths. Paths are raw
+/// bytes (file names need not be UTF-8); a string overload encodes UTF-8. Failures throw
+/// <see cref="PosixException"/> carrying errno. statx is used because its struct layout is the same on
+/// every architecture (unlike struct stat).
+/// </summary>
+public static unsafe partial class Posix
+{
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const uint StatxBasicStats = 0x7ff;
+    public const int ENOENT = 2, EEXIST = 17, ENODATA = 61, ENOTSUP = 95, ERANGE = 34;
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
+    private static partial int statx(int dirfd, byte* path, int flags, uint mask, byte* buf);
+    [LibraryImport("libc", EntryPoint = "llistxattr", SetLastError = true)]
+    private static partial nint llistxattr(byte* path, byte* list, nuint size);
+    [LibraryImport("libc", EntryPoint = "lgetxattr", SetLastError = true)]
+    private static partial nint lgetxattr(byte* path, byte* name, byte* value, nuint size);
+    [LibraryImport("libc", EntryPoint = "lsetxattr", SetLastError = true)]
+    private static partial int lsetxattr(byte* path, byte* name, byte* value, nuint size, int flags);
+    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true)]
+    private static partial int lchown(byte* path, uint uid, uint gid);
+    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true)]
+    private static partial int chmod(byte* path, uint mode);
+    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true)]
+    private static partial int mkdir(byte* path, uint mode);
+    [LibraryImport("libc", EntryPoint = "mknod", SetLastError = true)]
+    private static partial int mknod(byte* path, uint mode, ulong dev);
+    [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
+    private static partial int mkfifo(byte* path, uint mode);
+    [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true)]
+    private static partial int utimensat(int dirfd, byte* path, long* times, int flags);
+    [LibraryImport("libc", EntryPoint = "link", SetLastError = true)]
+    private static partial int link(byte* oldPath, byte* newPath);
+    [LibraryImport("libc", EntryPoint = "symlink", SetLastError = true)]
+    private static partial int symlink(byte* target, byte* linkPath);
+    [LibraryImport("libc", EntryPoint = "readlink", SetLastError = true)]
+    private static partial nint readlink(byte* path, byte* buf, nuint size);
+    [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true)]
+    private static partial int unlink(byte* path);
+    [LibraryImport("libc", EntryPoint = "opendir", SetLastError = true)]
+    private static partial nint opendir(byte* path);
+    [LibraryImport("libc", EntryPoint = "readdir64", SetLastError = true)]
+    private static partial nint readdir64(nint dir);
+    [LibraryImport("libc", EntryPoint = "closedir")]
+    private static partial int closedir(nint dir);
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static partial int open(byte* path, int flags, uint mode);
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int close(int fd);
+
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_TRUNC = 0x200, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000;
+
+    /// <summary>NUL-terminated copy of a raw path (rejects embedded NUL).</summary>
+    public static byte[] Terminate(ReadOnlySpan<byte> path)
+    {
+        if (path.IndexOf((byte)0) >= 0) throw new ArgumentException("path contains a NUL byte", nameof(path));
+        var b = new byte[path.Length + 1];
+        path.CopyTo(b);
+        return b;
+    }
+
+    public static byte[] PathBytes(string path) => Encoding.UTF8.GetBytes(path);
+
+    /// <summary>lstat: status of <paramref name="path"/> itself (a symlink is not followed).</summary>
+    public static PosixStat LStat(ReadOnlySpan<byte> path)
+    {
+        var p = Terminate(path);
+        byte* buf = stackalloc byte[256];
+        fixed (byte* pp = p)
+            if (statx(AtFdCwd, pp, AtSymlinkNoFollow, StatxBasicStats, buf) != 0) throw Error("statx", path);
+        var s = new ReadOnlySpan<byte>(buf, 256);
+        return new PosixStat(
+            Mode: BinaryPrimitives.ReadUInt16LittleEndian(s[28..]), Uid: BinaryPrimitives.ReadUInt32LittleEndian(s[20..]),
+            Gid: BinaryPrimitives.ReadUInt32LittleEndian(s[24..]), Nlink: BinaryPrimitives.ReadUInt32LittleEndian(s[16..]),
+            Inode: BinaryPrimitives.ReadUInt64LittleEndian(s[32..]), Size: BinaryPrimitives.ReadInt64LittleEndian(s[40..]),
+            MtimeSeconds: BinaryPrimitives.ReadInt64LittleEndian(s[112..]), MtimeNanoseconds: BinaryPrimitives.ReadUInt32LittleEndian(s[120..]),
+            RdevMajor: BinaryPrimitives.ReadUInt32LittleEndian(s[128..]), RdevMinor: BinaryPrimitives.ReadUInt32LittleEndian(s[132..]),
+            DevMajor: BinaryPrimitives.ReadUInt32LittleEndian(s[136..]), DevMinor: BinaryPrimitives.ReadUInt32LittleEndian(s[140..]));
+    }
+
+    /// <summary>lstat, or null when the path does not exist.</summary>
+    public static PosixStat? TryLStat(ReadOnlySpan<byte> path)
+    {
+        try { return LStat(path); }
+        catch (PosixException e) when (e.Errno == ENOENT) { return null; }
+    }
+
+    /// <summary>Names of the entries of a directory (without "." and ".."), raw bytes, unsorted.</summary>
+    public static List<byte[]> ReadDirectory(ReadOnlySpan<byte> path)
+    {
+        var p = Terminate(path);
+        nint dir;
+        fixed (byte* pp = p) dir = opendir(pp);
+        if (dir == 0) throw Error("opendir", path);
+        var names = new List<byte[]>();
+        try
+        {
+            while (true)
+            {
+                Marshal.SetLastPInvokeError(0);
+                nint ent = readdir64(dir);
+                if (ent == 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno != 0) throw new PosixException("readdir", Encoding.UTF8.GetString(path), errno);
+                    break;
+                }
+                // struct dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[] at offset 19.
+                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)ent + 19);
+                if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8)) continue;
+                names.Add(name.ToArray());
+            }
+        }
+        finally { closedir(dir); }
+        return names;
+    }
+
+    /// <summary>Extended attribute names in llistxattr order.</summary>
+    public static List<byte[]> ListXattrs(ReadOnlySpan<byte> path)
+    {
+        var p = Terminate(path);
+        var result = new List<byte[]>();
+        fixed (byte* pp = p)
+        {
+            for (int attempt = 0; ; attempt++)
+            {
+                nint size = llistxattr(pp, null, 0);
+                if (size < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == ENOTSUP) return result;
+                    throw new PosixException("llistxattr", Encoding.UTF8.GetString(path), errno);
+                }
+                if (size == 0) return result;
+                var buf = new byte[size];
+                fixed (byte* bp = buf)
+                {
+                    nint got = llistxattr(pp, bp, (nuint)buf.Length);
+                    if (got < 0)
+                    {
+                        if (Marshal.GetLastPInvokeError() == ERANGE && attempt < 5) continue; // grew meanwhile
+                        throw Error("llistxattr", path);
+                    }
+                    foreach (var range in buf.AsSpan(0, (int)got).Split((byte)0))
+                        if (range.End.Value > range.Start.Value) result.Add(buf[range]);
+                    return result;
+                }
+            }
+        }
+    }
+
+    /// <summary>Value of an extended attribute, or null when it is absent.</summary>
+    public static byte[]? GetXattr(ReadOnlySpan<byte> path, ReadOnlySpan<byte> name)
+    {
+        var p = Terminate(path);
+        var n = Terminate(name);
+        fixed (byte* pp = p, np = n)
+        {
+            for (int attempt = 0; ; attempt++)
+            {
+                nint size = lgetxattr(pp, np, null, 0);
+                if (size < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == ENODATA || errno == ENOTSUP) return null;
+                    throw new PosixException("lgetxattr", Encoding.UTF8.GetString(path), errno);
+                }
+                var buf = new byte[size];
+                fixed (byte* bp = buf)
+                {
+                    nint got = lgetxattr(pp, np, bp, (nuint)buf.Length);
+                    if (got >= 0) return got == buf.Length ? buf : buf[..(int)got];
+                    if (Marshal.GetLastPInvokeError() != ERANGE || attempt >= 5) throw Error("lgetxattr", path);
+                }
+            }
+        }
+    }
+
+    public static void SetXattr(ReadOnlySpan<byte> path, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+        var p = Terminate(path);
+        var n = Terminate(name);
+        fixed (byte* pp = p, np = n, vp = value)
+            if (lsetxattr(pp, np, vp, (nuint)value.Length, 0) != 0) throw Error("lsetxattr", path);
+    }
+
+    public static void LChown(ReadOnlySpan<byte> path, uint uid, uint gid) => Call("lchown", path, pp => lchown(pp, uid, gid));
+    /// <summary>chmod (follows symlinks: only call it on paths known not to be symlinks).</summary>
+    public static void Chmod(ReadOnlySpan<byte> path, uint mode) => Call("chmod", path, pp => chmod(pp, mode));
+    public static void Mkdir(ReadOnlySpan<byte> path, uint mode) => Call("mkdir", path, pp => mkdir(pp, mode));
+    public static void Mkfifo(ReadOnlySpan<byte> path, uint mode) => Call("mkfifo", path, pp => mkfifo(pp, mode));
+    public static void Unlink(ReadOnlySpan<byte> path) => Call("unlink", path, pp => unlink(pp));
+
+    /// <summary>mknod with a device number built as glibc's makedev does.</summary>
+    public static void Mknod(ReadOnlySpan<byte> path, uint mode, ulong major, ulong minor)
+    {
+        ulong dev = ((major & 0xfffff000UL) << 32) | ((major & 0xfffUL) << 8) | ((minor & 0xffffff00UL) << 12) | (minor & 0xffUL);
+        Call("mknod", path, pp => mknod(pp, mode, dev));
+    }
+
+    /// <summary>Sets atime and mtime of the path itself (symlinks are not followed).</summary>
+    public static void SetTimesNoFollow(ReadOnlySpan<byte> path, long seconds, uint nanoseconds)
+    {
+        long* times = stackalloc long[4] { seconds, nanoseconds, seconds, nanoseconds };
+        Call("utimensat", path, pp => utimensat(AtFdCwd, pp, times, AtSymlinkNoFollow));
+    }
+
+    public static void Link(ReadOnlySpan<byte> existing, ReadOnlySpan<byte> newPath)
+    {
+        var a = Terminate(existing);
+        var b = Terminate(newPath);
+        fixed (byte* ap = a, bp = b)
+            if (link(ap, bp) != 0) throw Error("link", newPath);
+    }
+
+    public static void Symlink(ReadOnlySpan<byte> target, ReadOnlySpan<byte> linkPath)
+    {
+        var a = Terminate(target);
+        var b = Terminate(linkPath);
+        fixed (byte* ap = a, bp = b)
+            if (symlink(ap, bp) != 0) throw Error("symlink", linkPath);
+    }
+
+    public static byte[] ReadLink(ReadOnlySpan<byte> path)
+    {
+        var p = Terminate(path);
+        var buf = new byte[4097];
+        nint n;
+        fixed (byte* pp = p, bp = buf) n = readlink(pp, bp, (nuint)buf.Length);
+        if (n < 0) throw Error("readlink", path);
+        if (n >= buf.Length) throw new PosixException("readlink", Encoding.UTF8.GetString(path), 36 /* ENAMETOOLONG */);
+        return buf[..(int)n];
+    }
+
+    /// <summary>Opens a file descriptor as a FileStream; with O_NOFOLLOW the last component may not be a symlink.</summary>
+    public static FileStream Open(ReadOnlySpan<byte> path, int flags, uint mode, FileAccess access)
+    {
+        var p = Terminate(path);
+        int fd;
+        fixed (byte* pp = p) fd = open(pp, flags | O_CLOEXEC, mode);
+        if (fd < 0) throw Error("open", path);
+        var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        return new FileStream(handle, access, bufferSize: 0);
+    }
+
+    private delegate int PathCall(byte* path);
+
+    private static void Call(string what, ReadOnlySpan<byte> path, PathCall call)
+    {
+        var p = Terminate(path);
+        fixed (byte* pp = p)
+            if (call(pp) != 0) throw Error(what, path);
+    }
+
+    private static PosixException Error(string what, ReadOnlySpan<byte> path) =>
+        new(what, Encoding.UTF8.GetString(path), Marshal.GetLastPInvokeError());
+}
+
+/// <summary>A libc call failed; <see cref="Errno"/> is the error number.</summary>
+public sealed class PosixException : IOException
+{
+    public int Errno { get; }
+    public PosixException(string call, string path, int errno)
+        : base($"{call} {path}: {Marshal.GetPInvokeErrorMessage(errno)}") => Errno = errno;
+}

@@ -1,0 +1,16 @@
+namespace BackupFs.Datastore.Pxar;
+
+/// <summary>Options of <see cref="PxarEncoder"/>.</summary>
+public sealed class PxarEncoderOptions
+{
+    /// <summary>Payload stream of a split (v2) archive; null writes a unified v1 archive.</summary>
+    public Stream? PayloadOutput { get; init; }
+    /// <summary>PRELUDE bytes written after FORMAT_VERSION (v2 only).</summary>
+    public byte[]? Prelude { get; init; }
+    /// <summary>
+    /// Called with the stream offset of each file's PAYLOAD header just before it is written (the payload
+    /// stream in v2, the archive stream in v1); everything before that offset has reached the stream.
+    /// Lets a chunker start a chunk where a file starts.
+    /// </summary>
+    public Action<long>? BeforeFilePayload { get; init; }
+}

@@ -1,0 +1,53 @@
+using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Pxar;
+
+namespace BackupFs.Datastore.Reading;
+
+/// <summary>
+/// Opens a snapshot's pxar archive by its user-facing name: "root.pxar" is root.pxar.didx (v1,
+/// one stream) or the split pair root.mpxar.didx + root.ppxar.didx (v2).
+/// </summary>
+public static class PxarArchiveOpener
+{
+    /// <summary>The pxar archive names of a snapshot ("root.pxar", …), one per v1 archive or v2 pair.</summary>
+    public static IEnumerable<string> ArchiveNames(IEnumerable<string> fileNames)
+    {
+        foreach (var f in fileNames)
+        {
+            if (f.EndsWith(".pxar.didx", StringComparison.Ordinal)) yield return f[..^".didx".Length];
+            else if (f.EndsWith(".mpxar.didx", StringComparison.Ordinal)) yield return f[..^".mpxar.didx".Length] + ".pxar";
+        }
+    }
+
+    /// <summary>The index file names behind a pxar archive name (metadata, optional payload).</summary>
+    public static (string Metadata, string? Payload) FileNamesFor(IEnumerable<string> fileNames, string archiveName)
+    {
+        var names = fileNames.ToHashSet();
+        var baseName = archiveName;
+        foreach (var suffix in new[] { ".pxar.didx", ".mpxar.didx", ".ppxar.didx", ".pxar", ".mpxar", ".ppxar" })
+            if (baseName.EndsWith(suffix, StringComparison.Ordinal)) { baseName = baseName[..^suffix.Length]; break; }
+        if (names.Contains(baseName + ".pxar.didx")) return (baseName + ".pxar.didx", null);
+        if (names.Contains(baseName + ".mpxar.didx"))
+        {
+            if (!names.Contains(baseName + ".ppxar.didx"))
+                throw new FormatCorruptException($"split archive {baseName}.mpxar.didx has no payload archive {baseName}.ppxar.didx");
+            return (baseName + ".mpxar.didx", baseName + ".ppxar.didx");
+        }
+        throw new BackupFsException($"no pxar archive '{archiveName}' (archives: {string.Join(", ", ArchiveNames(names))})");
+    }
+
+    public static async ValueTask<PxarAccessor> OpenAsync(SnapshotReader snapshot, CachedChunkSource chunks, string archiveName, CancellationToken ct = default)
+    {
+        var (metadata, payload) = FileNamesFor(snapshot.FileNames, archiveName);
+        var meta = new PrefetchingReader(snapshot.OpenIndex(metadata), chunks);
+        var data = payload is null ? null : new PrefetchingReader(snapshot.OpenIndex(payload), chunks);
+        try
+        {
+            return await PxarAccessor.OpenAsync(meta, data, ct).ConfigureAwait(false);
+        }
+        catch (FormatCorruptException e)
+        {
+            throw new FormatCorruptException($"{snapshot.Snapshot}/{metadata}: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using System.CommandLine;
+using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Maintenance;
+
+namespace BackupFs.FsHost.Cli;
+
+/// <summary>`protect`, `unprotect`, `owner` and `ns create|remove|list`.</summary>
+public static class AdminCommands
+{
+    public static Command Protect(bool protect)
+    {
+        var store = CommonOptions.Store();
+        var snapshot = new Argument<string>("SNAPSHOT") { Description = "snapshot path, e.g. host/web1/2025-07-14T14:20:02Z" };
+        var ns = CommonOptions.Namespace();
+        var command = new Command(protect ? "protect" : "unprotect",
+            protect ? "protect a snapshot from prune and forget" : "remove a snapshot's protection") { store, snapshot, ns };
+        command.SetAction(async (parse, ct) =>
+        {
+            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var snap = SnapshotArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
+            bool changed = await SnapshotProtection.SetAsync(ds, snap, protect, ct);
+            parse.InvocationConfiguration.Output.WriteLine($"{snap} {(protect ? "protected" : "unprotected")}{(changed ? "" : " (unchanged)")}");
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Owner()
+    {
+        var store = CommonOptions.Store();
+        var group = new Argument<string>("GROUP") { Description = "group, e.g. host/web1" };
+        var owner = new Argument<string?>("NEW_OWNER") { Description = "new owner (e.g. backup@pbs); omit to show", Arity = ArgumentArity.ZeroOrOne };
+        var ns = CommonOptions.Namespace();
+        var command = new Command("owner", "show or set a group's owner") { store, group, owner, ns };
+        command.SetAction(async (parse, ct) =>
+        {
+            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var g = PruneCommands.ParseGroup(parse.GetValue(group)!, parse.GetValue(ns));
+            if (!ds.GroupExists(g)) throw new Datastore.Formats.BackupFsException($"group {g} does not exist");
+            var o = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(owner) is { } newOwner)
+            {
+                await GroupOwnership.SetAsync(ds, g, newOwner, ct);
+                o.WriteLine($"{g}: owner {newOwner}");
+            }
+            else o.WriteLine(GroupOwnership.Get(ds, g) ?? "(no owner)");
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Namespaces()
+    {
+        var ns = new Command("ns", "namespaces: create, remove, list");
+        var store = CommonOptions.Store();
+        var name = new Argument<string>("NAME") { Description = "namespace, e.g. team/a" };
+        var create = new Command("create", "create a namespace (its parent must exist)") { store, name };
+        create.SetAction(async (parse, ct) =>
+        {
+            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            await NamespaceAdmin.CreateAsync(ds, BackupNamespace.Parse(parse.GetValue(name)), ct);
+            parse.InvocationConfiguration.Output.WriteLine($"created namespace {parse.GetValue(name)}");
+            return 0;
+        });
+        var store2 = CommonOptions.Store();
+        var name2 = new Argument<string>("NAME") { Description = "namespace, e.g. team/a" };
+        var recursive = new Option<bool>("--recursive") { Description = "also remove its groups, snapshots and child namespaces (protected snapshots stay)" };
+        var remove = new Command("remove", "remove a namespace (empty unless --recursive)") { store2, name2, recursive };
+        remove.SetAction(async (parse, ct) =>
+        {
+            var ds = StoreOpener.Open(parse.GetValue(store2)!);
+            var r = await NamespaceAdmin.RemoveAsync(ds, BackupNamespace.Parse(parse.GetValue(name2)), parse.GetValue(recursive), ct);
+            parse.InvocationConfiguration.Output.WriteLine(r.ToString());
+            return 0;
+        });
+        var store3 = CommonOptions.Store();
+        var list = new Command("list", "list every namespace") { store3 };
+        list.SetAction(parse =>
+        {
+            var ds = StoreOpener.Open(parse.GetValue(store3)!);
+            foreach (var n in ds.ListNamespaces(BackupNamespace.Root, recursive: true))
+                parse.InvocationConfiguration.Output.WriteLine(n.Display);
+            return 0;
+        });
+        ns.Subcommands.Add(create);
+        ns.Subcommands.Add(remove);
+        ns.Subcommands.Add(list);
+        return ns;
+    }
+}

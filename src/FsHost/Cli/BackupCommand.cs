@@ -1,0 +1,84 @@
+using System.CommandLine;
+using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Writing;
+
+namespace BackupFs.FsHost.Cli;
+
+/// <summary>
+/// `backupfs backup STORE SOURCE --type host --id NAME [--ns a/b] [--image]`: a directory becomes
+/// root.pxar.didx (PBS's legacy single-stream layout), a file with --image becomes &lt;name&gt;.img.fidx.
+/// Prints the new snapshot's path.
+/// </summary>
+public static class BackupCommand
+{
+    public static Command Create()
+    {
+        var store = CommonOptions.Store();
+        var source = new Argument<string>("SOURCE") { Description = "directory to back up (or, with --image, a file or block device)" };
+        var type = new Option<string>("--type") { Description = "group type: host, vm or ct", DefaultValueFactory = _ => "host" };
+        var id = new Option<string>("--id") { Description = "group id, e.g. web1 or 100", Required = true };
+        var ns = CommonOptions.Namespace();
+        var image = new Option<bool>("--image") { Description = "back up SOURCE as a disk image (fixed 4 MiB chunks, .img.fidx)" };
+        var archive = new Option<string?>("--archive") { Description = "archive name (default root.pxar, or <file name>.img with --image)" };
+        var time = new Option<string?>("--time") { Description = "backup time (YYYY-MM-DDTHH:MM:SSZ, default now)" };
+        var owner = new Option<string>("--owner") { Description = "owner of a new group", DefaultValueFactory = _ => "root@pam" };
+        var noCache = new Option<bool>("--no-cache") { Description = "S3 datastores: upload chunks without keeping them in the local cache" };
+        var command = new Command("backup", "back up a directory or an image into a new snapshot") { store, source, type, id, ns, image, archive, time, owner, noCache };
+        command.SetAction(async (parse, ct) =>
+        {
+            var ds = StoreOpener.Open(parse.GetValue(store)!, new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache) });
+            var space = BackupNamespace.Parse(parse.GetValue(ns));
+            await EnsureNamespaceAsync(ds, space, ct);
+            var group = new BackupGroup(space, BackupTypes.Parse(parse.GetValue(type)!), parse.GetValue(id)!);
+            var src = Path.GetFullPath(parse.GetValue(source)!);
+            bool isImage = parse.GetValue(image);
+            if (isImage ? !File.Exists(src) : !Directory.Exists(src))
+                throw new BackupFsException(isImage ? $"image source {src} is not a file" : $"source directory {src} does not exist");
+            var timeText = parse.GetValue(time);
+            var options = new BackupOptions
+            {
+                BackupTime = timeText is null ? null : NameRules.ParseBackupTime(timeText),
+                Owner = parse.GetValue(owner)!,
+            };
+
+            await using var writer = await BackupStarter.BeginAsync(ds, group, options, ct);
+            using (var progress = new ProgressLine("backup"))
+            {
+                if (isImage)
+                {
+                    var name = NameRules.ToServerArchiveName(parse.GetValue(archive) ?? SafeImageName(src));
+                    await ImageBackup.WriteAsync(writer, name, src, progress.Add, ct);
+                }
+                else
+                {
+                    var name = NameRules.ToServerArchiveName(parse.GetValue(archive) ?? "root.pxar");
+                    await DirectoryBackup.WriteAsync(writer, name, src, progress.Add, ct);
+                }
+            }
+            await writer.FinishAsync();
+            var s = writer.Stats;
+            parse.InvocationConfiguration.Output.WriteLine(writer.Snapshot.RelativePath);
+            parse.InvocationConfiguration.Error.WriteLine($"{ProgressLine.Format(s.Bytes)} in {s.Chunks} chunks, {s.InsertedChunks} new ({ProgressLine.Format(s.InsertedBytes)} stored), {s.DuplicateChunks} already known");
+            S3Usage.Report(ds, parse.InvocationConfiguration.Error);
+            return 0;
+        });
+        return command;
+    }
+
+    private static string SafeImageName(string path)
+    {
+        var name = Path.GetFileNameWithoutExtension(path);
+        var safe = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' ? c : '_').ToArray());
+        if (safe.Length == 0 || !char.IsAsciiLetterOrDigit(safe[0])) safe = "disk" + safe;
+        return safe + ".img";
+    }
+
+    internal static async Task EnsureNamespaceAsync(DataStore ds, BackupNamespace ns, CancellationToken ct)
+    {
+        var chain = new List<BackupNamespace>();
+        for (var n = ns; n is { IsRoot: false }; n = n.Parent!) chain.Insert(0, n);
+        foreach (var n in chain)
+            if (!ds.NamespaceExists(n)) await ds.CreateNamespaceAsync(n, ct);
+    }
+}

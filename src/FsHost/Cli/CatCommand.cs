@@ -1,0 +1,47 @@
+using System.CommandLine;
+using BackupFs.Datastore.Reading;
+
+namespace BackupFs.FsHost.Cli;
+
+/// <summary>
+/// `backupfs cat STORE SNAPSHOT ARCHIVE [PATH]`: write an archive's bytes (blob, image, raw stream)
+/// or one file inside a pxar archive to stdout.
+/// </summary>
+public static class CatCommand
+{
+    public static Command Create()
+    {
+        var store = CommonOptions.Store();
+        var snapshot = CommonOptions.Snapshot();
+        var archive = new Argument<string>("ARCHIVE") { Description = "archive name, e.g. root.pxar, drive-scsi0.img, qemu-server.conf (or the server name)" };
+        var path = new Argument<string?>("PATH") { Description = "a file inside a pxar archive", Arity = ArgumentArity.ZeroOrOne };
+        var ns = CommonOptions.Namespace();
+        var command = new Command("cat", "write an archive, or one file inside a pxar archive, to stdout") { store, snapshot, archive, path, ns };
+        command.SetAction(async (parse, ct) =>
+        {
+            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var snap = SnapshotArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
+            using var chunks = StoreOpener.ChunkSource(ds);
+            var reader = SnapshotReader.Open(ds, snap, chunks);
+            await using var stdout = Console.OpenStandardOutput();
+            var name = parse.GetValue(archive)!;
+            var inner = parse.GetValue(path);
+            if (inner is not null)
+            {
+                await PxarArchiveCommands.CatFileAsync(reader, chunks, name, inner, stdout, ct);
+                return 0;
+            }
+            var fileName = ArchiveNames.Resolve(reader, name);
+            if (fileName.EndsWith(".blob", StringComparison.Ordinal))
+            {
+                await stdout.WriteAsync(reader.ReadBlob(fileName), ct);
+                return 0;
+            }
+            var source = new PrefetchingReader(reader.OpenIndex(fileName), chunks, windowChunks: 8);
+            await StreamCopy.CopyAsync(source, 0, source.Length, stdout, ct);
+            S3Usage.Report(ds, parse.InvocationConfiguration.Error);
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using BackupFs.Datastore.Maintenance;
+
+namespace BackupFs.FsHost.Cli;
+
+/// <summary>`backupfs gc STORE`: PBS's mark and sweep, safe against concurrent backups.</summary>
+public static class GcCommand
+{
+    public static Command Create()
+    {
+        var store = CommonOptions.Store();
+        var cutoff = new Option<long?>("--cutoff-seconds") { Description = "keep unreferenced chunks used within this many seconds (default PBS's 24 h 5 min)" };
+        var noAtimeCheck = new Option<bool>("--no-atime-check") { Description = "skip the check that the file system updates access times" };
+        var command = new Command("gc", "garbage collection: remove chunks no snapshot references") { store, cutoff, noAtimeCheck };
+        command.SetAction(async (parse, ct) =>
+        {
+            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var options = new GcOptions
+            {
+                AtimeCutoff = parse.GetValue(cutoff) is long s ? TimeSpan.FromSeconds(s) : GcCutoff.DefaultAtimeCutoff,
+                AtimeSafetyCheck = !parse.GetValue(noAtimeCheck),
+                Progress = new MaintenanceProgressPrinter(parse.InvocationConfiguration.Error),
+            };
+            var st = await new GarbageCollector(ds, options).RunAsync(ct);
+            var o = parse.InvocationConfiguration.Output;
+            o.WriteLine($"index files: {st.IndexFileCount} ({ProgressLine.Format(st.IndexDataBytes)} of data referenced)");
+            o.WriteLine($"removed: {st.RemovedChunks} chunks, {ProgressLine.Format(st.RemovedBytes)}{(st.RemovedBad > 0 ? $" ({st.RemovedBad} bad)" : "")}");
+            o.WriteLine($"pending: {st.PendingChunks} chunks, {ProgressLine.Format(st.PendingBytes)} (used after the cutoff by a running backup)");
+            o.WriteLine($"kept: {st.DiskChunks} chunks, {ProgressLine.Format(st.DiskBytes)}");
+            if (st.MissingChunks > 0) o.WriteLine($"warning: {st.MissingChunks} referenced chunks are missing (run verify)");
+            return 0;
+        });
+        return command;
+    }
+}

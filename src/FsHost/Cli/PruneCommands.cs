@@ -1,0 +1,69 @@
+using System.CommandLine;
+using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Maintenance;
+
+namespace BackupFs.FsHost.Cli;
+
+/// <summary>`backupfs prune STORE GROUP --keep-…` (PBS's retention rules) and `backupfs forget STORE SNAPSHOT`.</summary>
+public static class PruneCommands
+{
+    public static Command Prune()
+    {
+        var store = CommonOptions.Store();
+        var group = new Argument<string>("GROUP") { Description = "group, e.g. host/web1 (or ns/a/host/web1)" };
+        var ns = CommonOptions.Namespace();
+        var last = new Option<int?>("--keep-last") { Description = "keep the newest N snapshots" };
+        var hourly = new Option<int?>("--keep-hourly") { Description = "keep the newest snapshot of each of the last N hours" };
+        var daily = new Option<int?>("--keep-daily") { Description = "… of each of the last N days" };
+        var weekly = new Option<int?>("--keep-weekly") { Description = "… of each of the last N ISO weeks" };
+        var monthly = new Option<int?>("--keep-monthly") { Description = "… of each of the last N months" };
+        var yearly = new Option<int?>("--keep-yearly") { Description = "… of each of the last N years" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "show what would be removed, remove nothing" };
+        var command = new Command("prune", "remove the snapshots of a group that PBS's keep rules do not keep (protected ones always stay)")
+            { store, group, ns, last, hourly, daily, weekly, monthly, yearly, dryRun };
+        command.SetAction(async (parse, ct) =>
+        {
+            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var g = ParseGroup(parse.GetValue(group)!, parse.GetValue(ns));
+            var options = new KeepOptions(parse.GetValue(last), parse.GetValue(hourly), parse.GetValue(daily),
+                parse.GetValue(weekly), parse.GetValue(monthly), parse.GetValue(yearly));
+            var result = await new Pruner(ds).PruneAsync(g, options, parse.GetValue(dryRun), ct: ct);
+            var output = parse.InvocationConfiguration.Output;
+            foreach (var e in result.Entries)
+                output.WriteLine($"{e.Snapshot.Snapshot.RelativePath}  {e.Mark.ToPbsName()}{(e.Removed ? " (removed)" : "")}");
+            output.WriteLine(result.DryRun
+                ? $"dry run: would keep {result.KeptCount}, remove {result.RemoveCount}"
+                : $"kept {result.KeptCount}, removed {result.RemovedCount}");
+            return 0;
+        });
+        return command;
+    }
+
+    public static Command Forget()
+    {
+        var store = CommonOptions.Store();
+        var snapshot = new Argument<string>("SNAPSHOT") { Description = "snapshot path, e.g. host/web1/2025-07-14T14:20:02Z" };
+        var ns = CommonOptions.Namespace();
+        var command = new Command("forget", "remove one snapshot (not a protected one)") { store, snapshot, ns };
+        command.SetAction(async (parse, ct) =>
+        {
+            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var snap = SnapshotRef.Parse(parse.GetValue(snapshot)!, BackupNamespace.Parse(parse.GetValue(ns)));
+            await new Pruner(ds).ForgetAsync(snap, ct);
+            parse.InvocationConfiguration.Output.WriteLine($"removed {snap}");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>"host/web1" (with --ns) or "ns/a/ns/b/host/web1".</summary>
+    internal static BackupGroup ParseGroup(string text, string? ns)
+    {
+        var parts = text.Trim('/').Split('/');
+        var nsParts = new List<string>();
+        int i = 0;
+        while (i + 1 < parts.Length && parts[i] == "ns") { nsParts.Add(parts[i + 1]); i += 2; }
+        var space = nsParts.Count > 0 ? BackupNamespace.FromComponents(nsParts) : BackupNamespace.Parse(ns);
+        return BackupGroup.Parse(string.Join('/', parts[i..]), space);
+    }
+}

@@ -1,0 +1,65 @@
+using System.CommandLine;
+using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Pxar;
+using BackupFs.Datastore.Reading;
+
+namespace BackupFs.FsHost.Cli;
+
+/// <summary>
+/// `backupfs restore STORE SNAPSHOT ARCHIVE TARGET [--path P]`: a pxar archive (or one path in it)
+/// is unpacked into the TARGET directory with metadata; an image or blob is written to the TARGET file.
+/// </summary>
+public static class RestoreCommand
+{
+    public static Command Create()
+    {
+        var store = CommonOptions.Store();
+        var snapshot = CommonOptions.Snapshot();
+        var archive = new Argument<string>("ARCHIVE") { Description = "archive name: root.pxar, drive-scsi0.img, qemu-server.conf, …" };
+        var target = new Argument<string>("TARGET") { Description = "directory to restore a pxar archive into, or file to write an image/blob to" };
+        var path = new Option<string?>("--path") { Description = "restore only this path inside a pxar archive" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "replace existing files in TARGET" };
+        var ns = CommonOptions.Namespace();
+        var command = new Command("restore", "restore an archive, or one path inside a pxar archive") { store, snapshot, archive, target, path, overwrite, ns };
+        command.SetAction(async (parse, ct) =>
+        {
+            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var snap = SnapshotArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
+            using var chunks = StoreOpener.ChunkSource(ds);
+            var reader = SnapshotReader.Open(ds, snap, chunks);
+            var name = parse.GetValue(archive)!;
+            var dest = Path.GetFullPath(parse.GetValue(target)!);
+            var fileName = ArchiveNames.Resolve(reader, name);
+            var output = parse.InvocationConfiguration.Output;
+
+            if (fileName.EndsWith(".pxar.didx", StringComparison.Ordinal) || fileName.EndsWith(".mpxar.didx", StringComparison.Ordinal))
+            {
+                var accessor = await PxarArchiveOpener.OpenAsync(reader, chunks, fileName, ct);
+                var extractor = new PxarExtractor(accessor, new PxarExtractOptions { Overwrite = parse.GetValue(overwrite) });
+                var inner = (parse.GetValue(path) ?? "").Trim('/');
+                try { await extractor.ExtractAsync(dest, inner, ct); }
+                catch (FileNotFoundException) { throw new BackupFsException($"'{inner}' is not in {name}"); }
+                output.WriteLine($"restored {snap}/{name}{(inner.Length > 0 ? "/" + inner : "")} to {dest}");
+                return 0;
+            }
+            if (parse.GetValue(path) is not null) throw new BackupFsException("--path applies to pxar archives only");
+            if (File.Exists(dest) && !parse.GetValue(overwrite)) throw new BackupFsException($"{dest} exists (use --overwrite)");
+            var tmp = dest + ".backupfs-partial";
+            await using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.Asynchronous))
+            {
+                if (fileName.EndsWith(".blob", StringComparison.Ordinal))
+                    await file.WriteAsync(reader.ReadBlob(fileName), ct);
+                else
+                {
+                    var source = new PrefetchingReader(reader.OpenIndex(fileName), chunks, windowChunks: 8);
+                    using var progress = new ProgressLine("restore");
+                    await StreamCopy.CopyAsync(source, 0, source.Length, file, ct, n => progress.Add(n));
+                }
+            }
+            File.Move(tmp, dest, overwrite: true); // a failed restore leaves no half file under the real name
+            output.WriteLine($"restored {snap}/{name} to {dest}");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,45 @@
+using System.CommandLine;
+
+namespace BackupFs.FsHost.Cli;
+
+/// <summary>`backupfs s3 check|refresh STORE`: connection test, and resync of the local cache store's metadata from the bucket.</summary>
+public static class S3Commands
+{
+    public static Command Create()
+    {
+        var s3 = new Command("s3", "S3 datastore operations");
+        s3.Subcommands.Add(Check());
+        s3.Subcommands.Add(Refresh());
+        return s3;
+    }
+
+    private static Command Check()
+    {
+        var store = CommonOptions.Store();
+        var readOnly = new Option<bool>("--read-only") { Description = "do not write a probe object" };
+        var command = new Command("check", "test the connection, credentials and bucket access") { store, readOnly };
+        command.SetAction(async (parse, ct) =>
+        {
+            using var s3 = StoreOpener.OpenS3(parse.GetValue(store)!);
+            var result = await s3.CheckAsync(!parse.GetValue(readOnly), ct);
+            (result.Ok ? parse.InvocationConfiguration.Output : parse.InvocationConfiguration.Error)
+                .WriteLine((result.Ok ? "ok: " : "error: ") + result.Message);
+            return result.Ok ? 0 : 1;
+        });
+        return command;
+    }
+
+    private static Command Refresh()
+    {
+        var store = CommonOptions.Store();
+        var command = new Command("refresh", "resync namespaces, groups, snapshots, indexes, manifests, owners and markers from the bucket (blocks other operations meanwhile)") { store };
+        command.SetAction(async (parse, ct) =>
+        {
+            using var s3 = StoreOpener.OpenS3(parse.GetValue(store)!);
+            var r = await s3.RefreshAsync(ct);
+            parse.InvocationConfiguration.Output.WriteLine($"refreshed: {r.Files} files, {r.Namespaces} namespaces{(r.Ignored > 0 ? $", {r.Ignored} keys ignored (see warnings)" : "")}");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,282 @@
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Amazon.S3;
+using Amazon.S3.Model;
+
+namespace BackupFs.S3.Client;
+
+public sealed class S3ObjectClientOptions
+{
+    /// <summary>Deadline of one attempt, enforced with a CancellationToken (the SDK Timeout is not reliable).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public S3RetryPolicy Retry { get; init; } = new();
+    public PutRateLimiter? PutRateLimiter { get; init; }
+}
+
+/// <summary>One object of a listing.</summary>
+public readonly record struct S3ObjectEntry(string Key, long Size, DateTime? LastModified, string? ETag);
+
+/// <summary>
+/// The object-store operations BackupFs needs, on one bucket, with a deadline per attempt,
+/// retries with back-off on transient errors, the PUT rate limit, request counters, and errors
+/// translated to one clear line (<see cref="S3RequestException"/>).
+/// </summary>
+public sealed class S3ObjectClient : IDisposable
+{
+    /// <summary>DeleteObjects takes at most this many keys per request.</summary>
+    public const int MaxDeleteBatch = 1000;
+
+    private readonly IAmazonS3 _s3;
+    private readonly bool _ownsClient;
+    private readonly S3ObjectClientOptions _options;
+
+    public string Bucket { get; }
+    /// <summary>Endpoint URL for messages.</summary>
+    public string Endpoint { get; }
+    public S3RequestCounters Counters { get; } = new();
+    public TimeSpan RequestTimeout => _options.RequestTimeout;
+    public int MaxAttempts => _options.Retry.MaxAttempts;
+    /// <summary>The PUT rate limit in requests per second, or null when unlimited.</summary>
+    public double? PutRequestsPerSecond => _options.PutRateLimiter?.RequestsPerSecond;
+
+    public S3ObjectClient(IAmazonS3 s3, string bucket, string endpoint, S3ObjectClientOptions? options = null, bool ownsClient = false)
+    {
+        _s3 = s3;
+        Bucket = bucket;
+        Endpoint = endpoint;
+        _options = options ?? new S3ObjectClientOptions();
+        _ownsClient = ownsClient;
+    }
+
+    /// <summary>
+    /// Uploads an object. With <paramref name="noReplace"/> the PUT carries If-None-Match: * and a
+    /// 412 means the object already exists: returns false then (success, nothing written).
+    /// </summary>
+    public Task<bool> PutAsync(string key, ReadOnlyMemory<byte> data, bool noReplace, CancellationToken ct = default) =>
+        RunAsync(S3RequestKind.Put, "PUT", key, async token =>
+        {
+            var request = new PutObjectRequest
+            {
+                BucketName = Bucket,
+                Key = key,
+                InputStream = AsStream(data),
+                AutoCloseStream = true,
+                ContentType = "application/octet-stream",
+                // Sign the whole body's SHA-256 instead of aws-chunked framing (as PBS does; faster on radosgw).
+                UseChunkEncoding = false,
+            };
+            if (noReplace) request.IfNoneMatch = "*";
+            try
+            {
+                await _s3.PutObjectAsync(request, token).ConfigureAwait(false);
+                return true;
+            }
+            catch (AmazonS3Exception e) when (noReplace && e.StatusCode == HttpStatusCode.PreconditionFailed)
+            {
+                return false;
+            }
+        }, ct);
+
+    /// <summary>The whole object, or null when the key does not exist.</summary>
+    public Task<byte[]?> GetAsync(string key, CancellationToken ct = default) =>
+        RunAsync<byte[]?>(S3RequestKind.Get, "GET", key, async token =>
+        {
+            try
+            {
+                using var response = await _s3.GetObjectAsync(new GetObjectRequest { BucketName = Bucket, Key = key }, token).ConfigureAwait(false);
+                long length = response.ContentLength;
+                if (length > Array.MaxLength) throw new S3RequestException($"S3 GET '{key}': object too large ({length} bytes)", null, null, false);
+                if (length < 0)
+                {
+                    // No Content-Length (chunked transfer): read to the end.
+                    using var copy = new MemoryStream();
+                    await response.ResponseStream.CopyToAsync(copy, token).ConfigureAwait(false);
+                    return copy.ToArray();
+                }
+                var buffer = GC.AllocateUninitializedArray<byte>((int)length);
+                await response.ResponseStream.ReadExactlyAsync(buffer, token).ConfigureAwait(false);
+                return buffer;
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode == "NoSuchKey")
+            {
+                return null;
+            }
+        }, ct);
+
+    /// <summary>Size of the object, or null when the key does not exist.</summary>
+    public Task<long?> HeadAsync(string key, CancellationToken ct = default) =>
+        RunAsync<long?>(S3RequestKind.Head, "HEAD", key, async token =>
+        {
+            try
+            {
+                var response = await _s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = Bucket, Key = key }, token).ConfigureAwait(false);
+                return response.ContentLength;
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+            {
+                // HEAD has no body: a missing key and a missing bucket both answer a bare 404; tell them apart.
+                await HeadBucketAsync(token).ConfigureAwait(false);
+                return null;
+            }
+        }, ct);
+
+    /// <summary>Checks that the bucket exists and the credentials work.</summary>
+    public async Task HeadBucketAsync(CancellationToken ct = default)
+    {
+        try
+        {
+            await RunAsync(S3RequestKind.Head, "HEAD bucket", null, async token =>
+            {
+                await _s3.HeadBucketAsync(new HeadBucketRequest { BucketName = Bucket }, token).ConfigureAwait(false);
+                return true;
+            }, ct).ConfigureAwait(false);
+        }
+        catch (S3RequestException e) when (e.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.BadRequest)
+        {
+            // HEAD answers carry no error body: ask with a LIST, whose XML error names the cause
+            // (SignatureDoesNotMatch, InvalidAccessKeyId, NoSuchBucket, AccessDenied).
+            await RunAsync(S3RequestKind.List, "LIST", null, t => _s3.ListObjectsV2Async(
+                new ListObjectsV2Request { BucketName = Bucket, MaxKeys = 1 }, t), ct).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Every object below a prefix (ListObjectsV2, following continuation tokens).</summary>
+    public async IAsyncEnumerable<S3ObjectEntry> ListAsync(string prefix, int pageSize = 1000, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        string? token = null;
+        do
+        {
+            var page = await RunAsync(S3RequestKind.List, "LIST", prefix, t => _s3.ListObjectsV2Async(new ListObjectsV2Request
+            {
+                BucketName = Bucket,
+                Prefix = prefix,
+                ContinuationToken = token,
+                MaxKeys = pageSize,
+            }, t), ct).ConfigureAwait(false);
+            // SDK 4: empty results give null collections.
+            foreach (var o in page.S3Objects ?? [])
+                yield return new S3ObjectEntry(o.Key, o.Size ?? 0, o.LastModified, o.ETag);
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+            if (page.IsTruncated == true && string.IsNullOrEmpty(token))
+                throw new S3RequestException($"S3 LIST '{prefix}': truncated result without a continuation token", null, null, false);
+        } while (token != null);
+    }
+
+    public Task DeleteAsync(string key, CancellationToken ct = default) =>
+        RunAsync(S3RequestKind.Delete, "DELETE", key, async token =>
+        {
+            await _s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = Bucket, Key = key }, token).ConfigureAwait(false);
+            return true;
+        }, ct);
+
+    /// <summary>Deletes keys with DeleteObjects in batches of at most 1000; returns how many were deleted.</summary>
+    public async Task<int> DeleteManyAsync(IEnumerable<string> keys, CancellationToken ct = default)
+    {
+        int deleted = 0;
+        foreach (var batch in keys.Chunk(MaxDeleteBatch))
+        {
+            var response = await RunAsync(S3RequestKind.Delete, "DELETE (batch)", batch[0], t => _s3.DeleteObjectsAsync(new DeleteObjectsRequest
+            {
+                BucketName = Bucket,
+                Objects = batch.Select(k => new KeyVersion { Key = k }).ToList(),
+            }, t), ct).ConfigureAwait(false);
+            var errors = response.DeleteErrors ?? [];
+            if (errors.Count > 0)
+            {
+                var first = errors[0];
+                throw new S3RequestException($"S3 could not delete {errors.Count} of {batch.Length} objects; first: '{first.Key}': {first.Code} {first.Message}", null, first.Code, false);
+            }
+            deleted += batch.Length;
+        }
+        return deleted;
+    }
+
+    /// <summary>Every object below a prefix, listed then deleted in batches; returns the count.</summary>
+    public async Task<int> DeletePrefixAsync(string prefix, CancellationToken ct = default)
+    {
+        var keys = new List<string>();
+        await foreach (var o in ListAsync(prefix, ct: ct).ConfigureAwait(false)) keys.Add(o.Key);
+        return keys.Count == 0 ? 0 : await DeleteManyAsync(keys, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Server-side copy (metadata replaced, as PBS does for corrupt-chunk renames).</summary>
+    public Task CopyAsync(string sourceKey, string destinationKey, CancellationToken ct = default) =>
+        RunAsync(S3RequestKind.Copy, "COPY", sourceKey, async token =>
+        {
+            await _s3.CopyObjectAsync(new CopyObjectRequest
+            {
+                SourceBucket = Bucket,
+                SourceKey = sourceKey,
+                DestinationBucket = Bucket,
+                DestinationKey = destinationKey,
+                MetadataDirective = S3MetadataDirective.REPLACE,
+            }, token).ConfigureAwait(false);
+            return true;
+        }, ct);
+
+    private static MemoryStream AsStream(ReadOnlyMemory<byte> data) =>
+        MemoryMarshal.TryGetArray(data, out var segment) && segment.Array != null
+            ? new MemoryStream(segment.Array, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(data.ToArray(), writable: false);
+
+    /// <summary>
+    /// One logical request: attempts with a hard deadline each (the wait ends even if the SDK
+    /// ignores cancellation), transient failures retried with back-off, errors translated.
+    /// </summary>
+    private async Task<T> RunAsync<T>(S3RequestKind kind, string operation, string? key, Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    {
+        var retry = _options.Retry;
+        for (int attempt = 1; ; attempt++)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (kind == S3RequestKind.Put && _options.PutRateLimiter is { } limiter)
+                await limiter.WaitAsync(ct).ConfigureAwait(false);
+            Counters.Count(kind);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(_options.RequestTimeout);
+            Exception failure;
+            try
+            {
+                var task = call(deadline.Token);
+                try
+                {
+                    return await task.WaitAsync(deadline.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!task.IsCompleted)
+                {
+                    // Abandoned attempt: observe its eventual exception so it is not reported as unobserved.
+                    _ = task.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+                    throw;
+                }
+            }
+            catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+            {
+                failure = new S3TimeoutException(
+                    $"S3 {operation}{(key == null ? "" : $" '{key}'")} got no answer from {Endpoint} within {_options.RequestTimeout.TotalSeconds:0.###} s",
+                    _options.RequestTimeout, e);
+            }
+            catch (OperationCanceledException) { throw; }
+            catch (Exception e)
+            {
+                failure = S3ErrorTranslator.Translate(e, operation, key, Bucket, Endpoint);
+            }
+
+            if (!S3RetryPolicy.IsTransient(failure) || attempt >= retry.MaxAttempts)
+            {
+                if (attempt > 1 && failure is S3TimeoutException timeout)
+                    throw new S3TimeoutException($"{timeout.Message} (after {attempt} attempts)", timeout.Deadline, timeout.InnerException);
+                if (attempt > 1 && failure is S3RequestException { IsTransient: true } last)
+                    throw new S3RequestException($"{last.Message} (after {attempt} attempts)", last.StatusCode, last.ErrorCode, true, last.InnerException);
+                throw failure;
+            }
+            await Task.Delay(retry.DelayBefore(attempt + 1), ct).ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_ownsClient) _s3.Dispose();
+    }
+}

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Store;
+
+namespace BackupFs.S3.Config;
+
+/// <summary>
+/// Files of an S3 datastore inside its local cache directory:
+/// <c>.backupfs/s3.json</c> (the <see cref="S3StoreConfig"/>, no secrets) and
+/// <c>.backupfs/s3-secrets.json</c> (access and secret key, mode 0600; refused when others can read it).
+/// </summary>
+public static class S3ConfigFiles
+{
+    public const string StateDir = DataStore.PrivateDirName;
+    public const string ConfigName = "s3.json";
+    public const string SecretsName = "s3-secrets.json";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        WriteIndented = true,
+    };
+
+    public static string ConfigPath(string cacheRoot) => Path.Combine(cacheRoot, StateDir, ConfigName);
+    public static string SecretsPath(string cacheRoot) => Path.Combine(cacheRoot, StateDir, SecretsName);
+
+    public static bool IsS3Datastore(string cacheRoot) => File.Exists(ConfigPath(cacheRoot));
+
+    public static void SaveConfig(string cacheRoot, S3StoreConfig config)
+    {
+        config.Validate();
+        Directory.CreateDirectory(Path.Combine(cacheRoot, StateDir));
+        AtomicFile.Write(ConfigPath(cacheRoot), JsonSerializer.SerializeToUtf8Bytes(config, Json));
+    }
+
+    /// <exception cref="BackupFsException">missing, unreadable or invalid config</exception>
+    public static S3StoreConfig LoadConfig(string cacheRoot)
+    {
+        var path = ConfigPath(cacheRoot);
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new BackupFsException($"{cacheRoot} is not an S3 datastore (no {StateDir}/{ConfigName})");
+        }
+        S3StoreConfig? config;
+        try { config = JsonSerializer.Deserialize<S3StoreConfig>(bytes, Json); }
+        catch (JsonException e) { throw new BackupFsException($"invalid S3 config {path}: {e.Message}", e); }
+        if (config == null) throw new BackupFsException($"invalid S3 config {path}: empty");
+        config.Validate();
+        return config;
+    }
+
+    /// <summary>Writes the secrets file with mode 0600 from the start (never world-readable, not even briefly).</summary>
+    public static void SaveSecrets(string cacheRoot, S3Credentials credentials)
+    {
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("S3 secrets files need Unix permissions");
+        Directory.CreateDirectory(Path.Combine(cacheRoot, StateDir));
+        var path = SecretsPath(cacheRoot);
+        var tmp = path + ".tmp_" + Random.Shared.Next().ToString("x8");
+        var body = JsonSerializer.SerializeToUtf8Bytes(new SecretsJson { AccessKey = credentials.AccessKey, SecretKey = credentials.SecretKey }, Json);
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew, Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        };
+        using (var fs = new FileStream(tmp, options)) fs.Write(body);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>The secrets file's keys, or null when there is none.</summary>
+    /// <exception cref="BackupFsException">the file is readable by group/others, or invalid</exception>
+    public static S3Credentials? LoadSecrets(string cacheRoot) => LoadSecretsFile(SecretsPath(cacheRoot));
+
+    public static S3Credentials? LoadSecretsFile(string path)
+    {
+        if (!File.Exists(path)) return null;
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("S3 secrets files need Unix permissions");
+        var mode = File.GetUnixFileMode(path);
+        const UnixFileMode others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+                                  | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        if ((mode & others) != 0)
+            throw new BackupFsException($"refusing S3 secrets file {path}: it is accessible by group or others (run: chmod 600 {path})");
+        SecretsJson? s;
+        try { s = JsonSerializer.Deserialize<SecretsJson>(File.ReadAllBytes(path), Json); }
+        catch (JsonException) { throw new BackupFsException($"invalid S3 secrets file {path} (expected JSON with access-key and secret-key)"); }
+        if (s == null || string.IsNullOrWhiteSpace(s.AccessKey) || string.IsNullOrEmpty(s.SecretKey))
+            throw new BackupFsException($"invalid S3 secrets file {path}: access-key and secret-key are required");
+        return new S3Credentials(s.AccessKey, s.SecretKey, "secrets file");
+    }
+
+    private sealed class SecretsJson
+    {
+        public string? AccessKey { get; set; }
+        public string? SecretKey { get; set; }
+    }
+}

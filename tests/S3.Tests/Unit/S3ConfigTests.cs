@@ -1,0 +1,98 @@
+using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Tests.TestSupport;
+using BackupFs.S3.Client;
+using BackupFs.S3.Config;
+
+namespace BackupFs.S3.Tests.Unit;
+
+public class S3ConfigTests
+{
+    private static S3StoreConfig Valid => new()
+    {
+        Endpoint = "https://{{bucket}}.s3.{{region}}.example.com",
+        Bucket = "my-bucket",
+        StoreName = "store1",
+        Region = "eu-central-1",
+    };
+
+    [Fact]
+    public void ConfigRoundTripsThroughItsJsonFileWithoutSecrets()
+    {
+        using var dir = new TempDir();
+        var config = Valid with { PathStyle = true, PutRateLimit = 25, Fingerprint = new string('a', 64), CacheCapacityChunks = 1000 };
+        S3ConfigFiles.SaveConfig(dir.Path, config);
+        Assert.True(S3ConfigFiles.IsS3Datastore(dir.Path));
+        var text = File.ReadAllText(S3ConfigFiles.ConfigPath(dir.Path));
+        Assert.Contains("\"path-style\": true", text);
+        Assert.DoesNotContain("secret", text, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(config, S3ConfigFiles.LoadConfig(dir.Path));
+    }
+
+    [Fact]
+    public void MissingOrBrokenConfigGivesAClearError()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<BackupFsException>(() => S3ConfigFiles.LoadConfig(dir.Path));
+        Assert.Contains("not an S3 datastore", e.Message);
+        Directory.CreateDirectory(Path.Combine(dir.Path, ".backupfs"));
+        File.WriteAllText(S3ConfigFiles.ConfigPath(dir.Path), "{ not json");
+        e = Assert.Throws<BackupFsException>(() => S3ConfigFiles.LoadConfig(dir.Path));
+        Assert.Contains("invalid S3 config", e.Message);
+    }
+
+    [Theory]
+    [InlineData("ftp://host", "b-1", "us-east-1", "endpoint")]
+    [InlineData("not a url", "b-1", "us-east-1", "endpoint")]
+    [InlineData("http://host", "B_1", "us-east-1", "bucket")]
+    [InlineData("http://host", "ab", "us-east-1", "bucket")]
+    [InlineData("http://host", "xn--abc", "us-east-1", "bucket")]
+    [InlineData("http://host", "b-1", "US East", "region")]
+    public void InvalidFieldsAreNamed(string endpoint, string bucket, string region, string word)
+    {
+        var config = Valid with { Endpoint = endpoint, Bucket = bucket, Region = region };
+        var e = Assert.Throws<BackupFsException>(config.Validate);
+        Assert.Contains(word, e.Message);
+    }
+
+    [Fact]
+    public void RegionAutoAndFingerprintFormsAreAccepted()
+    {
+        (Valid with { Region = "auto" }).Validate();
+        var colon = string.Join(':', Enumerable.Repeat("AB", 32));
+        Assert.Equal(32, S3StoreConfig.ParseFingerprint(colon).Length);
+        Assert.Throws<BackupFsException>(() => S3StoreConfig.ParseFingerprint("ab:cd"));
+    }
+
+    [Fact]
+    public void EndpointTemplatesResolveForBothAddressingStyles()
+    {
+        Assert.Equal("https://s3.eu-central-1.example.com", S3ClientFactory.ResolveServiceUrl(Valid));
+        Assert.Equal("https://my-bucket.s3.eu-central-1.example.com", S3ClientFactory.ResolveServiceUrl(Valid with { PathStyle = true }));
+        Assert.Equal("http://127.0.0.1:7480", S3ClientFactory.ResolveServiceUrl(Valid with { Endpoint = "http://127.0.0.1:7480/", PathStyle = true }));
+        var sdk = S3ClientFactory.CreateSdkConfig(Valid with { Region = "auto" });
+        Assert.Equal("auto", sdk.AuthenticationRegion);
+        Assert.Equal(Amazon.Runtime.RequestChecksumCalculation.WHEN_REQUIRED, sdk.RequestChecksumCalculation);
+        Assert.Equal(Amazon.Runtime.ResponseChecksumValidation.WHEN_REQUIRED, sdk.ResponseChecksumValidation);
+        Assert.Equal(0, sdk.MaxErrorRetry);
+    }
+
+    [Fact]
+    public void PinnedFingerprintInstallsTheCertificateCheck()
+    {
+        var sdk = S3ClientFactory.CreateSdkConfig(Valid with { Fingerprint = new string('0', 64) });
+        Assert.IsType<PinnedCertificateHttpClientFactory>(sdk.HttpClientFactory);
+    }
+
+    [Fact]
+    public void InitArgumentsBecomeAConfigNamedAfterTheStoreDirectory()
+    {
+        var config = S3StoreConfig.ForInit("/srv/backup/store7", "http://127.0.0.1:7480", "bkt", pathStyle: true, putRateLimit: 10);
+        Assert.Equal("store7", config.StoreName);
+        Assert.Equal(S3StoreConfig.DefaultRegion, config.Region);
+        Assert.Equal(10, config.PutRateLimit);
+        Assert.Equal("other", S3StoreConfig.ForInit("/srv/x y", "http://h", "bkt", storeName: "other").StoreName);
+        var e = Assert.Throws<BackupFsException>(() => S3StoreConfig.ForInit("/srv/x y", "http://h", "bkt"));
+        Assert.Contains("--store-name", e.Message);
+        Assert.Throws<BackupFsException>(() => S3StoreConfig.ForInit("/srv/s", "http://h", "bkt", putRateLimit: -1));
+    }
+}
