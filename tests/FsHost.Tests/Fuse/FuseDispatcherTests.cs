@@ -208,9 +208,15 @@ public sealed unsafe class FuseDispatcherTests
         var reply = stackalloc byte[4096];
         ReadOnlySpan<byte> body = stackalloc byte[16];
         for (var i = 0; i < 100; i++) { h.Send(GetAttr, 2, body, slot: slot); slot = h.Dispatcher.Pool.Rent(); h.ReceiveInto(reply, 4096); }
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 1000; i++) { h.Send(GetAttr, 2, body, slot: slot); slot = h.Dispatcher.Pool.Rent(); h.ReceiveInto(reply, 4096); }
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        // Several rounds: tiered JIT may allocate once while methods are promoted; a per-request
+        // allocation would show in every round.
+        var allocated = long.MaxValue;
+        for (var round = 0; round < 5 && allocated != 0; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 1000; i++) { h.Send(GetAttr, 2, body, slot: slot); slot = h.Dispatcher.Pool.Rent(); h.ReceiveInto(reply, 4096); }
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        }
         h.Dispatcher.Pool.Return(slot);
         Assert.Equal(0, allocated);
         Assert.Equal(16 + 104, BinaryPrimitives.ReadInt32LittleEndian(new ReadOnlySpan<byte>(reply, 4)));
