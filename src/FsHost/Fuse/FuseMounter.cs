@@ -65,10 +65,13 @@ internal static unsafe class FuseMounter
         if (options.ReadOnly) opts.Add("ro");
 
         var pair = stackalloc int[2];
-        if (LibC.SocketPair(LibC.AF_UNIX, LibC.SOCK_STREAM, 0, pair) != 0)
+        // Both ends start CLOEXEC, so a process spawned elsewhere meanwhile never inherits our end
+        // (which would keep auto_unmount from noticing our death); only fusermount3's end is
+        // made inheritable.
+        if (LibC.SocketPair(LibC.AF_UNIX, LibC.SOCK_STREAM | LibC.SOCK_CLOEXEC, 0, pair) != 0)
             throw new IOException($"socketpair failed: {LibC.Describe(LibC.LastErrno)}");
         int ours = pair[0], theirs = pair[1];
-        LibC.Fcntl(ours, LibC.F_SETFD, LibC.FD_CLOEXEC); // only the child's end is inherited
+        LibC.Fcntl(theirs, LibC.F_SETFD, 0);
 
         Process process;
         var stderr = new StringBuilder();

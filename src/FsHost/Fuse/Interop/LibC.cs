@@ -13,6 +13,7 @@ internal static unsafe partial class LibC
     public const int FD_CLOEXEC = 1;
     public const int AF_UNIX = 1;
     public const int SOCK_STREAM = 1;
+    public const int SOCK_CLOEXEC = 0x80000;
     public const int SOL_SOCKET = 1;
     public const int SCM_RIGHTS = 1;
     public const ulong MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4;
