@@ -75,6 +75,36 @@ public sealed class FuseWritableTreeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Parallel_readers_of_the_large_file_all_get_exact_bytes()
+    {
+        if (!FuseEnvironment.Usable(output)) return;
+        using var m = new TestMount();
+        var path = m.PathOf("big.bin");
+        const int readers = 4;
+        var region = InMemoryFileSystem.BigSize / readers;
+        var ok = Bounded.Io(() =>
+        {
+            var tasks = Enumerable.Range(0, readers).Select(r => Task.Run(() =>
+            {
+                using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
+                var buffer = new byte[(1 << 20) + 13]; // odd size: requests straddle megabytes
+                var expected = new byte[buffer.Length];
+                for (var offset = r * region; offset < (r + 1) * region; offset += buffer.Length)
+                {
+                    var n = (int)Math.Min(buffer.Length, (r + 1) * region - offset);
+                    f.Position = offset;
+                    f.ReadExactly(buffer.AsSpan(0, n));
+                    GeneratedContent.Fill(offset, expected.AsSpan(0, n));
+                    if (!expected.AsSpan(0, n).SequenceEqual(buffer.AsSpan(0, n))) return false;
+                }
+                return true;
+            })).ToArray();
+            return Task.WhenAll(tasks).GetAwaiter().GetResult();
+        }, TimeSpan.FromSeconds(120));
+        Assert.All(ok, Assert.True);
+    }
+
+    [Fact]
     public void Entry_invalidation_makes_the_kernel_look_a_name_up_again()
     {
         if (!FuseEnvironment.Usable(output)) return;
