@@ -1,0 +1,190 @@
+using System.Runtime.InteropServices;
+using BackupFs.FsHost.Fuse.Interop;
+using BackupFs.FsHost.Fuse.Protocol;
+using BackupFs.FsHost.Vfs;
+
+namespace BackupFs.FsHost.Fuse;
+
+/// <summary>
+/// A mounted filesystem served over /dev/fuse by dedicated reader threads.
+///
+/// Life cycle: <see cref="Mount"/> mounts and starts the readers; <see cref="Completion"/> ends
+/// when the mount goes away (our <see cref="Unmount"/>, a signal handled through
+/// <see cref="HandleTerminationSignals"/>, or an external <c>fusermount3 -u</c> / <c>umount</c>):
+/// every blocked read() then returns ENODEV and the readers exit. <see cref="Dispose"/> unmounts
+/// if needed and releases everything.
+/// </summary>
+public sealed unsafe class FuseSession : IDisposable
+{
+    private readonly IFileSystem _fs;
+    private readonly FuseSessionOptions _options;
+    private readonly FuseMounter.MountedConnection _connection;
+    private readonly FuseDevice _device;
+    private readonly FuseDispatcher _dispatcher;
+    private readonly CancellationTokenSource _ending = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Thread[] _readers;
+    private readonly Action<string> _log;
+    private int _liveReaders;
+    private int _unmountRequested;
+    private int _disposed;
+
+    private FuseSession(IFileSystem fs, FuseSessionOptions options, FuseMounter.MountedConnection connection)
+    {
+        _fs = fs;
+        _options = options;
+        _connection = connection;
+        _log = options.Log ?? (m => Console.Error.WriteLine(m));
+        _device = new FuseDevice(connection.DeviceFd);
+        Notifier = new FuseKernelNotifier(_device);
+        _dispatcher = new FuseDispatcher(fs, _device, options, _ending.Token, _log, OnInit);
+        _readers = new Thread[options.ReaderThreads];
+    }
+
+    /// <summary>
+    /// Mounts <paramref name="fileSystem"/> at <paramref name="mount"/>.MountPoint and starts serving.
+    /// Throws <see cref="IOException"/> when /dev/fuse, mount(2) or fusermount3 fail.
+    /// </summary>
+    public static FuseSession Mount(IFileSystem fileSystem, FuseMountOptions mount, FuseSessionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(fileSystem);
+        options ??= new FuseSessionOptions();
+        options.Validate();
+        KernelStructSizes.Verify();
+        var connection = FuseMounter.Mount(mount);
+        var session = new FuseSession(fileSystem, options, connection);
+        session.Start();
+        return session;
+    }
+
+    /// <summary>The absolute mount point.</summary>
+    public string MountPoint => _connection.MountPoint;
+
+    /// <summary>Completes once INIT has been answered (the mount is usable).</summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>Completes when the session has ended (unmounted or aborted).</summary>
+    public Task Completion => _completion.Task;
+
+    /// <summary>True until the readers have exited.</summary>
+    public bool IsRunning => !_completion.Task.IsCompleted;
+
+    /// <summary>The kernel notifier also handed to <see cref="IFileSystem.Initialize"/>.</summary>
+    public IKernelNotifier Notifier { get; }
+
+    /// <summary>Blocks the calling thread until the mount is gone (foreground mode).</summary>
+    public void RunUntilUnmounted() => Completion.GetAwaiter().GetResult();
+
+    /// <summary>Lazily unmounts (idempotent). The readers see ENODEV and the session completes
+    /// once nothing holds the mount open any more.</summary>
+    public void Unmount()
+    {
+        if (!IsRunning || Interlocked.Exchange(ref _unmountRequested, 1) != 0) return;
+        try { FuseMounter.Unmount(MountPoint); }
+        catch (Exception e) when (e is IOException or FileNotFoundException)
+        {
+            _log($"fuse: {e.Message}");
+            Volatile.Write(ref _unmountRequested, 0);
+        }
+    }
+
+    /// <summary>SIGINT and SIGTERM unmount (the process then ends when its caller returns
+    /// from <see cref="RunUntilUnmounted"/>) instead of killing the process with a stale mount.
+    /// Dispose the result to stop handling the signals.</summary>
+    public IDisposable HandleTerminationSignals()
+    {
+        void Handler(PosixSignalContext ctx) { ctx.Cancel = true; Unmount(); }
+        return new SignalRegistrations(
+            PosixSignalRegistration.Create(PosixSignal.SIGINT, Handler),
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, Handler));
+    }
+
+    private sealed class SignalRegistrations(params PosixSignalRegistration[] registrations) : IDisposable
+    {
+        public void Dispose() { foreach (var r in registrations) r.Dispose(); }
+    }
+
+    private void Start()
+    {
+        _liveReaders = _readers.Length;
+        for (var i = 0; i < _readers.Length; i++)
+        {
+            _readers[i] = new Thread(ReaderLoop) { IsBackground = true, Name = $"fuse-reader-{i}" };
+            _readers[i].Start();
+        }
+    }
+
+    private void OnInit()
+    {
+        _fs.Initialize(Notifier);
+        Task.Run(() =>
+        {
+            if (_options.ReadAheadKb is { } kb && FuseMounter.IsRoot) ReadAheadTuner.TrySet(MountPoint, kb, _log);
+            _ready.TrySetResult();
+        });
+    }
+
+    private void ReaderLoop()
+    {
+        var pool = _dispatcher.Pool;
+        var slot = pool.Rent();
+        try
+        {
+            while (true)
+            {
+                var n = _device.Read(slot.RequestPointer, slot.RequestCapacity);
+                if (n < 0)
+                {
+                    var errno = -n;
+                    if (errno is LibC.ENOENT or LibC.EINTR or LibC.EAGAIN) continue; // interrupted request: retry
+                    if (errno != LibC.ENODEV) _log($"fuse: read from /dev/fuse failed: {LibC.Describe(errno)}");
+                    break;
+                }
+                slot.RequestLength = n;
+                if (_dispatcher.Dispatch(slot)) slot = pool.Rent(); // the old slot belongs to a waiting operation
+            }
+        }
+        catch (Exception e)
+        {
+            _log($"fuse: reader stopped: {e}");
+        }
+        finally
+        {
+            pool.Return(slot);
+            if (Interlocked.Decrement(ref _liveReaders) == 0) End();
+        }
+    }
+
+    private void End()
+    {
+        _ending.Cancel();
+        _dispatcher.DestroyOnce();
+        _device.Dispose(); // late asynchronous replies are dropped from now on
+        ReleaseFusermount();
+        _ready.TrySetResult();
+        _completion.TrySetResult();
+    }
+
+    private void ReleaseFusermount()
+    {
+        if (_connection.CommSocket >= 0) LibC.Close(_connection.CommSocket);
+        if (_connection.Fusermount is { } p)
+        {
+            p.WaitForExit(2000); // it unmounts (if needed) and exits once our socket end closes
+            p.Dispose();
+        }
+    }
+
+    /// <summary>Unmounts if still mounted, waits (bounded) for the readers, frees buffers.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Unmount();
+        if (!Completion.Wait(TimeSpan.FromSeconds(10)))
+            _log($"fuse: session at {MountPoint} did not end within 10 s (files still open on a lazily unmounted mount?)");
+        else
+            _dispatcher.Pool.Dispose();
+        _ending.Dispose();
+    }
+}

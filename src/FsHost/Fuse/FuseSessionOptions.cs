@@ -1,0 +1,42 @@
+namespace BackupFs.FsHost.Fuse;
+
+/// <summary>Tuning of a FUSE session (the defaults follow fuse-notes §2).</summary>
+public sealed record FuseSessionOptions
+{
+    /// <summary>The protocol minor version we speak; the kernel's if lower.</summary>
+    internal const uint ProtocolMinor = 38;
+
+    /// <summary>Threads blocked in read() on /dev/fuse. Several, so one is always waiting.</summary>
+    public int ReaderThreads { get; init; } = 8;
+
+    /// <summary>Largest WRITE (and READ) request: 1 MiB (max_pages 256).</summary>
+    public int MaxWrite { get; init; } = 1 << 20;
+
+    /// <summary>Background requests (readahead, async reads) the kernel keeps in flight.</summary>
+    public int MaxBackground { get; init; } = 64;
+
+    /// <summary>Where the kernel starts throttling background requests.</summary>
+    public int CongestionThreshold { get; init; } = 48;
+
+    /// <summary>Negotiate READDIRPLUS (entries with attributes).</summary>
+    public bool ReaddirPlus { get; init; } = true;
+
+    /// <summary>As root, the read_ahead_kb written to the mount's bdi after INIT so buffered reads
+    /// arrive as 1 MiB requests; null leaves the kernel default (128).</summary>
+    public int? ReadAheadKb { get; init; } = 1024;
+
+    /// <summary>Where the session reports problems (default: standard error).</summary>
+    public Action<string>? Log { get; init; }
+
+    internal int RequestBufferSize => Math.Max(8192, MaxWrite + 64 * 1024);
+    internal int ReplyPayloadSize => Math.Max(64 * 1024, MaxWrite);
+
+    internal void Validate()
+    {
+        if (ReaderThreads is < 1 or > 256) throw new ArgumentOutOfRangeException(nameof(ReaderThreads), "1..256 reader threads");
+        if (MaxWrite < 4096 || MaxWrite > (1 << 20) || MaxWrite % 4096 != 0)
+            throw new ArgumentOutOfRangeException(nameof(MaxWrite), "a multiple of 4096 up to 1 MiB");
+        if (MaxBackground is < 1 or > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(MaxBackground));
+        if (CongestionThreshold is < 1 or > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(CongestionThreshold));
+    }
+}

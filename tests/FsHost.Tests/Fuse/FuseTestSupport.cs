@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using BackupFs.Datastore.Tests.TestSupport;
+using BackupFs.FsHost.Fuse;
+using Xunit.Abstractions;
+
+namespace BackupFs.FsHost.Tests.Fuse;
+
+[CollectionDefinition("fuse", DisableParallelization = true)]
+public sealed class FuseCollection { }
+
+public sealed record ToolResult(int ExitCode, string Stdout, string Stderr);
+
+/// <summary>Bounded access to mounts: a buggy server must fail a test, never hang the run.</summary>
+public static class Bounded
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Runs a tool; kills it (and its children) when it outlives the timeout.</summary>
+    public static ToolResult Run(string file, params string[] args) => RunWithTimeout(DefaultTimeout, file, args);
+
+    public static ToolResult RunWithTimeout(TimeSpan timeout, string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var p = Process.Start(start) ?? throw new InvalidOperationException($"{file} did not start");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit((int)timeout.TotalMilliseconds))
+        {
+            try { p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish within {timeout.TotalSeconds} s");
+        }
+        p.WaitForExit();
+        return new ToolResult(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Runs .NET file I/O on the pool with a timeout.</summary>
+    public static T Io<T>(Func<T> action, TimeSpan? timeout = null)
+    {
+        var task = Task.Run(action);
+        if (!((IAsyncResult)task).AsyncWaitHandle.WaitOne(timeout ?? DefaultTimeout))
+            throw new TimeoutException("file system access did not finish in time");
+        return task.GetAwaiter().GetResult();
+    }
+
+    public static void Io(Action action, TimeSpan? timeout = null) => Io(() => { action(); return 0; }, timeout);
+
+    /// <summary>Waits for a condition that another party makes true (polling, bounded).</summary>
+    public static bool Eventually(Func<bool> condition, TimeSpan timeout)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < timeout)
+        {
+            if (condition()) return true;
+            Thread.Sleep(50);
+        }
+        return condition();
+    }
+}
+
+/// <summary>Decides whether real mounts can run here. Under CI=true an unusable /dev/fuse fails loudly.</summary>
+public static class FuseEnvironment
+{
+    public const string Subtype = "backupfs-test";
+
+    private static readonly Lazy<string?> Problem = new(FindProblem);
+    private static int _swept;
+
+    public static bool Usable(ITestOutputHelper output)
+    {
+        if (Problem.Value is null)
+        {
+            if (Interlocked.Exchange(ref _swept, 1) == 0) SweepStaleTestMounts();
+            return true;
+        }
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+            throw new InvalidOperationException("FUSE mount tests cannot run: " + Problem.Value);
+        output.WriteLine("FUSE mount test not run: " + Problem.Value);
+        return false;
+    }
+
+    private static string? FindProblem()
+    {
+        if (!OperatingSystem.IsLinux()) return "not Linux";
+        if (!File.Exists("/dev/fuse")) return "/dev/fuse is missing (load the fuse module)";
+        if (!File.Exists("/usr/bin/fusermount3") && !File.Exists("/bin/fusermount3")) return "fusermount3 is missing (apt-get install -y fuse3)";
+        if (!FuseMounter.IsRoot) return "the mount tests need root (/dev/fuse and mount(2))";
+        try { using var f = File.Open("/dev/fuse", FileMode.Open, FileAccess.ReadWrite); }
+        catch (Exception e) { return "/dev/fuse cannot be opened: " + e.Message; }
+        return null;
+    }
+
+    /// <summary>Clears stale mounts a crashed earlier run left behind.</summary>
+    private static void SweepStaleTestMounts()
+    {
+        foreach (var m in MountTable.Read().Where(m => m.FsType == "fuse." + Subtype).Reverse())
+            try { FuseMounter.Unmount(m.MountPoint); } catch (IOException) { }
+    }
+}
+
+/// <summary>An <see cref="InMemoryFileSystem"/> mounted under a fresh temp dir; teardown always
+/// lazily unmounts.</summary>
+public sealed class TestMount : IDisposable
+{
+    private readonly TempDir _dir = new("backupfs-fuse-");
+    public InMemoryFileSystem Fs { get; } = new();
+    public FuseSession Session { get; }
+    public string Root => Session.MountPoint;
+    public List<string> Log { get; } = new();
+
+    public TestMount(Func<FuseMountOptions, FuseMountOptions>? tweak = null, FuseSessionOptions? options = null)
+    {
+        var mountPoint = _dir.Sub("mnt");
+        Directory.CreateDirectory(mountPoint);
+        var mount = new FuseMountOptions(mountPoint) { Subtype = FuseEnvironment.Subtype, FsName = "memfs" };
+        if (tweak != null) mount = tweak(mount);
+        options ??= new FuseSessionOptions();
+        options = options with { Log = m => { lock (Log) Log.Add(m); } };
+        Session = FuseSession.Mount(Fs, mount, options);
+        if (!Session.Ready.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("INIT was not answered");
+    }
+
+    public string PathOf(string relative) => Path.Combine(Root, relative);
+
+    public void Dispose()
+    {
+        try
+        {
+            var disposing = Task.Run(Session.Dispose);
+            disposing.Wait(TimeSpan.FromSeconds(20));
+        }
+        finally
+        {
+            try { if (MountTable.IsFuseMounted(Root)) FuseMounter.Unmount(Root); } catch (IOException) { }
+            if (!MountTable.IsFuseMounted(Root)) _dir.Dispose();
+        }
+    }
+}
