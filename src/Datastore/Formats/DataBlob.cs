@@ -90,6 +90,59 @@ public static class DataBlob
         return data;
     }
 
+    /// <summary>
+    /// The decoded size of an unencrypted blob when it is known up front (uncompressed, or a zstd
+    /// frame that records its content size, as PBS ≥ 3.2.9 writes), else -1.
+    /// </summary>
+    /// <exception cref="FormatCorruptException">bad magic</exception>
+    /// <exception cref="EncryptedDataException">the blob is encrypted</exception>
+    public static int DecodedSizeHint(ReadOnlySpan<byte> blob)
+    {
+        var kind = GetKind(blob);
+        if (kind is BlobKind.Encrypted or BlobKind.EncryptedCompressed)
+            throw new EncryptedDataException("the blob is encrypted; BackupFs cannot decrypt it without the key");
+        if (kind == BlobKind.Uncompressed) return blob.Length - HeaderSize;
+        var frame = blob[HeaderSize..];
+        // The frame header's content-size field; the decompressed-size API returns a bound otherwise.
+        try
+        {
+            ulong size = Decompressor.GetDecompressedSize(frame);
+            return size > 0 && size <= MaxBlobSize && FrameHasContentSize(frame) ? (int)size : -1;
+        }
+        catch (Exception e) when (e is ZstdException or ArgumentException) { return -1; }
+    }
+
+    /// <summary>Decodes an unencrypted blob into <paramref name="destination"/> (sized by <see cref="DecodedSizeHint"/>), checking the CRC.</summary>
+    public static int DecodeInto(ReadOnlySpan<byte> blob, Span<byte> destination)
+    {
+        var kind = GetKind(blob);
+        if (kind is BlobKind.Encrypted or BlobKind.EncryptedCompressed)
+            throw new EncryptedDataException("the blob is encrypted; BackupFs cannot decrypt it without the key");
+        if (!CrcMatches(blob)) throw new FormatCorruptException("blob CRC-32 mismatch");
+        var payload = blob[HeaderSize..];
+        if (kind == BlobKind.Uncompressed)
+        {
+            if (payload.Length > destination.Length) throw new FormatCorruptException("blob larger than expected");
+            payload.CopyTo(destination);
+            return payload.Length;
+        }
+        try { return (t_decompressor ??= new Decompressor()).Unwrap(payload, destination); }
+        catch (Exception e) when (e is ZstdException or InvalidOperationException or ArgumentException)
+        {
+            throw new FormatCorruptException($"bad zstd frame: {e.Message}", e);
+        }
+    }
+
+    /// <summary>zstd frame header: magic, then the descriptor whose top two bits give the content-size field's size
+    /// (0 means absent unless the frame is single-segment).</summary>
+    private static bool FrameHasContentSize(ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < 5 || BinaryPrimitives.ReadUInt32LittleEndian(frame) != 0xFD2FB528) return false;
+        byte descriptor = frame[4];
+        bool singleSegment = (descriptor & 0x20) != 0;
+        return (descriptor >> 6) != 0 || singleSegment;
+    }
+
     private static byte[] Decompress(ReadOnlySpan<byte> frame)
     {
         var decompressor = t_decompressor ??= new Decompressor();

@@ -176,8 +176,10 @@ public sealed class Verifier
             if (!encrypted)
             {
                 var data = await _decoder.ReadChunkAsync(digest, ct).ConfigureAwait(false);
-                _meter.Add(1, data.Length);
-                if (data.Length == expectedSize) return ChunkState.Ok;
+                int length = data.Length;
+                data.Release();
+                _meter.Add(1, length);
+                if (length == expectedSize) return ChunkState.Ok;
                 await RenameAsync(digest, ct).ConfigureAwait(false); // PBS verify_unencrypted: a size mismatch is corruption
                 return ChunkState.Corrupt;
             }

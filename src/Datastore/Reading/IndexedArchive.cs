@@ -30,11 +30,16 @@ public sealed class IndexedArchive : IRandomAccessSource
             if (i < 0) break;
             long start = Index.ChunkStart(i), end = Index.ChunkEnd(i);
             var data = await _chunks.ReadChunkAsync(Index.DigestAt(i), ct).ConfigureAwait(false);
-            if (data.Length != end - start)
-                throw new ChunkCorruptException(Index.DigestAt(i), $"chunk has {data.Length} bytes but the index says {end - start}");
-            int inChunk = (int)(offset - start);
-            int n = (int)Math.Min(buffer.Length - total, end - offset);
-            data.Span.Slice(inChunk, n).CopyTo(buffer.Span.Slice(total));
+            int n;
+            try
+            {
+                if (data.Length != end - start)
+                    throw new ChunkCorruptException(Index.DigestAt(i), $"chunk has {data.Length} bytes but the index says {end - start}");
+                int inChunk = (int)(offset - start);
+                n = (int)Math.Min(buffer.Length - total, end - offset);
+                data.Span.Slice(inChunk, n).CopyTo(buffer.Span.Slice(total));
+            }
+            finally { data.Release(); }
             total += n;
             offset += n;
         }

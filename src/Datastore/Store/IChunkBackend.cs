@@ -1,4 +1,5 @@
 using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Reading;
 
 namespace BackupFs.Datastore.Store;
 
@@ -12,6 +13,16 @@ public interface IChunkBackend
 {
     /// <summary>The chunk's encoded DataBlob bytes as stored, or null when the store does not have it.</summary>
     ValueTask<byte[]?> ReadBlobAsync(Digest digest, CancellationToken ct = default);
+
+    /// <summary>
+    /// The same bytes in a pooled buffer the caller releases; backends that read files override
+    /// this so reading does not allocate a new array per chunk.
+    /// </summary>
+    async ValueTask<ChunkBuffer?> ReadBlobBufferAsync(Digest digest, CancellationToken ct = default)
+    {
+        var blob = await ReadBlobAsync(digest, ct).ConfigureAwait(false);
+        return blob is null ? null : ChunkBuffer.Wrap(blob);
+    }
 
     /// <summary>
     /// True when the chunk is known to be stored, so a writer can skip encoding and uploading it.

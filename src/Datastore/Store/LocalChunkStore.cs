@@ -1,4 +1,5 @@
 using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Reading;
 
 namespace BackupFs.Datastore.Store;
 
@@ -106,6 +107,36 @@ public sealed class LocalChunkStore : IChunkBackend
     {
         var blob = TryReadBlob(digest);
         return ValueTask.FromResult(blob is { Length: 0 } ? null : blob);
+    }
+
+    public ValueTask<ChunkBuffer?> ReadBlobBufferAsync(Digest digest, CancellationToken ct = default)
+    {
+        try
+        {
+            using var handle = File.OpenHandle(ChunkPath(digest), FileMode.Open, FileAccess.Read, FileShare.Read);
+            long length = RandomAccess.GetLength(handle);
+            if (length == 0) return ValueTask.FromResult<ChunkBuffer?>(null); // a marker, not data
+            if (length > DataBlob.MaxBlobSize) throw new FormatCorruptException($"chunk file {ChunkPath(digest)} is too large ({length} bytes)");
+            var buffer = ChunkBuffer.Rent((int)length);
+            try
+            {
+                int total = 0;
+                while (total < length)
+                {
+                    int n = RandomAccess.Read(handle, buffer.WritableSpan[total..], total);
+                    if (n == 0) throw new FormatCorruptException($"chunk file {ChunkPath(digest)} shrank while being read");
+                    total += n;
+                }
+                return ValueTask.FromResult<ChunkBuffer?>(buffer);
+            }
+            catch
+            {
+                buffer.Release();
+                throw;
+            }
+        }
+        catch (FileNotFoundException) { return ValueTask.FromResult<ChunkBuffer?>(null); }
+        catch (DirectoryNotFoundException) { return ValueTask.FromResult<ChunkBuffer?>(null); }
     }
 
     public ValueTask<bool> ContainsAsync(Digest digest, CancellationToken ct = default)

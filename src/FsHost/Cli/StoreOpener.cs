@@ -36,6 +36,6 @@ public static class StoreOpener
     }
 
     /// <summary>Decoded-chunk source for readers: decode + digest check, behind an in-memory cache.</summary>
-    public static CachedChunkSource ChunkSource(DataStore store, long cacheBytes = 256L * 1024 * 1024) =>
+    public static CachedChunkSource ChunkSource(DataStore store, long cacheBytes = 64L * 1024 * 1024) =>
         new(new DecodingChunkSource(store.Chunks), cacheBytes);
 }
