@@ -44,6 +44,31 @@ public static class DataBlob
         return plain;
     }
 
+    /// <summary>
+    /// Encodes like <see cref="Encode"/> into <paramref name="destination"/>, which must hold at
+    /// least <see cref="HeaderSize"/> + data.Length bytes (a pooled buffer); returns the blob's length.
+    /// </summary>
+    public static int EncodeTo(ReadOnlySpan<byte> data, bool compress, Span<byte> destination)
+    {
+        if (data.Length > MaxBlobSize) throw new BackupFsException($"blob of {data.Length} bytes exceeds the {MaxBlobSize}-byte limit");
+        if (destination.Length < HeaderSize + data.Length) throw new ArgumentException("destination too small", nameof(destination));
+        if (compress && data.Length > 0)
+        {
+            var compressor = t_compressor ??= new Compressor(1);
+            // Room for the input's size only: a frame that does not fit is not kept (PBS's rule).
+            if (compressor.TryWrap(data, destination.Slice(HeaderSize, data.Length), out int written))
+            {
+                BlobMagic.Compressed.CopyTo(destination);
+                BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], Crc32.HashToUInt32(destination.Slice(HeaderSize, written)));
+                return HeaderSize + written;
+            }
+        }
+        BlobMagic.Uncompressed.CopyTo(destination);
+        data.CopyTo(destination[HeaderSize..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], Crc32.HashToUInt32(data));
+        return HeaderSize + data.Length;
+    }
+
     /// <exception cref="FormatCorruptException">too short or unknown magic</exception>
     public static BlobKind GetKind(ReadOnlySpan<byte> blob)
     {

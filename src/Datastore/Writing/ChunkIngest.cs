@@ -54,10 +54,16 @@ public sealed class ChunkIngest
             Stats.AddDuplicate(data.Length);
             return digest;
         }
-        var blob = DataBlob.Encode(data.Span, _compress);
-        var result = await _backend.InsertAsync(digest, blob, ct).ConfigureAwait(false);
-        if (result == ChunkInsertResult.Inserted) Stats.AddInserted(blob.Length);
-        else Stats.AddDuplicate(data.Length);
+        // Encode into a pooled buffer: a new 4 MiB array per chunk kept the GC's large object heap churning.
+        var buffer = ArrayPool<byte>.Shared.Rent(DataBlob.HeaderSize + data.Length);
+        try
+        {
+            int length = DataBlob.EncodeTo(data.Span, _compress, buffer);
+            var result = await _backend.InsertAsync(digest, buffer.AsMemory(0, length), ct).ConfigureAwait(false);
+            if (result == ChunkInsertResult.Inserted) Stats.AddInserted(length);
+            else Stats.AddDuplicate(data.Length);
+        }
+        finally { ArrayPool<byte>.Shared.Return(buffer); }
         return digest;
     }
 }
