@@ -12,6 +12,8 @@ public static class CommandCatalog
         yield return SnapshotsCommand.Create();
         yield return RestoreCommand.Create();
         yield return CatCommand.Create();
+        yield return MountCommand.Create();
+        yield return UmountCommand.Create();
         yield return PruneCommands.Prune();
         yield return PruneCommands.Forget();
         yield return GcCommand.Create();

@@ -1,0 +1,42 @@
+using System.Text;
+using BackupFs.FsHost.Vfs;
+
+namespace BackupFs.FsHost.Tree;
+
+/// <summary>A small file held in memory once read: index.json and decoded blobs.</summary>
+public sealed class BytesFileNode : FileNode
+{
+    private readonly Func<byte[]> _load;
+    private readonly long _mtime;
+    private readonly string _id;
+    private byte[]? _content;
+
+    public BytesFileNode(SnapshotDirNode parent, string name, Func<byte[]> load, long mtime) : base(parent, Encoding.UTF8.GetBytes(name))
+    {
+        _load = load;
+        _mtime = mtime;
+        _id = parent.Snapshot.RelativePath + "/" + name;
+    }
+
+    public override ulong StableInode => TreeContext.InodeOf("file:" + _id);
+    public override bool Immutable => true;
+
+    private byte[] Content => _content ??= _load();
+
+    public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
+        ValueTask.FromResult(TreeContext.FileAttributes(StableInode, Content.Length, new Timestamp(_mtime, 0)));
+
+    public override ValueTask<IFileHandle> OpenAsync(CancellationToken ct) => ValueTask.FromResult<IFileHandle>(new Handle(Content));
+
+    private sealed class Handle(byte[] content) : IFileHandle
+    {
+        public ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken ct)
+        {
+            if (offset >= content.Length) return ValueTask.FromResult(0);
+            int n = (int)Math.Min(destination.Length, content.Length - offset);
+            content.AsSpan((int)offset, n).CopyTo(destination.Span);
+            return ValueTask.FromResult(n);
+        }
+        public void Dispose() { }
+    }
+}

@@ -1,0 +1,127 @@
+using System.Text;
+using BackupFs.Datastore.Layout;
+using BackupFs.FsHost.Vfs;
+
+namespace BackupFs.FsHost.Tree;
+
+/// <summary>
+/// The mount root or a namespace: its group type directories (ct, host, vm), "ns" when it has
+/// child namespaces, and at the root the reserved "staging" directory.
+/// </summary>
+public sealed class NamespaceDirNode : DirectoryNode
+{
+    private readonly TreeContext _ctx;
+    public BackupNamespace Namespace { get; }
+
+    public NamespaceDirNode(TreeContext ctx, DirectoryNode? parent, byte[] name, BackupNamespace ns) : base(parent, name)
+    {
+        _ctx = ctx;
+        Namespace = ns;
+    }
+
+    public override ulong StableInode => Namespace.IsRoot ? NodeTable.RootId : TreeContext.InodeOf("ns:" + Namespace.RelativePath);
+    public override bool Immutable => false;
+
+    public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
+        ValueTask.FromResult(TreeContext.DirectoryAttributes(StableInode, TreeContext.DirectoryTime(_ctx.Store.FullPath(Namespace.RelativePath))));
+
+    public override ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
+    {
+        var children = new List<TreeNode>();
+        var dir = _ctx.Store.FullPath(Namespace.RelativePath);
+        foreach (var type in BackupTypes.All)
+            if (Directory.Exists(Path.Combine(dir, type.ToName())))
+                children.Add(Child(Encoding.ASCII.GetBytes(type.ToName()), () => new TypeDirNode(_ctx, this, Namespace, type)));
+        if (_ctx.Store.ListNamespaces(Namespace).Any())
+            children.Add(Child("ns"u8.ToArray(), () => new NamespaceListNode(_ctx, this, Namespace)));
+        if (Namespace.IsRoot)
+            children.Add(Child("staging"u8.ToArray(), () => new StagingPlaceholderNode(this)));
+        children.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
+        return ValueTask.FromResult<IReadOnlyList<TreeNode>>(children);
+    }
+}
+
+/// <summary>The "ns" directory of a namespace: one directory per child namespace.</summary>
+public sealed class NamespaceListNode : DirectoryNode
+{
+    private readonly TreeContext _ctx;
+    private readonly BackupNamespace _parentNs;
+
+    public NamespaceListNode(TreeContext ctx, DirectoryNode parent, BackupNamespace parentNs) : base(parent, "ns"u8.ToArray())
+    {
+        _ctx = ctx;
+        _parentNs = parentNs;
+    }
+
+    public override ulong StableInode => TreeContext.InodeOf("nslist:" + _parentNs.RelativePath);
+    public override bool Immutable => false;
+
+    public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
+        ValueTask.FromResult(TreeContext.DirectoryAttributes(StableInode,
+            TreeContext.DirectoryTime(Path.Combine(_ctx.Store.FullPath(_parentNs.RelativePath), "ns"))));
+
+    public override ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
+    {
+        var children = _ctx.Store.ListNamespaces(_parentNs)
+            .Select(ns => Child(Encoding.ASCII.GetBytes(ns.Name), () => new NamespaceDirNode(_ctx, this, Encoding.ASCII.GetBytes(ns.Name), ns)))
+            .ToList();
+        return ValueTask.FromResult<IReadOnlyList<TreeNode>>(children);
+    }
+}
+
+/// <summary>"vm", "ct" or "host" in a namespace: one directory per group.</summary>
+public sealed class TypeDirNode : DirectoryNode
+{
+    private readonly TreeContext _ctx;
+    private readonly BackupNamespace _ns;
+    private readonly BackupType _type;
+
+    public TypeDirNode(TreeContext ctx, DirectoryNode parent, BackupNamespace ns, BackupType type)
+        : base(parent, Encoding.ASCII.GetBytes(type.ToName()))
+    {
+        _ctx = ctx;
+        _ns = ns;
+        _type = type;
+    }
+
+    private string RelativePath => BackupGroupPath.Join(_ns.RelativePath, _type.ToName());
+    public override ulong StableInode => TreeContext.InodeOf("type:" + RelativePath);
+    public override bool Immutable => false;
+
+    public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
+        ValueTask.FromResult(TreeContext.DirectoryAttributes(StableInode, TreeContext.DirectoryTime(_ctx.Store.FullPath(RelativePath))));
+
+    public override ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
+    {
+        var children = _ctx.Store.ListGroups(_ns).Where(g => g.Type == _type)
+            .Select(g => Child(Encoding.UTF8.GetBytes(g.Id), () => new GroupDirNode(_ctx, this, g)))
+            .OrderBy(n => n.Name, ByteOrder.Instance)
+            .ToList();
+        return ValueTask.FromResult<IReadOnlyList<TreeNode>>(children);
+    }
+}
+
+/// <summary>Joins datastore-relative paths.</summary>
+internal static class BackupGroupPath
+{
+    public static string Join(string a, string b) => a.Length == 0 ? b : a + "/" + b;
+}
+
+/// <summary>Orders names by raw bytes, as readdir listings here are sorted.</summary>
+internal sealed class ByteOrder : IComparer<byte[]>
+{
+    public static readonly ByteOrder Instance = new();
+    public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
+}
+
+/// <summary>The reserved "staging" directory: empty and read-only until staging sessions exist.</summary>
+public sealed class StagingPlaceholderNode : DirectoryNode
+{
+    public StagingPlaceholderNode(DirectoryNode parent) : base(parent, "staging"u8.ToArray()) { }
+    public override ulong StableInode => TreeContext.InodeOf("staging");
+    public override bool Immutable => false;
+    public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
+        ValueTask.FromResult(TreeContext.DirectoryAttributes(StableInode, default));
+    public override ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct) =>
+        ValueTask.FromResult<IReadOnlyList<TreeNode>>([]);
+}

@@ -1,0 +1,53 @@
+using BackupFs.Datastore.Pxar;
+using BackupFs.Datastore.Reading;
+
+namespace BackupFs.FsHost.Tree;
+
+/// <summary>
+/// One pxar archive of a snapshot, opened on first use: the random-access accessor (v1 or split
+/// pair) and the hardlink counts (pxar stores none; one walk of the metadata finds them).
+/// </summary>
+public sealed class PxarArchive
+{
+    private readonly TreeContext _ctx;
+    private readonly SnapshotDirNode _snapshot;
+    private readonly SemaphoreSlim _open = new(1, 1);
+    private PxarAccessor? _accessor;
+    private Task<Dictionary<long, int>>? _linkCounts;
+
+    public string ArchiveName { get; }
+    public string InodeScope { get; }
+
+    public PxarArchive(TreeContext ctx, SnapshotDirNode snapshot, string archiveName)
+    {
+        _ctx = ctx;
+        _snapshot = snapshot;
+        ArchiveName = archiveName;
+        InodeScope = "pxar:" + snapshot.Snapshot.RelativePath + "/" + archiveName;
+    }
+
+    public long BackupTime => _snapshot.Snapshot.BackupTime;
+
+    public async ValueTask<PxarAccessor> AccessorAsync(CancellationToken ct)
+    {
+        if (_accessor is { } ready) return ready;
+        await _open.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return _accessor ??= await PxarArchiveOpener.OpenAsync(_snapshot.Reader, _ctx.Chunks, ArchiveName, ct).ConfigureAwait(false);
+        }
+        finally { _open.Release(); }
+    }
+
+    /// <summary>Link count of a regular file (1 unless hardlinks point at it).</summary>
+    public async ValueTask<uint> LinkCountAsync(PxarEntry file, CancellationToken ct)
+    {
+        var accessor = await AccessorAsync(ct).ConfigureAwait(false);
+        var counts = await (_linkCounts ??= PxarHardlinkCounter.CountAsync(accessor, CancellationToken.None).AsTask()).ConfigureAwait(false);
+        return counts.TryGetValue(file.Identity, out int n) ? (uint)n : 1;
+    }
+
+    public ulong InodeOf(PxarEntry entry) => entry.Identity == 0 && entry.Name.Length == 0
+        ? TreeContext.InodeOf(InodeScope)
+        : TreeContext.InodeOf(InodeScope, entry.Identity);
+}

@@ -1,0 +1,199 @@
+using BackupFs.Datastore.Pxar;
+using BackupFs.FsHost.Vfs;
+
+namespace BackupFs.FsHost.Tree;
+
+/// <summary>Makes the node for a pxar entry (hardlinks become their target file, sharing its inode).</summary>
+internal static class PxarNodeFactory
+{
+    public static async ValueTask<TreeNode> CreateAsync(PxarArchive archive, PxarDirNode parent, PxarEntry entry, CancellationToken ct)
+    {
+        var target = entry;
+        if (entry.Kind == PxarEntryKind.Hardlink)
+            target = await (await archive.AccessorAsync(ct).ConfigureAwait(false)).FollowHardlinkAsync(entry, ct).ConfigureAwait(false);
+        return target.Kind switch
+        {
+            PxarEntryKind.Directory => new PxarDirNode(archive, parent, target),
+            PxarEntryKind.File => new PxarFileNode(archive, parent, entry.Name, target),
+            PxarEntryKind.Symlink => new PxarLinkNode(archive, parent, target),
+            _ => new PxarSpecialNode(archive, parent, target),
+        };
+    }
+
+    /// <summary>stat fields from a pxar entry.</summary>
+    public static NodeAttributes Attributes(PxarArchive archive, PxarEntry entry, uint linkCount)
+    {
+        var mtime = new Timestamp(entry.Stat.MtimeSeconds, entry.Stat.MtimeNanoseconds);
+        return new NodeAttributes
+        {
+            Inode = archive.InodeOf(entry),
+            Mode = (uint)(entry.Stat.Mode & 0xFFFF),
+            LinkCount = linkCount,
+            Uid = entry.Stat.Uid,
+            Gid = entry.Stat.Gid,
+            Size = (ulong)entry.Size,
+            Rdev = EncodeDevice(entry.DeviceMajor, entry.DeviceMinor),
+            ModificationTime = mtime,
+            ChangeTime = mtime,
+            AccessTime = mtime,
+        };
+    }
+
+    /// <summary>The kernel's 32-bit device encoding in FUSE attributes (new_encode_dev).</summary>
+    public static uint EncodeDevice(ulong major, ulong minor) =>
+        (uint)((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xffUL) << 12));
+
+    /// <summary>xattrs as archived, plus security.capability (FCAPS) and POSIX ACLs rebuilt from ACL items.</summary>
+    public static async ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> XattrsAsync(PxarArchive archive, PxarEntry entry, CancellationToken ct)
+    {
+        var accessor = await archive.AccessorAsync(ct).ConfigureAwait(false);
+        var meta = await accessor.ReadMetadataAsync(entry, ct).ConfigureAwait(false);
+        var list = meta.Xattrs.Select(x => (x.Name, x.Value)).ToList();
+        if (meta.Fcaps is { } caps) list.Add(("security.capability"u8.ToArray(), caps));
+        if (!meta.Acl.IsEmpty)
+        {
+            if (PosixAclXattr.BuildAccess(meta.Acl, (uint)(entry.Stat.Mode & 0xFFF)) is { } access)
+                list.Add((System.Text.Encoding.ASCII.GetBytes(PosixAclXattr.AccessName), access));
+            if (PosixAclXattr.BuildDefault(meta.Acl) is { } dflt)
+                list.Add((System.Text.Encoding.ASCII.GetBytes(PosixAclXattr.DefaultName), dflt));
+        }
+        return list;
+    }
+}
+
+/// <summary>A directory inside a pxar archive (or the archive's root, shown as "root.pxar/").</summary>
+public sealed class PxarDirNode : DirectoryNode
+{
+    private readonly PxarArchive _archive;
+    private PxarEntry? _entry;
+
+    public PxarDirNode(PxarArchive archive, DirectoryNode parent, PxarEntry? entry)
+        : base(parent, entry?.Name ?? System.Text.Encoding.UTF8.GetBytes(archive.ArchiveName))
+    {
+        _archive = archive;
+        _entry = entry;
+    }
+
+    public override ulong StableInode => _entry is null ? TreeContext.InodeOf(_archive.InodeScope) : _archive.InodeOf(_entry);
+    public override bool Immutable => true;
+
+    private async ValueTask<PxarEntry> EntryAsync(CancellationToken ct) =>
+        _entry ??= (await _archive.AccessorAsync(ct).ConfigureAwait(false)).Root;
+
+    public override async ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct)
+    {
+        var entry = await EntryAsync(ct).ConfigureAwait(false);
+        var attributes = PxarNodeFactory.Attributes(_archive, entry, 2);
+        attributes.Inode = StableInode;
+        return attributes;
+    }
+
+    public override async ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
+    {
+        var accessor = await _archive.AccessorAsync(ct).ConfigureAwait(false);
+        var entries = await accessor.ListDirectoryAsync(await EntryAsync(ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+        var children = new List<TreeNode>(entries.Count);
+        foreach (var e in entries)
+        {
+            var node = await PxarNodeFactory.CreateAsync(_archive, this, e, ct).ConfigureAwait(false);
+            children.Add(Child(e.Name, () => node));
+        }
+        return children;
+    }
+
+    /// <summary>By the goodbye table's hash search, without listing the directory.</summary>
+    public override async ValueTask<TreeNode?> LookupAsync(byte[] name, CancellationToken ct)
+    {
+        var accessor = await _archive.AccessorAsync(ct).ConfigureAwait(false);
+        var found = await accessor.LookupAsync(await EntryAsync(ct).ConfigureAwait(false), name, ct).ConfigureAwait(false);
+        if (found is null) return null;
+        var node = await PxarNodeFactory.CreateAsync(_archive, this, found, ct).ConfigureAwait(false);
+        return Child(name, () => node);
+    }
+
+    public override async ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct) =>
+        await PxarNodeFactory.XattrsAsync(_archive, await EntryAsync(ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+}
+
+/// <summary>A regular file inside a pxar archive; hardlinked names share the target's inode.</summary>
+public sealed class PxarFileNode : FileNode
+{
+    private readonly PxarArchive _archive;
+    private readonly PxarEntry _entry;
+
+    public PxarFileNode(PxarArchive archive, DirectoryNode parent, byte[] name, PxarEntry target) : base(parent, name)
+    {
+        _archive = archive;
+        _entry = target;
+    }
+
+    public override ulong StableInode => _archive.InodeOf(_entry);
+    public override bool Immutable => true;
+
+    public override async ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
+        PxarNodeFactory.Attributes(_archive, _entry, await _archive.LinkCountAsync(_entry, ct).ConfigureAwait(false));
+
+    public override async ValueTask<IFileHandle> OpenAsync(CancellationToken ct) =>
+        new Handle(await _archive.AccessorAsync(ct).ConfigureAwait(false), _entry);
+
+    public override ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct) =>
+        PxarNodeFactory.XattrsAsync(_archive, _entry, ct);
+
+    private sealed class Handle(PxarAccessor accessor, PxarEntry entry) : IFileHandle
+    {
+        public async ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken ct)
+        {
+            if (offset >= entry.Size) return 0;
+            int want = (int)Math.Min(destination.Length, entry.Size - offset), total = 0;
+            while (total < want)
+            {
+                int n = await accessor.ReadFileAsync(entry, offset + total, destination[total..want], ct).ConfigureAwait(false);
+                if (n == 0) throw new Datastore.Formats.FormatCorruptException("pxar file data ends before its size");
+                total += n;
+            }
+            return total;
+        }
+        public void Dispose() { }
+    }
+}
+
+/// <summary>A symlink inside a pxar archive.</summary>
+public sealed class PxarLinkNode : LinkNode
+{
+    private readonly PxarArchive _archive;
+    private readonly PxarEntry _entry;
+
+    public PxarLinkNode(PxarArchive archive, DirectoryNode parent, PxarEntry entry) : base(parent, entry.Name)
+    {
+        _archive = archive;
+        _entry = entry;
+    }
+
+    public override ulong StableInode => _archive.InodeOf(_entry);
+    public override bool Immutable => true;
+    public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
+        ValueTask.FromResult(PxarNodeFactory.Attributes(_archive, _entry, 1));
+    public override ValueTask<byte[]> ReadTargetAsync(CancellationToken ct) => ValueTask.FromResult(_entry.LinkTarget ?? []);
+    public override ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct) =>
+        PxarNodeFactory.XattrsAsync(_archive, _entry, ct);
+}
+
+/// <summary>A fifo, socket or device node inside a pxar archive (stat only; opening is refused).</summary>
+public sealed class PxarSpecialNode : TreeNode
+{
+    private readonly PxarArchive _archive;
+    private readonly PxarEntry _entry;
+
+    public PxarSpecialNode(PxarArchive archive, DirectoryNode parent, PxarEntry entry) : base(parent, entry.Name)
+    {
+        _archive = archive;
+        _entry = entry;
+    }
+
+    public override ulong StableInode => _archive.InodeOf(_entry);
+    public override bool Immutable => true;
+    public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
+        ValueTask.FromResult(PxarNodeFactory.Attributes(_archive, _entry, 1));
+    public override ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct) =>
+        PxarNodeFactory.XattrsAsync(_archive, _entry, ct);
+}
