@@ -1,0 +1,43 @@
+using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Reading;
+using BackupFs.Datastore.Tests.TestSupport;
+using BackupFs.FsHost.Fuse;
+using BackupFs.FsHost.Tests.Fuse;
+using BackupFs.FsHost.Tree;
+
+namespace BackupFs.FsHost.Tests.Tree;
+
+/// <summary>A datastore mounted in-process under a temp dir; teardown always lazily unmounts.</summary>
+public sealed class DatastoreMount : IDisposable
+{
+    private readonly TempDir _dir = new("backupfs-tree-");
+    private readonly CachedChunkSource _chunks;
+    public BackupTreeFileSystem Fs { get; }
+    public FuseSession Session { get; }
+    public string Root => Session.MountPoint;
+    public List<string> Errors { get; } = new();
+
+    public DatastoreMount(DataStore store, TreeOptions? options = null)
+    {
+        var mountPoint = _dir.Sub("mnt");
+        Directory.CreateDirectory(mountPoint);
+        _chunks = new CachedChunkSource(new DecodingChunkSource(store.Chunks), 64L * 1024 * 1024);
+        Fs = new BackupTreeFileSystem(store, _chunks, options, new TreeErrorLog(m => { lock (Errors) Errors.Add(m); }));
+        Session = FuseSession.Mount(Fs, new FuseMountOptions(mountPoint) { Subtype = FuseEnvironment.Subtype, FsName = "backupfs-test" });
+        if (!Session.Ready.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("INIT was not answered");
+    }
+
+    public string PathOf(string relative) => Path.Combine(Root, relative);
+
+    public void Dispose()
+    {
+        try { Task.Run(Session.Dispose).Wait(TimeSpan.FromSeconds(20)); }
+        finally
+        {
+            try { if (MountTable.IsFuseMounted(Root)) FuseMounter.Unmount(Root); } catch (IOException) { }
+            Fs.Dispose();
+            _chunks.Dispose();
+            if (!MountTable.IsFuseMounted(Root)) _dir.Dispose();
+        }
+    }
+}
