@@ -130,9 +130,18 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
             {
                 var child = listing[i];
                 ulong next = (ulong)i + 1;
+                NodeAttributes attributes;
+                try { attributes = await child.GetAttributesAsync(ctx.SessionEnding).ConfigureAwait(false); }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // An unreadable entry (a malformed archive) is still listed; stat on it gives the error.
+                    Fail("stat", e);
+                    uint mode = child is DirectoryNode ? FileModes.Directory : child is LinkNode ? FileModes.Symlink : FileModes.Regular;
+                    if (!writer.TryAdd(child.Name, child.StableInode, mode, next)) break;
+                    continue;
+                }
                 if (writer.IsPlus)
                 {
-                    var attributes = await child.GetAttributesAsync(ctx.SessionEnding).ConfigureAwait(false);
                     var timeout = TimeoutFor(child);
                     var entry = new EntryInfo { NodeId = _nodes.AddLookup(child), Attributes = attributes, EntryTimeout = timeout, AttributeTimeout = timeout };
                     if (!writer.TryAddPlus(child.Name, entry, next))
@@ -141,11 +150,7 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
                         break;
                     }
                 }
-                else
-                {
-                    var attributes = await child.GetAttributesAsync(ctx.SessionEnding).ConfigureAwait(false);
-                    if (!writer.TryAdd(child.Name, attributes.Inode, attributes.Mode, next)) break;
-                }
+                else if (!writer.TryAdd(child.Name, attributes.Inode, attributes.Mode, next)) break;
             }
             return Errno.Ok;
         }
