@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Benchmark of the mount, all peers in one run on the same generated data:
+#  - sequential `dd bs=1M` of a 1 GiB file from a snapshot, cold (fresh mount, dropped page
+#    cache) and warm (second read), through BackupFs, restic mount, borg mount, and rclone mount
+#    of a plain directory holding the same file (a mature Go FUSE passthrough), plus `cat` of
+#    the plain file;
+#  - `find -type f | wc -l` and `du -s` over a 100,000-file snapshot through BackupFs, restic, borg;
+#  - peak RSS of the BackupFs mount process.
+# usage: scripts/bench-mount.sh [FILE_MIB] [SMALL_FILES]   (defaults 1024, 100000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/setup.sh
+ensure_dotnet
+ensure_apt_packages fuse3 restic borgbackup python3-llfuse rclone
+build_backupfs
+mib=${1:-1024}; files=${2:-100000}
+work=${BENCH_DIR:-/var/tmp/backupfs-bench-mount}
+mkdir -p "$work"; mnt="$work/mnt"; mkdir -p "$mnt"
+data="$work/data-$mib"; many="$work/many-$files"
+export RESTIC_PASSWORD=bench BORG_PASSPHRASE="" BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+
+if [ ! -f "$data/big.bin" ]; then
+  mkdir -p "$data"
+  python3 - "$data/big.bin" "$mib" <<'PY'
+import random, sys
+rng = random.Random(1); left = int(sys.argv[2]) * 2**20
+with open(sys.argv[1], "wb") as f:
+    while left > 0:
+        n = min(left, 8 * 2**20)
+        # half random, half text-like: compression matters to every tool
+        f.write(rng.randbytes(n // 2) + (b"backup chunk index snapshot datastore\n" * (n // 38 + 1))[: n - n // 2])
+        left -= n
+PY
+fi
+if [ ! -d "$many" ]; then
+  python3 - "$many" "$files" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(root, "d%03d" % (i // 1000))
+    if i % 1000 == 0: os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%05d.txt" % i), "w") as f: f.write("file %d\n" % i)
+PY
+fi
+
+if [ ! -d "$work/bfs/.chunks" ]; then
+  rm -rf "$work/bfs" "$work/restic" "$work/borg"
+  "$BACKUPFS" init "$work/bfs" >/dev/null
+  "$BACKUPFS" backup "$work/bfs" "$data" --type host --id big >/dev/null 2>&1
+  "$BACKUPFS" backup "$work/bfs" "$many" --type host --id many >/dev/null 2>&1
+  restic init -q -r "$work/restic" >/dev/null
+  (cd "$data" && restic backup -q -r "$work/restic" --tag big .) >/dev/null
+  (cd "$many" && restic backup -q -r "$work/restic" --tag many .) >/dev/null
+  borg init -e none "$work/borg"
+  (cd "$data" && borg create "$work/borg::big" .)
+  (cd "$many" && borg create "$work/borg::many" .)
+fi
+
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+now() { date +%s.%N; }
+mounted() { mountpoint -q "$mnt"; }
+wait_for() { for _ in $(seq 1 600); do [ -e "$1" ] && return 0; sleep 0.1; done; echo "timeout waiting for $1" >&2; return 1; }
+unmount() { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true; for _ in $(seq 1 100); do mounted || return 0; sleep 0.1; done; }
+trap unmount EXIT
+unmount
+declare -A cold warm walk du_t
+
+seq_read() { # name file
+  drop; local t0 t1 t2; t0=$(now); dd if="$2" of=/dev/null bs=1M status=none; t1=$(now)
+  dd if="$2" of=/dev/null bs=1M status=none; t2=$(now)
+  cold[$1]=$(python3 -c "print($mib/($t1-$t0))"); warm[$1]=$(python3 -c "print($mib/($t2-$t1))")
+}
+meta_walk() { # name dir
+  drop; local t0 t1 t2 n; t0=$(now); n=$(find "$2/" -type f | wc -l); t1=$(now); du -s "$2/" >/dev/null; t2=$(now)
+  walk[$1]=$(python3 -c "print($t1-$t0)"); du_t[$1]=$(python3 -c "print($t2-$t1)")
+  [ "$n" -eq "$files" ] || echo "warning: $1 found $n files, expected $files" >&2
+}
+
+rss_peak=0
+track_rss() { local pid; pid=$(pgrep -f "backupfs mount .*$mnt.*--foreground" | head -1); [ -n "$pid" ] || return 0
+  local hwm; hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status); [ "${hwm:-0}" -gt "$rss_peak" ] && rss_peak=$hwm; return 0; }
+
+# plain file: cat
+drop; t0=$(now); cat "$data/big.bin" >/dev/null; t1=$(now); cat_cold=$(python3 -c "print($mib/($t1-$t0))")
+t0=$(now); cat "$data/big.bin" >/dev/null; t1=$(now); cat_warm=$(python3 -c "print($mib/($t1-$t0))")
+
+# BackupFs
+"$BACKUPFS" mount "$work/bfs" "$mnt" >/dev/null; seq_read backupfs "$mnt/host/big/latest/root.pxar/big.bin"; track_rss; unmount
+"$BACKUPFS" mount "$work/bfs" "$mnt" >/dev/null; meta_walk backupfs "$mnt/host/many/latest/root.pxar"; track_rss; unmount
+# restic
+restic mount -q -r "$work/restic" "$mnt" >/dev/null 2>&1 & wait_for "$mnt/snapshots/latest"
+seq_read restic "$(ls -d "$mnt"/tags/big/latest)/big.bin"; unmount; wait || true
+restic mount -q -r "$work/restic" "$mnt" >/dev/null 2>&1 & wait_for "$mnt/snapshots/latest"
+meta_walk restic "$(ls -d "$mnt"/tags/many/latest)/"; unmount; wait || true
+# borg
+borg mount "$work/borg::big" "$mnt"; seq_read borg "$mnt/big.bin"; unmount
+borg mount "$work/borg::many" "$mnt"; meta_walk borg "$mnt"; unmount
+# rclone: a plain directory holding the same file
+rclone mount --read-only "$data" "$mnt" >/dev/null 2>&1 & wait_for "$mnt/big.bin"
+seq_read rclone "$mnt/big.bin"; unmount; wait || true
+
+printf '\nsequential dd bs=1M of a %d MiB file (MiB/s)\n' "$mib"
+printf '  %-10s %10s %10s\n' tool cold warm
+printf '  %-10s %10.0f %10.0f\n' "cat plain" "$cat_cold" "$cat_warm"
+for t in backupfs rclone restic borg; do printf '  %-10s %10.0f %10.0f\n' "$t" "${cold[$t]}" "${warm[$t]}"; done
+printf '\nmetadata walk of %d files (seconds)\n' "$files"
+printf '  %-10s %10s %10s\n' tool find du
+for t in backupfs restic borg; do printf '  %-10s %10.2f %10.2f\n' "$t" "${walk[$t]}" "${du_t[$t]}"; done
+python3 - "${cold[backupfs]}" "${warm[backupfs]}" "${cold[rclone]}" "${warm[rclone]}" "${cold[restic]}" "${warm[restic]}" "${walk[backupfs]}" "${walk[restic]}" "${walk[borg]}" "$rss_peak" <<'PY'
+import sys
+bc, bw, rc, rw, rsc, rsw, wb, wr, wbo, rss = map(float, sys.argv[1:])
+print(f"\nratios: warm read backupfs/rclone {bw/rw:.2f}x, backupfs/restic {bw/rsw:.2f}x; cold backupfs/rclone {bc/rc:.2f}x, backupfs/restic {bc/rsc:.2f}x")
+print(f"        metadata walk restic/backupfs {wr/wb:.2f}x, borg/backupfs {wbo/wb:.2f}x")
+print(f"peak RSS of the backupfs mount process: {rss/1024:.0f} MB")
+PY
