@@ -34,4 +34,4 @@ echo
 echo "BackupFs: datastore $store is mounted at $mnt"
 echo "  browse:   ls -l $mnt/host/demo/latest/"
 echo "  restore:  cp -a $mnt/host/demo/latest/root.pxar/docs /tmp/restored-docs"
-echo "  unmount:  backupfs umount $mnt   (or: fusermount3 -u $mnt)"
+echo "  unmount:  $BACKUPFS umount $mnt   (or: fusermount3 -u $mnt)"
