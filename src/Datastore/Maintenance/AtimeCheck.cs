@@ -9,7 +9,7 @@ namespace BackupFs.Datastore.Maintenance;
 /// use. Sets a scratch file's atime to the past, touches it the way marking does, and reads it back.
 /// Unlike PBS it uses a scratch file instead of inserting the 4 MiB zero chunk, so the store gains no chunk.
 /// </summary>
-internal static class AtimeCheck
+public static class AtimeCheck
 {
     public static void Run(string chunkDir)
     {

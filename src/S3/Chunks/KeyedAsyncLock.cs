@@ -32,6 +32,25 @@ internal sealed class KeyedAsyncLock<TKey> where TKey : notnull
         return new Releaser(this, key, entry);
     }
 
+    /// <summary>Takes the lock only if nobody holds or waits for it (GC skips chunks in use).</summary>
+    public bool TryAcquire(TKey key, out Releaser releaser)
+    {
+        Entry entry;
+        lock (_entries)
+        {
+            if (!_entries.TryGetValue(key, out entry!)) _entries[key] = entry = new Entry();
+            entry.Users++;
+        }
+        if (entry.Gate.Wait(0))
+        {
+            releaser = new Releaser(this, key, entry);
+            return true;
+        }
+        Leave(key, entry);
+        releaser = default;
+        return false;
+    }
+
     private void Leave(TKey key, Entry entry)
     {
         lock (_entries)

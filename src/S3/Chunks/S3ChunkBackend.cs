@@ -16,7 +16,7 @@ public readonly record struct S3ChunkCacheStats(long Hits, long Misses, long Ref
 /// only after the upload succeeded the chunk enters the cache, so a cached chunk is always in the
 /// bucket; work on one digest is serialised. The cache holds at most Capacity full chunks (LRU).
 /// </summary>
-public sealed class S3ChunkBackend : IChunkBackend
+public sealed partial class S3ChunkBackend : IChunkBackend
 {
     private readonly S3ObjectClient _client;
     private readonly S3KeyLayout _layout;
@@ -35,6 +35,7 @@ public sealed class S3ChunkBackend : IChunkBackend
 
     internal LocalChunkStore? Cache => _cache;
     internal ChunkLru? Lru => _lru;
+    internal KeyedAsyncLock<Digest> Locks => _locks;
 
     /// <param name="cacheRoot">the local cache datastore directory (with .chunks), or null for no local cache at all</param>
     /// <param name="cacheCapacityChunks">maximum number of full chunks kept in the cache</param>
