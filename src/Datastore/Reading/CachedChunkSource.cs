@@ -110,17 +110,17 @@ public sealed class CachedChunkSource : IChunkSource, IDisposable
             if (_map.Remove(digest, out var old))
             {
                 _lru.Remove(old);
-                _size -= old.Value.Buffer.Length;
+                _size -= old.Value.Buffer.Capacity;
                 evicted.Add(old.Value.Buffer);
             }
             _map[digest] = _lru.AddFirst((digest, buffer));
-            _size += buffer.Length;
+            _size += buffer.Capacity;
             while (_size > _capacity && _lru.Count > 1)
             {
                 var last = _lru.Last!;
                 _lru.RemoveLast();
                 _map.Remove(last.Value.Digest);
-                _size -= last.Value.Buffer.Length;
+                _size -= last.Value.Buffer.Capacity;
                 evicted.Add(last.Value.Buffer);
             }
         }

@@ -11,17 +11,20 @@ namespace BackupFs.Datastore.Reading;
 public sealed class ChunkBuffer
 {
     /// <summary>Chunks are at most 16 MiB (4 × the 4 MiB average); few arrays are kept idle per size class.</summary>
-    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 16 * 1024 * 1024, maxArraysPerBucket: 8);
+    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 16 * 1024 * 1024, maxArraysPerBucket: 2);
 
     private byte[]? _array;
     private int _refs = 1;
 
     public int Length { get; }
+    /// <summary>Memory actually held (pooled arrays come in powers of two).</summary>
+    public int Capacity { get; }
 
     private ChunkBuffer(byte[] array, int length)
     {
         _array = array;
         Length = length;
+        Capacity = array.Length;
     }
 
     /// <summary>A buffer of exactly <paramref name="length"/> bytes (the caller holds the one reference).</summary>

@@ -66,7 +66,7 @@ public sealed record TreeOptions
     /// <summary>Entry/attribute cache time inside snapshots (immutable).</summary>
     public TimeSpan ImmutableTimeout { get; init; } = TimeSpan.FromHours(1);
     /// <summary>Chunks fetched ahead of a sequential reader.</summary>
-    public int ReadaheadChunks { get; init; } = 8;
+    public int ReadaheadChunks { get; init; } = 6;
     /// <summary>Show each archive's raw stream as "&lt;archive&gt;.raw" next to it.</summary>
     public bool ShowRawArchives { get; init; }
 }
