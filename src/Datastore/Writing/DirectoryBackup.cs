@@ -9,9 +9,9 @@ namespace BackupFs.Datastore.Writing;
 public static class DirectoryBackup
 {
     public static async Task WriteAsync(SnapshotWriter writer, string archiveName, string sourceDirectory,
-        Action<long, long>? progress = null, CancellationToken ct = default)
+        Action<long, long>? progress = null, CancellationToken ct = default, int averageChunkSize = Formats.Chunker.DefaultAverageSize)
     {
-        var archive = writer.CreateDynamicArchive(archiveName);
+        var archive = writer.CreateDynamicArchive(archiveName, averageChunkSize);
         long reported = 0;
         using var reporter = progress is null ? null : new Timer(_ => Report(), null, 250, 250);
         void Report()

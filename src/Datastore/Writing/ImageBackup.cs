@@ -5,9 +5,9 @@ namespace BackupFs.Datastore.Writing;
 /// <summary>Backs up a file or block device as a fixed-chunk image archive (.img.fidx).</summary>
 public static class ImageBackup
 {
-    public static async Task WriteAsync(SnapshotWriter writer, string archiveName, string path, Action<long, long>? progress = null, CancellationToken ct = default)
+    public static async Task WriteAsync(SnapshotWriter writer, string archiveName, string path, Action<long, long>? progress = null, CancellationToken ct = default, int chunkSize = 4 * 1024 * 1024)
     {
-        var archive = writer.CreateFixedArchive(archiveName);
+        var archive = writer.CreateFixedArchive(archiveName, chunkSize);
         var buffer = ArrayPool<byte>.Shared.Rent(4 << 20);
         try
         {

@@ -23,8 +23,9 @@ public static class BackupCommand
         var archive = new Option<string?>("--archive") { Description = "archive name (default root.pxar, or <file name>.img with --image)" };
         var time = new Option<string?>("--time") { Description = "backup time (YYYY-MM-DDTHH:MM:SSZ, default now)" };
         var owner = new Option<string>("--owner") { Description = "owner of a new group", DefaultValueFactory = _ => "root@pam" };
+        var chunkSize = new Option<int?>("--chunk-size") { Description = "chunk size in KiB (64…4096, a power of two): the fixed size for images, the average for directories (default 4096)" };
         var noCache = new Option<bool>("--no-cache") { Description = "S3 datastores: upload chunks without keeping them in the local cache" };
-        var command = new Command("backup", "back up a directory or an image into a new snapshot") { store, source, type, id, ns, image, archive, time, owner, noCache };
+        var command = new Command("backup", "back up a directory or an image into a new snapshot") { store, source, type, id, ns, image, archive, time, owner, chunkSize, noCache };
         command.SetAction(async (parse, ct) =>
         {
             var ds = StoreOpener.Open(parse.GetValue(store)!, new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache) });
@@ -42,18 +43,19 @@ public static class BackupCommand
                 Owner = parse.GetValue(owner)!,
             };
 
+            int chunkBytes = ChunkSizeBytes(parse.GetValue(chunkSize));
             await using var writer = await BackupStarter.BeginAsync(ds, group, options, ct);
             using (var progress = new ProgressLine("backup"))
             {
                 if (isImage)
                 {
                     var name = NameRules.ToServerArchiveName(parse.GetValue(archive) ?? SafeImageName(src));
-                    await ImageBackup.WriteAsync(writer, name, src, progress.Add, ct);
+                    await ImageBackup.WriteAsync(writer, name, src, progress.Add, ct, chunkBytes);
                 }
                 else
                 {
                     var name = NameRules.ToServerArchiveName(parse.GetValue(archive) ?? "root.pxar");
-                    await DirectoryBackup.WriteAsync(writer, name, src, progress.Add, ct);
+                    await DirectoryBackup.WriteAsync(writer, name, src, progress.Add, ct, chunkBytes);
                 }
             }
             await writer.FinishAsync();
@@ -64,6 +66,15 @@ public static class BackupCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>PBS's accepted chunk sizes: 64 KiB to 4 MiB, powers of two.</summary>
+    private static int ChunkSizeBytes(int? kib)
+    {
+        if (kib is null) return 4 * 1024 * 1024;
+        if (kib < 64 || kib > 4096 || (kib & (kib - 1)) != 0)
+            throw new BackupFsException($"--chunk-size must be a power of two from 64 to 4096 KiB, not {kib}");
+        return kib.Value * 1024;
     }
 
     private static string SafeImageName(string path)

@@ -28,6 +28,7 @@ public static class GcCommand
             o.WriteLine($"pending: {st.PendingChunks} chunks, {ProgressLine.Format(st.PendingBytes)} (used after the cutoff by a running backup)");
             o.WriteLine($"kept: {st.DiskChunks} chunks, {ProgressLine.Format(st.DiskBytes)}");
             if (st.MissingChunks > 0) o.WriteLine($"warning: {st.MissingChunks} referenced chunks are missing (run verify)");
+            S3Usage.Report(ds, parse.InvocationConfiguration.Error);
             return 0;
         });
         return command;

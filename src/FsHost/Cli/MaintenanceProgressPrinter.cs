@@ -25,7 +25,8 @@ public sealed class MaintenanceProgressPrinter : IProgress<MaintenanceProgress>
         {
             var total = p.TotalItems is long t ? $"/{t}" : "";
             var eta = p.Eta is TimeSpan e ? $", ETA {e:hh\\:mm\\:ss}" : "";
-            var line = $"{p.Phase}: {p.Items}{total} items, {ProgressLine.Format(p.Bytes)}, {ProgressLine.Format((long)p.BytesPerSecond)}/s{eta}";
+            var took = p.Completed ? $" in {p.Elapsed.TotalSeconds:0.00} s" : eta;
+            var line = $"{p.Phase}: {p.Items}{total} items, {ProgressLine.Format(p.Bytes)}, {ProgressLine.Format((long)p.BytesPerSecond)}/s{took}";
             if (_terminal)
             {
                 _out.Write("\r" + line + "    ");

@@ -30,6 +30,7 @@ public static class VerifyCommand
             }
             foreach (var r in report.RenamedChunks) o.WriteLine($"renamed corrupt chunk {r.Digest} to {r.NewLocation}");
             o.WriteLine($"verified {report.Snapshots.Count} snapshots: {report.OkCount} ok, {report.FailedCount} failed, {report.SkippedCount} skipped; {report.DistinctChunksChecked} chunks, {ProgressLine.Format(report.DecodedBytes)}");
+            S3Usage.Report(ds, parse.InvocationConfiguration.Error);
             return report.AllOk ? 0 : 2;
         });
         return command;
