@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark of garbage collection: a store with 50 snapshots of 64 KiB-chunk images (each
-# snapshot shares most chunks with the previous one), then half the snapshots forgotten and
+# snapshot shares most chunks with the previous one), then all but the newest 5 snapshots forgotten and
 # `backupfs gc` run; on local disk and on the S3 gateway. Prints mark and sweep times, chunks
 # removed and kept, and the S3 requests (LIST pages, DeleteObjects batches, no GETs while marking).
 # usage: scripts/bench-gc.sh [LOCAL_CHUNKS] [S3_CHUNKS]   (defaults 100000 and 20000)
@@ -27,8 +27,8 @@ populate() { # store total_chunks
     dd if=/dev/urandom of="$work/img" bs=65536 count=$per seek=$(( (i * per) % base )) conv=notrunc status=none
     "$BACKUPFS" backup "$store" "$work/img" --image --chunk-size 64 --type vm --id 100 --time "$(date -u -d "@$(( 1700000000 + i * 3600 ))" +%Y-%m-%dT%H:%M:%SZ)" >/dev/null 2>&1
   done
-  # forget every other snapshot: their unique chunks become garbage
-  for s in $("$BACKUPFS" snapshots "$store" | awk '{print $1}' | awk 'NR % 2 == 0'); do "$BACKUPFS" forget "$store" "$s" >/dev/null; done
+  # keep the newest 5 snapshots: the chunks only older ones used become garbage
+  for s in $("$BACKUPFS" snapshots "$store" | awk '{print $1}' | head -n $(( snapshots - 5 ))); do "$BACKUPFS" forget "$store" "$s" >/dev/null; done
   # age all chunks past the cutoff: marking makes the referenced ones young again
   find "$store/.chunks" -type f -exec touch -a -d '3 days ago' {} + 
 }

@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Store;
+using BackupFs.Datastore.Reading;
 using BackupFs.S3.Client;
 using BackupFs.S3.Layout;
 
@@ -77,6 +78,19 @@ public sealed partial class S3ChunkBackend : IChunkBackend
         foreach (var (digest, _) in found.OrderBy(f => f.Atime))
             Evict(_lru.Add(digest));
         return found.Count;
+    }
+
+    /// <summary>Cache hits come as pooled buffers (no array per chunk); misses download as usual.</summary>
+    public async ValueTask<ChunkBuffer?> ReadBlobBufferAsync(Digest digest, CancellationToken ct = default)
+    {
+        if (_cache != null && await _cache.ReadBlobBufferAsync(digest, ct).ConfigureAwait(false) is { } cached)
+        {
+            Interlocked.Increment(ref _hits);
+            if (!_lru!.Touch(digest)) Evict(_lru.Add(digest));
+            return cached;
+        }
+        var blob = await ReadBlobAsync(digest, ct).ConfigureAwait(false);
+        return blob is null ? null : ChunkBuffer.Wrap(blob);
     }
 
     public async ValueTask<byte[]?> ReadBlobAsync(Digest digest, CancellationToken ct = default)
