@@ -88,7 +88,14 @@ public sealed class S3Datastore : IDisposable
             var layout = new S3KeyLayout(config.StoreName);
             long capacity = config.CacheCapacityChunks ?? S3ChunkBackend.DefaultCapacity(cacheRoot);
             var chunks = new S3ChunkBackend(client, layout, cacheRoot, capacity, options.NoCacheUploads);
-            if (options.AdoptCachedChunks) chunks.AdoptCachedChunks();
+            // Scanning 65536 cache directories takes seconds on a cold disk: do it beside the
+            // command's own work. Until it is done the LRU may briefly count too few cached files.
+            if (options.AdoptCachedChunks)
+                _ = Task.Run(() =>
+                {
+                    try { chunks.AdoptCachedChunks(); }
+                    catch (IOException e) { (options.Warn ?? S3Warnings.Default)($"could not scan the chunk cache: {e.Message}"); }
+                });
             return new S3Datastore(cacheRoot, config, client, chunks, options.Warn ?? S3Warnings.Default);
         }
         catch

@@ -37,7 +37,7 @@ public static class CatCommand
                 await stdout.WriteAsync(reader.ReadBlob(fileName), ct);
                 return 0;
             }
-            var source = new PrefetchingReader(reader.OpenIndex(fileName), chunks, windowChunks: 8);
+            var source = new PrefetchingReader(reader.OpenIndex(fileName), chunks, windowChunks: 4);
             await StreamCopy.CopyAsync(source, 0, source.Length, stdout, ct);
             S3Usage.Report(ds, parse.InvocationConfiguration.Error);
             return 0;

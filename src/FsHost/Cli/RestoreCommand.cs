@@ -51,7 +51,7 @@ public static class RestoreCommand
                     await file.WriteAsync(reader.ReadBlob(fileName), ct);
                 else
                 {
-                    var source = new PrefetchingReader(reader.OpenIndex(fileName), chunks, windowChunks: 8);
+                    var source = new PrefetchingReader(reader.OpenIndex(fileName), chunks, windowChunks: 4);
                     using var progress = new ProgressLine("restore");
                     await StreamCopy.CopyAsync(source, 0, source.Length, file, ct, n => progress.Add(n));
                 }
