@@ -34,7 +34,15 @@ public sealed class PxarArchive
         await _open.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return _accessor ??= await PxarArchiveOpener.OpenAsync(_snapshot.Reader, _ctx.Chunks, ArchiveName, ct).ConfigureAwait(false);
+            if (_accessor is null)
+            {
+                var accessor = await PxarArchiveOpener.OpenAsync(_snapshot.Reader, _ctx.Chunks, ArchiveName, ct).ConfigureAwait(false);
+                // Count hardlinks beside the first listing instead of in front of it: the walk reads
+                // the whole metadata stream, which the listing that follows needs anyway.
+                _linkCounts = Task.Run(() => PxarHardlinkCounter.CountAsync(accessor, CancellationToken.None).AsTask());
+                _accessor = accessor;
+            }
+            return _accessor;
         }
         finally { _open.Release(); }
     }
