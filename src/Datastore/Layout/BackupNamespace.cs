@@ -38,6 +38,18 @@ public sealed class BackupNamespace : IEquatable<BackupNamespace>
         return new BackupNamespace(parts);
     }
 
+    /// <summary>
+    /// Reads the leading "ns/&lt;name&gt;/ns/&lt;name&gt;/…" components of a datastore-relative path;
+    /// <paramref name="next"/> is the index of the first component after them.
+    /// </summary>
+    public static BackupNamespace FromPathPrefix(string[] parts, out int next)
+    {
+        var names = new List<string>();
+        next = 0;
+        while (next + 1 < parts.Length && parts[next] == "ns") { names.Add(parts[next + 1]); next += 2; }
+        return FromComponents(names);
+    }
+
     public BackupNamespace Child(string name) => FromComponents(Components.Append(name));
 
     public BackupNamespace? Parent => IsRoot ? null : new BackupNamespace(Components.Take(Components.Count - 1).ToArray());

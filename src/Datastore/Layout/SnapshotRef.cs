@@ -15,12 +15,9 @@ public sealed record SnapshotRef(BackupGroup Group, long BackupTime)
     public static SnapshotRef Parse(string path, BackupNamespace? ns = null)
     {
         var parts = path.Trim('/').Split('/');
-        var nsParts = new List<string>();
-        int i = 0;
-        while (i + 1 < parts.Length && parts[i] == "ns") { nsParts.Add(parts[i + 1]); i += 2; }
+        var nsParsed = BackupNamespace.FromPathPrefix(parts, out int i);
         if (parts.Length - i != 3)
             throw new InvalidNameException($"invalid snapshot '{path}' (expected [ns/<name>/...]<type>/<id>/<YYYY-MM-DDTHH:MM:SSZ>)");
-        var nsParsed = BackupNamespace.FromComponents(nsParts);
         if (ns is { IsRoot: false })
         {
             if (!nsParsed.IsRoot) throw new InvalidNameException("give the namespace either in the path or with --ns, not both");

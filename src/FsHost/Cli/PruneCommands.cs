@@ -60,10 +60,8 @@ public static class PruneCommands
     internal static BackupGroup ParseGroup(string text, string? ns)
     {
         var parts = text.Trim('/').Split('/');
-        var nsParts = new List<string>();
-        int i = 0;
-        while (i + 1 < parts.Length && parts[i] == "ns") { nsParts.Add(parts[i + 1]); i += 2; }
-        var space = nsParts.Count > 0 ? BackupNamespace.FromComponents(nsParts) : BackupNamespace.Parse(ns);
+        var prefix = BackupNamespace.FromPathPrefix(parts, out int i);
+        var space = prefix.IsRoot ? BackupNamespace.Parse(ns) : prefix;
         return BackupGroup.Parse(string.Join('/', parts[i..]), space);
     }
 }

@@ -13,11 +13,9 @@ public static class SnapshotArgument
         bool isGroup = parts.Length >= 2 && !NameRules.IsBackupTime(parts[^1]);
         if (isGroup)
         {
-            var nsParts = new List<string>();
-            int i = 0;
-            while (i + 1 < parts.Length && parts[i] == "ns") { nsParts.Add(parts[i + 1]); i += 2; }
+            var prefix = BackupNamespace.FromPathPrefix(parts, out int i);
             if (parts.Length - i != 2) throw new InvalidNameException($"invalid snapshot or group '{text}'");
-            var space = nsParts.Count > 0 ? BackupNamespace.FromComponents(nsParts) : BackupNamespace.Parse(ns);
+            var space = prefix.IsRoot ? BackupNamespace.Parse(ns) : prefix;
             var group = new BackupGroup(space, BackupTypes.Parse(parts[i]), parts[i + 1]);
             return store.LatestSnapshot(group) ?? throw new BackupFsException($"group {group} has no finished snapshot");
         }
