@@ -82,6 +82,9 @@ public static class MountCommand
         foreach (var a in new[] { "sh", "-c", $"exec {string.Join(' ', command.Select(Quote))} </dev/null >{Quote(log)} 2>&1" })
             start.ArgumentList.Add(a);
         start.Environment[ReadyFileVariable] = ready;
+        // A mount lives long: compile everything optimised at once instead of starting on tier-0
+        // code (a first `find` over 100k files took 2.2 s with tiering, 1.3 s without).
+        start.Environment["DOTNET_TieredCompilation"] = "0";
         using var child = Process.Start(start) ?? throw new BackupFsException("could not start the mount process");
         child.StandardInput.Close();
         var deadline = DateTime.UtcNow.AddSeconds(60);
