@@ -156,3 +156,49 @@ public class S3MaintenanceTests(S3GatewayFixture gw)
         Assert.Contains(content, k => k.Contains("vm/1000/1970-01-01T00:16:40Z/index.json.blob"));
     }
 }
+
+/// <summary>The gateway going away during GC or prune: a clear error, nothing referenced lost, and the rerun finishes the job.</summary>
+[Collection(S3GatewayCollection.Name)]
+public class S3MaintenanceFaultTests(S3GatewayFixture gw)
+{
+    [Fact]
+    public async Task GcAndPruneFailCleanlyWhileTheGatewayIsDownAndSucceedWhenRerun()
+    {
+        var bucket = await gw.NewBucketAsync();
+        using var dir = new TempDir();
+        using var proxy = new TcpFaultProxy(new Uri(gw.Endpoint));
+        var root = System.IO.Path.Combine(dir.Path, "cache");
+        S3Datastore.Init(root, gw.Config(bucket, endpoint: proxy.Endpoint, timeoutSeconds: 2, attempts: 2, capacity: 1000), gw.Credentials);
+        using var s3 = S3Datastore.Open(root, new S3OpenOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(50) });
+        var ds = s3.ToDataStore();
+        var data = new byte[10 * 64 * 1024];
+        new Random(5).NextBytes(data);
+        SnapshotRef last = null!;
+        for (int i = 1; i <= 3; i++)
+        {
+            data[i] ^= 0xff; // a new first chunk each time
+            await using var w = await BackupStarter.BeginAsync(ds, BackupGroup.Parse("vm/100"), new BackupOptions { BackupTime = 1000 * i });
+            var f = w.CreateFixedArchive("disk.img.fidx", 64 * 1024);
+            f.Write(data);
+            await w.CloseArchiveAsync(f);
+            await w.FinishAsync();
+            last = w.Snapshot;
+        }
+
+        proxy.Down = true;
+        var pruneError = await Assert.ThrowsAnyAsync<BackupFsException>(() => new Pruner(ds).PruneAsync(BackupGroup.Parse("vm/100"), new KeepOptions(Last: 1)));
+        Assert.DoesNotContain("   at ", pruneError.Message);
+        Assert.Equal(3, ds.ListFinishedSnapshots(BackupGroup.Parse("vm/100")).Count); // nothing half-removed locally
+        await Assert.ThrowsAnyAsync<BackupFsException>(() => new GarbageCollector(ds, new GcOptions { AtimeCutoff = TimeSpan.Zero }).RunAsync());
+
+        proxy.Down = false;
+        var pruned = await new Pruner(ds).PruneAsync(BackupGroup.Parse("vm/100"), new KeepOptions(Last: 1));
+        Assert.Equal(2, pruned.RemovedCount);
+        foreach (var f in Directory.EnumerateFiles(System.IO.Path.Combine(root, ".chunks"), "*", SearchOption.AllDirectories))
+            File.SetLastAccessTimeUtc(f, DateTime.UtcNow.AddDays(-3));
+        var status = await new GarbageCollector(ds, new GcOptions { AtimeCutoff = TimeSpan.FromHours(1) }).RunAsync();
+        Assert.Equal(2, status.RemovedChunks); // the first chunks of the two pruned snapshots
+        var verify = await new Verifier(ds).VerifySnapshotAsync(last);
+        Assert.True(verify.AllOk);
+    }
+}
