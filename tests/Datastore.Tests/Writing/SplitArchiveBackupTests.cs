@@ -127,5 +127,13 @@ public class SplitArchiveBackupTests : IDisposable
         var third = await BackupAsync(tree, 1752503000, second.Snap);
         Assert.Equal(0, _reads);
         await AssertDecodesTo(third.Snap, tree);
+
+        // What restore does (the extractor over the split pair) gives back the source tree.
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
+        var reader = SnapshotReader.Open(_store, third.Snap, chunks);
+        var accessor = await PxarArchiveOpener.OpenAsync(reader, chunks, "root.mpxar.didx");
+        var restored = _tmp.Sub("restored");
+        await new PxarExtractor(accessor, new PxarExtractOptions()).ExtractAsync(restored, "", default);
+        PxarListing.AssertEqual(PxarListing.FromMktree(_tmp, tree), PxarListing.FromMktree(_tmp, restored));
     }
 }
