@@ -1,5 +1,4 @@
 using BackupFs.Datastore.Formats;
-using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Pxar;
 
 namespace BackupFs.Datastore.Writing;
@@ -37,18 +36,20 @@ public static class SplitArchiveBackup
 {
     /// <param name="archiveName">e.g. "root" → root.mpxar.didx and root.ppxar.didx</param>
     /// <param name="openFile">opens a file's content (tests count reads through it); default opens the local file</param>
-    public static async Task<SplitBackupStats> WriteAsync(SnapshotWriter writer, string archiveName, string sourceDirectory,
-        PreviousSplitArchive? previous = null, Func<byte[], Stream>? openFile = null, CancellationToken ct = default)
+    public static Task<SplitBackupStats> WriteAsync(SnapshotWriter writer, string archiveName, string sourceDirectory,
+        PreviousSplitArchive? previous = null, Func<byte[], Stream>? openFile = null, CancellationToken ct = default) =>
+        WriteAsync(writer, archiveName, new LocalTreeSource(sourceDirectory, openFile), previous, ct);
+
+    /// <summary>Writes <paramref name="source"/> as the split pair; the caller finishes the snapshot (manifest).</summary>
+    public static async Task<SplitBackupStats> WriteAsync(SnapshotWriter writer, string archiveName, ISnapshotTreeSource source,
+        PreviousSplitArchive? previous, CancellationToken ct = default)
     {
-        openFile ??= static p => Posix.Open(p, Posix.O_RDONLY | Posix.O_NOFOLLOW, 0, FileAccess.Read);
         var meta = writer.CreateDynamicArchive(archiveName + ".mpxar.didx");
         var payload = writer.CreatePayloadArchive(archiveName + ".ppxar.didx");
-        var root = Posix.PathBytes(Path.GetFullPath(sourceDirectory).TrimEnd('/') is { Length: > 0 } p ? p : "/");
-        var st = Posix.LStat(root);
-        if (!st.IsDirectory) throw new ArgumentException($"{sourceDirectory} is not a directory", nameof(sourceDirectory));
         var options = new PxarEncoderOptions { PayloadOutput = payload, BeforeFilePayload = payload.SuggestBoundary };
-        var state = new State(payload, previous, openFile);
-        using (var encoder = await PxarEncoder.CreateAsync(meta, PxarTreeEncoder.ToStat(st), PxarTreeEncoder.ReadMetadata(root, st), options, ct).ConfigureAwait(false))
+        var state = new State(payload, previous, source);
+        var root = source.Root;
+        using (var encoder = await PxarEncoder.CreateAsync(meta, root.Stat, root.Metadata, options, ct).ConfigureAwait(false))
         {
             state.Encoder = encoder;
             await EncodeChildrenAsync(state, root, [], previous?.Metadata.Root, ct).ConfigureAwait(false);
@@ -60,13 +61,13 @@ public static class SplitArchiveBackup
         return state.Stats;
     }
 
-    private sealed class State(PayloadArchiveWriter payload, PreviousSplitArchive? previous, Func<byte[], Stream> openFile)
+    private sealed class State(PayloadArchiveWriter payload, PreviousSplitArchive? previous, ISnapshotTreeSource source)
     {
         public PxarEncoder Encoder = null!;
         public readonly PayloadArchiveWriter Payload = payload;
         public readonly PreviousSplitArchive? Previous = previous;
-        public readonly Func<byte[], Stream> OpenFile = openFile;
-        public readonly Dictionary<(ulong, ulong), (long Offset, byte[] Path)> Links = new();
+        public readonly ISnapshotTreeSource Source = source;
+        public readonly Dictionary<object, (long Offset, byte[] Path)> Links = new();
         public readonly SplitBackupStats Stats = new();
         // The run of previous chunks injected last: old chunk range, and where it starts in the new stream.
         public int RunFirstChunk = -1, RunLastChunk = -1;
@@ -82,48 +83,46 @@ public static class SplitArchiveBackup
         }
     }
 
-    private static async ValueTask EncodeChildrenAsync(State s, byte[] dir, byte[] relDir, PxarEntry? previousDir, CancellationToken ct)
+    private static async ValueTask EncodeChildrenAsync(State s, SourceNode dir, byte[] relDir, PxarEntry? previousDir, CancellationToken ct)
     {
-        var names = Posix.ReadDirectory(dir);
-        names.Sort(static (a, b) => a.AsSpan().SequenceCompareTo(b));
-        foreach (var name in names)
+        var children = (await s.Source.ListAsync(dir, ct).ConfigureAwait(false)).ToArray();
+        Array.Sort(children, static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
+        foreach (var node in children)
         {
             ct.ThrowIfCancellationRequested();
-            var path = PxarTreeEncoder.Join(dir, name);
+            var name = node.Name;
             var rel = relDir.Length == 0 ? name : PxarTreeEncoder.Join(relDir, name);
-            var st = Posix.LStat(path);
-            var stat = PxarTreeEncoder.ToStat(st);
-            var metadata = PxarTreeEncoder.ReadMetadata(path, st);
+            var stat = node.Stat;
             PxarEntry? prev = previousDir is null || s.Previous is null ? null
                 : await s.Previous.Metadata.LookupAsync(previousDir, name, ct).ConfigureAwait(false);
             switch (stat.Kind)
             {
                 case PxarEntryKind.Directory:
-                    await s.Encoder.BeginDirectoryAsync(name, stat, metadata, ct).ConfigureAwait(false);
-                    await EncodeChildrenAsync(s, path, rel, prev is { IsDirectory: true } ? prev : null, ct).ConfigureAwait(false);
+                    await s.Encoder.BeginDirectoryAsync(name, stat, node.Metadata, ct).ConfigureAwait(false);
+                    await EncodeChildrenAsync(s, node, rel, prev is { IsDirectory: true } ? prev : null, ct).ConfigureAwait(false);
                     await s.Encoder.EndDirectoryAsync(ct).ConfigureAwait(false);
                     break;
                 case PxarEntryKind.File:
-                    if (st.Nlink > 1 && s.Links.TryGetValue(st.FileId, out var target))
+                    if (node.HardlinkKey is { } key && s.Links.TryGetValue(key, out var target))
                     {
                         await s.Encoder.AddHardlinkAsync(name, target.Path, target.Offset, ct).ConfigureAwait(false);
                         break;
                     }
                     if (prev is { Kind: PxarEntryKind.Hardlink } && s.Previous is not null)
                         prev = await s.Previous.Metadata.FollowHardlinkAsync(prev, ct).ConfigureAwait(false);
-                    long offset = prev is not null && Unchanged(prev, stat, st.Size)
-                        ? await AddReusedAsync(s, name, stat, metadata, prev, ct).ConfigureAwait(false)
-                        : await AddEncodedAsync(s, name, stat, metadata, path, st.Size, ct).ConfigureAwait(false);
-                    if (st.Nlink > 1) s.Links[st.FileId] = (offset, rel);
+                    long offset = prev is not null && Unchanged(prev, stat, node.Size)
+                        ? await AddReusedAsync(s, name, stat, node.Metadata, prev, ct).ConfigureAwait(false)
+                        : await AddEncodedAsync(s, node, ct).ConfigureAwait(false);
+                    if (node.HardlinkKey is { } newKey) s.Links[newKey] = (offset, rel);
                     break;
                 case PxarEntryKind.Symlink:
-                    await s.Encoder.AddSymlinkAsync(name, stat, metadata, Posix.ReadLink(path), ct).ConfigureAwait(false);
+                    await s.Encoder.AddSymlinkAsync(name, stat, node.Metadata, node.SymlinkTarget ?? [], ct).ConfigureAwait(false);
                     break;
                 case PxarEntryKind.BlockDevice or PxarEntryKind.CharDevice:
-                    await s.Encoder.AddDeviceAsync(name, stat, metadata, st.RdevMajor, st.RdevMinor, ct).ConfigureAwait(false);
+                    await s.Encoder.AddDeviceAsync(name, stat, node.Metadata, node.DeviceMajor, node.DeviceMinor, ct).ConfigureAwait(false);
                     break;
                 case PxarEntryKind.Fifo or PxarEntryKind.Socket:
-                    await s.Encoder.AddSpecialAsync(name, stat, metadata, ct).ConfigureAwait(false);
+                    await s.Encoder.AddSpecialAsync(name, stat, node.Metadata, ct).ConfigureAwait(false);
                     break;
             }
         }
@@ -135,13 +134,13 @@ public static class SplitArchiveBackup
         && previous.Stat.Mode == stat.Mode && previous.Stat.Uid == stat.Uid && previous.Stat.Gid == stat.Gid
         && previous.Stat.MtimeSeconds == stat.MtimeSeconds && previous.Stat.MtimeNanoseconds == stat.MtimeNanoseconds;
 
-    private static async ValueTask<long> AddEncodedAsync(State s, byte[] name, PxarStat stat, PxarMetadata metadata, byte[] path, long size, CancellationToken ct)
+    private static async ValueTask<long> AddEncodedAsync(State s, SourceNode node, CancellationToken ct)
     {
         s.CatchUpEncoder();
-        await using var file = s.OpenFile(path);
+        await using var file = await s.Source.OpenAsync(node, ct).ConfigureAwait(false);
         s.Stats.EncodedFiles++;
-        s.Stats.EncodedBytes += size;
-        return await s.Encoder.AddFileAsync(name, stat, metadata, file, size, ct).ConfigureAwait(false);
+        s.Stats.EncodedBytes += node.Size;
+        return await s.Encoder.AddFileAsync(node.Name, node.Stat, node.Metadata, file, node.Size, ct).ConfigureAwait(false);
     }
 
     private static async ValueTask<long> AddReusedAsync(State s, byte[] name, PxarStat stat, PxarMetadata metadata, PxarEntry prev, CancellationToken ct)
