@@ -137,3 +137,40 @@ public class SplitArchiveBackupTests : IDisposable
         PxarListing.AssertEqual(PxarListing.FromMktree(_tmp, tree), PxarListing.FromMktree(_tmp, restored));
     }
 }
+
+public class SplitSnapshotCommitTests : IDisposable
+{
+    private readonly TempDir _tmp = new();
+    private readonly DataStore _store;
+    private readonly BackupGroup _group = BackupGroup.Parse("host/commit");
+
+    public SplitSnapshotCommitTests() => _store = DataStore.CreateLocal(_tmp.Sub("ds"));
+    public void Dispose() => _tmp.Dispose();
+
+    private sealed class FailingBackend(IChunkBackend inner) : IChunkBackend
+    {
+        public ValueTask<byte[]?> ReadBlobAsync(Digest digest, CancellationToken ct = default) => inner.ReadBlobAsync(digest, ct);
+        public ValueTask<bool> ContainsAsync(Digest digest, CancellationToken ct = default) => inner.ContainsAsync(digest, ct);
+        public ValueTask<ChunkInsertResult> InsertAsync(Digest digest, ReadOnlyMemory<byte> blob, CancellationToken ct = default) =>
+            throw new IOException("backend down");
+    }
+
+    [Fact]
+    public async Task CommitReusesTheLatestAndAFailedCommitLeavesItLatest()
+    {
+        var tree = PxarEncoderTests.MakeVectorTree(_tmp);
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
+        var first = await SplitSnapshotCommit.CommitAsync(_store, _group, new LocalTreeSource(tree), chunks, new BackupOptions { BackupTime = 1752502800 });
+        Assert.Equal(first.Snapshot, _store.LatestSnapshot(_group));
+
+        var second = await SplitSnapshotCommit.CommitAsync(_store, _group, new LocalTreeSource(tree), chunks, new BackupOptions { BackupTime = 1752502900 });
+        Assert.Equal(0, second.Split.EncodedFiles);
+        Assert.Equal(second.Snapshot, _store.LatestSnapshot(_group));
+
+        File.WriteAllText(Path.Combine(tree, "new-file"), "changed after the second commit\n");
+        await Assert.ThrowsAnyAsync<Exception>(() => SplitSnapshotCommit.CommitAsync(_store, _group, new LocalTreeSource(tree), chunks,
+            new BackupOptions { BackupTime = 1752503000, ChunkBackend = new FailingBackend(_store.Chunks) }));
+        Assert.Equal(second.Snapshot, _store.LatestSnapshot(_group));
+        Assert.Equal(2, _store.ListSnapshots(_group).Count);
+    }
+}
