@@ -66,6 +66,25 @@ public abstract class ArchiveWriterBase : Stream
         _chunks.Add((_written, task));
     }
 
+    /// <summary>
+    /// Cuts the pending chunk, then appends chunks the store already holds (digest and size known,
+    /// e.g. from a previous snapshot's index) without reading, hashing or uploading them.
+    /// Returns the stream offset where the first appended chunk starts.
+    /// </summary>
+    protected long AppendKnownChunks(IEnumerable<(Digest Digest, long Size)> chunks)
+    {
+        if (_completed) throw new ObjectDisposedException(Name, "the archive is already complete");
+        CutChunk();
+        long start = _written;
+        foreach (var (digest, size) in chunks)
+        {
+            if (size <= 0) throw new ArgumentOutOfRangeException(nameof(chunks), "a reused chunk must not be empty");
+            _written += size;
+            _chunks.Add((_written, Task.FromResult(digest)));
+        }
+        return start;
+    }
+
     private void EnsureCapacity(int needed)
     {
         if (needed <= _buffer.Length) return;

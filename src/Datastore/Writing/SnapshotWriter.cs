@@ -43,6 +43,13 @@ public sealed class SnapshotWriter : IAsyncDisposable
         return new DynamicArchiveWriter(fileName, _ingest, averageChunkSize, _ct);
     }
 
+    /// <summary>The payload archive of a split pxar (e.g. "root.ppxar.didx"), cut by the payload chunker.</summary>
+    public PayloadArchiveWriter CreatePayloadArchive(string fileName, int averageChunkSize = Chunker.DefaultAverageSize)
+    {
+        CheckName(fileName, ".didx");
+        return new PayloadArchiveWriter(fileName, _ingest, averageChunkSize, _ct);
+    }
+
     /// <summary>An image archive (e.g. "drive-scsi0.img.fidx") in fixed-size chunks.</summary>
     public FixedArchiveWriter CreateFixedArchive(string fileName, int chunkSize = (int)FixedIndex.DefaultChunkSize)
     {
@@ -58,6 +65,7 @@ public sealed class SnapshotWriter : IAsyncDisposable
         switch (archive)
         {
             case DynamicArchiveWriter d: { var r = await d.CompleteAsync().ConfigureAwait(false); file = r.IndexFile; index = r.Index; break; }
+            case PayloadArchiveWriter p: { var r = await p.CompleteAsync().ConfigureAwait(false); file = r.IndexFile; index = r.Index; break; }
             case FixedArchiveWriter f: { var r = await f.CompleteAsync().ConfigureAwait(false); file = r.IndexFile; index = r.Index; break; }
             default: throw new ArgumentException("unknown archive writer", nameof(archive));
         }

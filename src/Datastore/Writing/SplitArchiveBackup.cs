@@ -1,0 +1,184 @@
+using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Pxar;
+
+namespace BackupFs.Datastore.Writing;
+
+/// <summary>The previous snapshot's split archive, the reference for payload reuse.</summary>
+/// <param name="Metadata">accessor over the previous .mpxar (and .ppxar, unused for reuse)</param>
+/// <param name="PayloadIndex">the previous .ppxar.didx index</param>
+public sealed record PreviousSplitArchive(PxarAccessor Metadata, DynamicIndex PayloadIndex);
+
+/// <summary>What a split backup did (for tests and progress output).</summary>
+public sealed class SplitBackupStats
+{
+    public long ReusedFiles { get; internal set; }
+    public long ReusedChunks { get; internal set; }
+    public long ReusedBytes { get; internal set; }
+    public long EncodedFiles { get; internal set; }
+    public long EncodedBytes { get; internal set; }
+}
+
+/// <summary>
+/// Backs up a directory tree as a split pxar archive (&lt;name&gt;.mpxar.didx + &lt;name&gt;.ppxar.didx), as PBS's
+/// metadata change-detection mode writes it: a regular file whose size, mtime, mode, uid and gid equal
+/// those of the same path in the previous snapshot is not read; the previous payload chunks holding its
+/// PAYLOAD item are appended to the new payload index by digest and the new PAYLOAD_REF points into them.
+/// </summary>
+/// <remarks>
+/// Reuse is decided per file (PBS compares the file's whole metadata and size; xattrs and ACLs are
+/// rewritten in the new metadata stream anyway, so stat + size decide here). Consecutive reusable files
+/// whose chunk ranges touch share the injected chunks: a file starting in the chunk injected last is
+/// covered by appending only the chunks after it. When new data was written in between, the shared chunk
+/// is injected again; its unreferenced bytes are padding, as PBS accepts (it bounds padding with a
+/// heuristic; here the bound is the one chunk per run boundary).
+/// </remarks>
+public static class SplitArchiveBackup
+{
+    /// <param name="archiveName">e.g. "root" → root.mpxar.didx and root.ppxar.didx</param>
+    /// <param name="openFile">opens a file's content (tests count reads through it); default opens the local file</param>
+    public static Task<SplitBackupStats> WriteAsync(SnapshotWriter writer, string archiveName, string sourceDirectory,
+        PreviousSplitArchive? previous = null, Func<byte[], Stream>? openFile = null, CancellationToken ct = default) =>
+        WriteAsync(writer, archiveName, new LocalTreeSource(sourceDirectory, openFile), previous, ct);
+
+    /// <summary>Writes <paramref name="source"/> as the split pair; the caller finishes the snapshot (manifest).</summary>
+    public static async Task<SplitBackupStats> WriteAsync(SnapshotWriter writer, string archiveName, ISnapshotTreeSource source,
+        PreviousSplitArchive? previous, CancellationToken ct = default)
+    {
+        var meta = writer.CreateDynamicArchive(archiveName + ".mpxar.didx");
+        var payload = writer.CreatePayloadArchive(archiveName + ".ppxar.didx");
+        var options = new PxarEncoderOptions { PayloadOutput = payload, BeforeFilePayload = payload.SuggestBoundary };
+        var state = new State(payload, previous, source);
+        var root = source.Root;
+        using (var encoder = await PxarEncoder.CreateAsync(meta, root.Stat, root.Metadata, options, ct).ConfigureAwait(false))
+        {
+            state.Encoder = encoder;
+            await EncodeChildrenAsync(state, root, [], previous?.Metadata.Root, ct).ConfigureAwait(false);
+            state.CatchUpEncoder();
+            await encoder.FinishAsync(ct).ConfigureAwait(false);
+        }
+        await writer.CloseArchiveAsync(meta).ConfigureAwait(false);
+        await writer.CloseArchiveAsync(payload).ConfigureAwait(false);
+        return state.Stats;
+    }
+
+    private sealed class State(PayloadArchiveWriter payload, PreviousSplitArchive? previous, ISnapshotTreeSource source)
+    {
+        public PxarEncoder Encoder = null!;
+        public readonly PayloadArchiveWriter Payload = payload;
+        public readonly PreviousSplitArchive? Previous = previous;
+        public readonly ISnapshotTreeSource Source = source;
+        public readonly Dictionary<object, (long Offset, byte[] Path)> Links = new();
+        public readonly SplitBackupStats Stats = new();
+        // The run of previous chunks injected last: old chunk range, and where it starts in the new stream.
+        public int RunFirstChunk = -1, RunLastChunk = -1;
+        public long RunNewStart, RunNewEnd;
+        // Injected bytes not yet counted by the encoder: it only accepts references at or after its
+        // payload position, so the position moves past a run only when something else is written.
+        public long PendingAdvance;
+
+        public void CatchUpEncoder()
+        {
+            Encoder.AdvancePayloadPosition(PendingAdvance);
+            PendingAdvance = 0;
+        }
+    }
+
+    private static async ValueTask EncodeChildrenAsync(State s, SourceNode dir, byte[] relDir, PxarEntry? previousDir, CancellationToken ct)
+    {
+        var children = (await s.Source.ListAsync(dir, ct).ConfigureAwait(false)).ToArray();
+        Array.Sort(children, static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
+        foreach (var node in children)
+        {
+            ct.ThrowIfCancellationRequested();
+            var name = node.Name;
+            var rel = relDir.Length == 0 ? name : PxarTreeEncoder.Join(relDir, name);
+            var stat = node.Stat;
+            PxarEntry? prev = previousDir is null || s.Previous is null ? null
+                : await s.Previous.Metadata.LookupAsync(previousDir, name, ct).ConfigureAwait(false);
+            switch (stat.Kind)
+            {
+                case PxarEntryKind.Directory:
+                    await s.Encoder.BeginDirectoryAsync(name, stat, node.Metadata, ct).ConfigureAwait(false);
+                    await EncodeChildrenAsync(s, node, rel, prev is { IsDirectory: true } ? prev : null, ct).ConfigureAwait(false);
+                    await s.Encoder.EndDirectoryAsync(ct).ConfigureAwait(false);
+                    break;
+                case PxarEntryKind.File:
+                    if (node.HardlinkKey is { } key && s.Links.TryGetValue(key, out var target))
+                    {
+                        await s.Encoder.AddHardlinkAsync(name, target.Path, target.Offset, ct).ConfigureAwait(false);
+                        break;
+                    }
+                    if (prev is { Kind: PxarEntryKind.Hardlink } && s.Previous is not null)
+                        prev = await s.Previous.Metadata.FollowHardlinkAsync(prev, ct).ConfigureAwait(false);
+                    long offset = prev is not null && Unchanged(prev, stat, node.Size)
+                        ? await AddReusedAsync(s, name, stat, node.Metadata, prev, ct).ConfigureAwait(false)
+                        : await AddEncodedAsync(s, node, ct).ConfigureAwait(false);
+                    if (node.HardlinkKey is { } newKey) s.Links[newKey] = (offset, rel);
+                    break;
+                case PxarEntryKind.Symlink:
+                    await s.Encoder.AddSymlinkAsync(name, stat, node.Metadata, node.SymlinkTarget ?? [], ct).ConfigureAwait(false);
+                    break;
+                case PxarEntryKind.BlockDevice or PxarEntryKind.CharDevice:
+                    await s.Encoder.AddDeviceAsync(name, stat, node.Metadata, node.DeviceMajor, node.DeviceMinor, ct).ConfigureAwait(false);
+                    break;
+                case PxarEntryKind.Fifo or PxarEntryKind.Socket:
+                    await s.Encoder.AddSpecialAsync(name, stat, node.Metadata, ct).ConfigureAwait(false);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The change detection: same kind, size, mode, owner and mtime as in the previous snapshot.</summary>
+    public static bool Unchanged(PxarEntry previous, PxarStat stat, long size) =>
+        previous.Kind == PxarEntryKind.File && previous.ContentInPayloadStream && previous.Size == size
+        && previous.Stat.Mode == stat.Mode && previous.Stat.Uid == stat.Uid && previous.Stat.Gid == stat.Gid
+        && previous.Stat.MtimeSeconds == stat.MtimeSeconds && previous.Stat.MtimeNanoseconds == stat.MtimeNanoseconds;
+
+    private static async ValueTask<long> AddEncodedAsync(State s, SourceNode node, CancellationToken ct)
+    {
+        s.CatchUpEncoder();
+        await using var file = await s.Source.OpenAsync(node, ct).ConfigureAwait(false);
+        s.Stats.EncodedFiles++;
+        s.Stats.EncodedBytes += node.Size;
+        return await s.Encoder.AddFileAsync(node.Name, node.Stat, node.Metadata, file, node.Size, ct).ConfigureAwait(false);
+    }
+
+    private static async ValueTask<long> AddReusedAsync(State s, byte[] name, PxarStat stat, PxarMetadata metadata, PxarEntry prev, CancellationToken ct)
+    {
+        var index = s.Previous!.PayloadIndex;
+        long oldHeader = prev.ContentOffset;
+        long oldEnd = oldHeader + PxarFormat.HeaderSize + prev.Size;
+        if (oldEnd > index.Size) throw new FormatCorruptException($"payload of '{prev.NameString}' lies beyond the previous payload index");
+        int first = index.FindChunk(oldHeader);
+        int last = index.FindChunk(oldEnd - 1);
+        await s.Encoder.FlushPayloadAsync(ct).ConfigureAwait(false);
+        bool continuesRun = s.RunLastChunk >= 0 && s.Payload.BytesWritten == s.RunNewEnd
+            && first >= s.RunFirstChunk && first <= s.RunLastChunk + 1;
+        if (continuesRun)
+        {
+            if (last > s.RunLastChunk) Inject(s, s.RunLastChunk + 1, last - s.RunLastChunk);
+        }
+        else
+        {
+            long start = Inject(s, first, last - first + 1);
+            s.RunFirstChunk = first;
+            s.RunNewStart = start;
+        }
+        long newHeader = s.RunNewStart + (oldHeader - index.ChunkStart(s.RunFirstChunk));
+        s.Stats.ReusedFiles++;
+        return await s.Encoder.AddPayloadReferenceAsync(name, stat, metadata, newHeader, prev.Size, ct).ConfigureAwait(false);
+    }
+
+    private static long Inject(State s, int first, int count)
+    {
+        var index = s.Previous!.PayloadIndex;
+        long start = s.Payload.InjectReusedChunks(index, first, count);
+        long bytes = index.ChunkEnd(first + count - 1) - index.ChunkStart(first);
+        s.PendingAdvance += bytes;
+        s.RunLastChunk = first + count - 1;
+        s.RunNewEnd = start + bytes;
+        s.Stats.ReusedChunks += count;
+        s.Stats.ReusedBytes += bytes;
+        return start;
+    }
+}
