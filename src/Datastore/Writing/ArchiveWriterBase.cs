@@ -80,7 +80,7 @@ public abstract class ArchiveWriterBase : Stream
         {
             if (size <= 0) throw new ArgumentOutOfRangeException(nameof(chunks), "a reused chunk must not be empty");
             _written += size;
-            _chunks.Add((_written, Task.FromResult(digest)));
+            _chunks.Add((_written, _ingest.RegisterKnownAsync(digest, size, _ct)));
         }
         return start;
     }

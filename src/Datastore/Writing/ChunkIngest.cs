@@ -44,6 +44,20 @@ public sealed class ChunkIngest
         }, ct);
     }
 
+    /// <summary>
+    /// A chunk reused from a previous snapshot without reading it: like PBS's known-chunk
+    /// registration, refresh its access time (ContainsAsync touches), so a garbage collection
+    /// running meanwhile keeps it. The answer is not trusted either way: an S3 cache may simply
+    /// not know a chunk the bucket has.
+    /// </summary>
+    public async Task<Digest> RegisterKnownAsync(Digest digest, long size, CancellationToken ct)
+    {
+        Stats.AddChunk(size);
+        Stats.AddDuplicate(size);
+        if (_knownThisBackup.TryAdd(digest, 0)) await _backend.ContainsAsync(digest, ct).ConfigureAwait(false);
+        return digest;
+    }
+
     /// <summary>Stores one chunk now (used for small pieces and by tests).</summary>
     public async Task<Digest> StoreAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
     {
