@@ -14,6 +14,7 @@ public static class CommandCatalog
         yield return CatCommand.Create();
         yield return MountCommand.Create();
         yield return UmountCommand.Create();
+        yield return CommitCommand.Create();
         yield return PruneCommands.Prune();
         yield return PruneCommands.Forget();
         yield return GcCommand.Create();

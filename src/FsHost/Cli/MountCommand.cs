@@ -2,12 +2,14 @@ using System.CommandLine;
 using System.Diagnostics;
 using BackupFs.Datastore.Formats;
 using BackupFs.FsHost.Fuse;
+using BackupFs.FsHost.Staging;
 using BackupFs.FsHost.Tree;
 
 namespace BackupFs.FsHost.Cli;
 
 /// <summary>
-/// `backupfs mount STORE MOUNTPOINT`: the datastore as a read-only tree. Runs in the background
+/// `backupfs mount STORE MOUNTPOINT`: the datastore as a tree, read-only except staging/ (writes
+/// there become snapshots). Runs in the background
 /// by default (a detached child process; this one returns once the mount is usable), or in the
 /// foreground with -f until unmounted, SIGINT or SIGTERM.
 /// </summary>
@@ -27,8 +29,14 @@ public static class MountCommand
         var raw = new Option<bool>("--raw") { Description = "also show each pxar archive's raw stream as <archive>.raw" };
         var force = new Option<bool>("--force") { Description = "clear a stale mount (\"Transport endpoint is not connected\") at MOUNTPOINT first" };
         var threads = new Option<int>("--threads") { Description = "FUSE reader threads", DefaultValueFactory = _ => 8 };
-        var command = new Command("mount", "mount a datastore as a read-only directory tree (FUSE)")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads };
+        var commitDelay = new Option<double>("--commit-delay")
+        {
+            Description = "seconds a staging session must be idle (no file open for writing, no change) before it is committed as a snapshot",
+            DefaultValueFactory = _ => 5,
+        };
+        var readOnly = new Option<bool>("--read-only") { Description = "no staging: the whole mount is read-only" };
+        var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -46,11 +54,19 @@ public static class MountCommand
 
             var ds = StoreOpener.Open(parse.GetValue(store)!);
             using var chunks = StoreOpener.ChunkSource(ds, parse.GetValue(cacheMb) * 1024L * 1024);
+            var delay = parse.GetValue(commitDelay);
+            if (delay < 0 || double.IsNaN(delay)) throw new BackupFsException("--commit-delay must be 0 or more seconds");
+            StagingArea? staging = null;
+            if (!parse.GetValue(readOnly))
+            {
+                staging = new StagingArea(new StagingContext(ds, chunks, new StagingOptions { CommitDelay = TimeSpan.FromSeconds(delay) }, m => Console.Error.WriteLine(m)));
+                await staging.RecoverAsync(ct);
+            }
             using var fs = new BackupTreeFileSystem(ds, chunks, new TreeOptions
             {
                 ReadaheadChunks = parse.GetValue(readahead),
                 ShowRawArchives = parse.GetValue(raw),
-            });
+            }, staging: staging);
             using var session = FuseSession.Mount(fs,
                 new FuseMountOptions(mnt) { AllowOther = parse.GetValue(allowOther), AutoUnmount = parse.GetValue(autoUnmount), ClearStaleMount = parse.GetValue(force) },
                 new FuseSessionOptions { ReaderThreads = parse.GetValue(threads), Log = m => Console.Error.WriteLine(m) });

@@ -8,6 +8,8 @@ public enum StagingPathKind
 {
     /// <summary>Not a valid staging path: mkdir answers EINVAL.</summary>
     Invalid,
+    /// <summary>staging/ itself.</summary>
+    Root,
     /// <summary>"ns" (or ".../ns/&lt;name&gt;/ns"): the directory that holds namespace names.</summary>
     NamespaceList,
     /// <summary>"ns/&lt;name&gt;[/ns/&lt;name&gt;...]": a namespace.</summary>
@@ -41,7 +43,7 @@ public static class StagingPath
         }
         if (!TryNamespace(nsParts, out ns)) return StagingPathKind.Invalid;
         int rest = components.Count - i;
-        if (rest == 0) return nsParts.Count > 0 ? StagingPathKind.Namespace : StagingPathKind.Invalid;
+        if (rest == 0) return nsParts.Count > 0 ? StagingPathKind.Namespace : StagingPathKind.Root;
         if (!BackupTypes.TryParse(components[i], out var type)) return StagingPathKind.Invalid;
         if (rest == 1) return StagingPathKind.TypeDirectory;
         if (rest > 2 || !NameRules.IsBackupId(components[i + 1])) return StagingPathKind.Invalid;

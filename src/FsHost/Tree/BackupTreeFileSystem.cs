@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
+using BackupFs.FsHost.Staging;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Tree;
@@ -11,6 +12,7 @@ namespace BackupFs.FsHost.Tree;
 /// groups, snapshots, their manifests, blobs, images and pxar trees. Knows nothing of FUSE.
 /// Errors never escape as exceptions: malformed or corrupt data gives EIO for the request that
 /// touched it (one log line), encrypted data EACCES, everything else keeps working.
+/// Everything below "staging/" is writable and handled by <see cref="StagingFileSystem"/>.
 /// </summary>
 public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
 {
@@ -18,14 +20,33 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     private readonly NodeTable _nodes;
     private readonly ConcurrentDictionary<ulong, IFileHandle> _files = new();
     private readonly ConcurrentDictionary<ulong, IReadOnlyList<TreeNode>> _listings = new();
+    private readonly StagingArea? _stagingArea;
+    private readonly StagingFileSystem? _staging;
     private long _nextHandle;
 
-    public BackupTreeFileSystem(DataStore store, CachedChunkSource chunks, TreeOptions? options = null, TreeErrorLog? errors = null)
+    /// <param name="staging">the writable staging area; null for a read-only mount</param>
+    public BackupTreeFileSystem(DataStore store, CachedChunkSource chunks, TreeOptions? options = null, TreeErrorLog? errors = null, StagingArea? staging = null)
     {
-        _ctx = new TreeContext(store, chunks, options ?? new TreeOptions(), errors ?? new TreeErrorLog());
+        _ctx = new TreeContext(store, chunks, options ?? new TreeOptions(), errors ?? new TreeErrorLog()) { Staging = staging };
         Root = new NamespaceDirNode(_ctx, null, [], BackupNamespace.Root);
         _nodes = new NodeTable(Root);
+        _stagingArea = staging;
+        if (staging is not null) _staging = new StagingFileSystem(staging, _nodes, _ctx.Errors);
     }
+
+    public override void Initialize(IKernelNotifier notifier)
+    {
+        base.Initialize(notifier);
+        _stagingArea?.Start();
+    }
+
+    /// <summary>Unmount: staging sessions with changes are committed before the process goes.</summary>
+    public override void Destroy()
+    {
+        if (_stagingArea is { } area) area.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    private StagedInode? Staged(ulong node) => _staging is null ? null : _nodes.Get(node) as StagedInode;
 
     public NamespaceDirNode Root { get; }
     public int NodeCount => _nodes.Count;
@@ -34,7 +55,9 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
 
     public override async ValueTask<VfsResult<EntryInfo>> Lookup(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name)
     {
-        if (_nodes.Get(parent) is not DirectoryNode dir) return Errno.ENOTDIR;
+        var parentNode = _nodes.Get(parent);
+        if (parentNode is StagedInode staged) return await _staging!.Lookup(ctx, staged, name).ConfigureAwait(false);
+        if (parentNode is not DirectoryNode dir) return Errno.ENOTDIR;
         try
         {
             var child = await dir.LookupAsync(name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
@@ -62,21 +85,29 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     public override async ValueTask<VfsResult<AttributeInfo>> GetAttributes(RequestContext ctx, ulong node, ulong? handle)
     {
         if (_nodes.Get(node) is not { } n) return Errno.ENOENT;
+        if (n is StagedInode staged && _staging is not null) return _staging.GetAttributes(staged);
         try { return new AttributeInfo(await n.GetAttributesAsync(ctx.SessionEnding).ConfigureAwait(false), TimeoutFor(n)); }
         catch (Exception e) { return Fail("stat", e); }
     }
 
+    public override ValueTask<VfsResult<AttributeInfo>> SetAttributes(RequestContext ctx, ulong node, SetAttributesRequest request) =>
+        Staged(node) is { } staged ? _staging!.SetAttributes(ctx, staged, request) : Done<AttributeInfo>(Errno.EROFS);
+
     public override async ValueTask<VfsResult<ReadOnlyMemory<byte>>> ReadLink(RequestContext ctx, ulong node)
     {
-        if (_nodes.Get(node) is not LinkNode link) return Errno.EINVAL;
+        var n = _nodes.Get(node);
+        if (n is StagedInode staged && _staging is not null) return _staging.ReadLink(staged);
+        if (n is not LinkNode link) return Errno.EINVAL;
         try { return (ReadOnlyMemory<byte>)await link.ReadTargetAsync(ctx.SessionEnding).ConfigureAwait(false); }
         catch (Exception e) { return Fail("readlink", e); }
     }
 
     public override async ValueTask<VfsResult<OpenInfo>> Open(RequestContext ctx, ulong node, int flags)
     {
+        var n = _nodes.Get(node);
+        if (n is StagedInode staged && _staging is not null) return await _staging.Open(ctx, staged, flags).ConfigureAwait(false);
         if ((flags & 3) != 0) return Errno.EROFS; // O_WRONLY or O_RDWR
-        switch (_nodes.Get(node))
+        switch (n)
         {
             case FileNode file:
                 try
@@ -96,20 +127,30 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
 
     public override async ValueTask<VfsResult<int>> Read(RequestContext ctx, ulong node, ulong handle, long offset, Memory<byte> destination)
     {
+        if (StagingFileSystem.OwnsHandle(handle) && _staging is not null) return await _staging.Read(ctx, handle, offset, destination).ConfigureAwait(false);
         if (!_files.TryGetValue(handle, out var file)) return Errno.EBADF;
         try { return await file.ReadAsync(offset, destination, ctx.SessionEnding).ConfigureAwait(false); }
         catch (Exception e) { return Fail("read", e); }
     }
 
+    public override ValueTask<VfsResult<int>> Write(RequestContext ctx, ulong node, ulong handle, long offset, ReadOnlyMemory<byte> data) =>
+        StagingFileSystem.OwnsHandle(handle) && _staging is not null ? ValueTask.FromResult(_staging.Write(handle, offset, data)) : Done<int>(Errno.EROFS);
+
+    public override ValueTask<Errno> Fsync(RequestContext ctx, ulong node, ulong handle, bool dataOnly) =>
+        StagingFileSystem.OwnsHandle(handle) && _staging is not null ? _staging.Fsync(ctx, handle) : Done(Errno.Ok);
+
     public override ValueTask<Errno> Release(RequestContext ctx, ulong node, ulong handle, int flags)
     {
+        if (StagingFileSystem.OwnsHandle(handle) && _staging is not null) return _staging.Release(handle);
         if (_files.TryRemove(handle, out var file)) file.Dispose();
         return ValueTask.FromResult(Errno.Ok);
     }
 
     public override async ValueTask<VfsResult<OpenInfo>> OpenDirectory(RequestContext ctx, ulong node, int flags)
     {
-        if (_nodes.Get(node) is not DirectoryNode dir) return Errno.ENOTDIR;
+        var n = _nodes.Get(node);
+        if (n is StagedInode staged && _staging is not null) return await _staging.OpenDirectory(ctx, staged).ConfigureAwait(false);
+        if (n is not DirectoryNode dir) return Errno.ENOTDIR;
         try
         {
             // The listing is fixed at opendir, so readdir cookies (positions in it) stay stable.
@@ -123,6 +164,7 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
 
     public override async ValueTask<Errno> ReadDirectory(RequestContext ctx, ulong node, ulong handle, ulong offset, DirectoryEntryWriter writer)
     {
+        if (StagingFileSystem.OwnsHandle(handle) && _staging is not null) return _staging.ReadDirectory(handle, offset, writer);
         if (!_listings.TryGetValue(handle, out var listing)) return Errno.EBADF;
         try
         {
@@ -159,12 +201,14 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
 
     public override ValueTask<Errno> ReleaseDirectory(RequestContext ctx, ulong node, ulong handle)
     {
+        if (StagingFileSystem.OwnsHandle(handle)) _staging?.ReleaseDirectory(handle);
         _listings.TryRemove(handle, out _);
         return ValueTask.FromResult(Errno.Ok);
     }
 
     public override ValueTask<VfsResult<FileSystemStatistics>> GetStatistics(RequestContext ctx, ulong node)
     {
+        if (Staged(node) is not null) return ValueTask.FromResult(_staging!.GetStatistics());
         try
         {
             var drive = new DriveInfo(_ctx.Store.Root);
@@ -179,6 +223,7 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     public override async ValueTask<VfsResult<int>> GetXattr(RequestContext ctx, ulong node, ReadOnlyMemory<byte> name, Memory<byte> destination)
     {
         if (_nodes.Get(node) is not { } n) return Errno.ENOENT;
+        if (n is StagedInode staged && _staging is not null) return await _staging.GetXattr(ctx, staged, name, destination).ConfigureAwait(false);
         try
         {
             foreach (var (xname, value) in await n.GetXattrsAsync(ctx.SessionEnding).ConfigureAwait(false))
@@ -197,6 +242,7 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     public override async ValueTask<VfsResult<int>> ListXattr(RequestContext ctx, ulong node, Memory<byte> destination)
     {
         if (_nodes.Get(node) is not { } n) return Errno.ENOENT;
+        if (n is StagedInode staged && _staging is not null) return await _staging.ListXattr(ctx, staged, destination).ConfigureAwait(false);
         try
         {
             var xattrs = await n.GetXattrsAsync(ctx.SessionEnding).ConfigureAwait(false);
@@ -213,6 +259,48 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
             return total;
         }
         catch (Exception e) { return Fail("listxattr", e); }
+    }
+
+    public override ValueTask<Errno> SetXattr(RequestContext ctx, ulong node, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, XattrSetFlags flags) =>
+        Staged(node) is { } staged ? _staging!.SetXattr(ctx, staged, name, value, flags) : Done(Errno.EROFS);
+
+    public override ValueTask<Errno> RemoveXattr(RequestContext ctx, ulong node, ReadOnlyMemory<byte> name) =>
+        Staged(node) is { } staged ? _staging!.RemoveXattr(ctx, staged, name) : Done(Errno.EROFS);
+
+    // ---- changes: only below staging/ ----
+
+    public override ValueTask<VfsResult<CreateInfo>> Create(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint umask, int flags) =>
+        Staged(parent) is { } dir ? _staging!.Create(ctx, dir, name, mode, flags) : Done<CreateInfo>(Errno.EROFS);
+
+    public override ValueTask<VfsResult<EntryInfo>> MakeNode(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint umask, uint rdev) =>
+        Staged(parent) is { } dir ? _staging!.MakeNode(ctx, dir, name, mode, rdev) : Done<EntryInfo>(Errno.EROFS);
+
+    public override ValueTask<VfsResult<EntryInfo>> MakeDirectory(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint umask) =>
+        Staged(parent) is { } dir ? _staging!.MakeDirectory(ctx, dir, name, mode) : Done<EntryInfo>(Errno.EROFS);
+
+    public override ValueTask<Errno> Unlink(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name) =>
+        Staged(parent) is { } dir ? _staging!.Unlink(ctx, dir, name, directory: false) : Done(Errno.EROFS);
+
+    public override ValueTask<Errno> RemoveDirectory(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name) =>
+        Staged(parent) is { } dir ? _staging!.Unlink(ctx, dir, name, directory: true) : Done(Errno.EROFS);
+
+    public override ValueTask<Errno> Rename(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, ulong newParent, ReadOnlyMemory<byte> newName, RenameFlags flags)
+    {
+        var from = Staged(parent);
+        var to = Staged(newParent);
+        if (from is null && to is null) return Done(Errno.EROFS);
+        if (from is null || to is null) return Done(Errno.EXDEV);
+        return _staging!.Rename(ctx, from, name, to, newName, flags);
+    }
+
+    public override ValueTask<VfsResult<EntryInfo>> Symlink(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> target) =>
+        Staged(parent) is { } dir ? _staging!.Symlink(ctx, dir, name, target) : Done<EntryInfo>(Errno.EROFS);
+
+    public override ValueTask<VfsResult<EntryInfo>> Link(RequestContext ctx, ulong node, ulong newParent, ReadOnlyMemory<byte> newName)
+    {
+        var dir = Staged(newParent);
+        if (dir is null) return Done<EntryInfo>(Errno.EROFS);
+        return Staged(node) is { } inode ? _staging!.Link(ctx, inode, dir, newName) : Done<EntryInfo>(Errno.EXDEV);
     }
 
     /// <summary>Maps a failure to an errno, logging it once (rate-limited).</summary>

@@ -35,7 +35,7 @@ public sealed class NamespaceDirNode : DirectoryNode
         if (_ctx.Store.ListNamespaces(Namespace).Any())
             children.Add(Child("ns"u8.ToArray(), () => new NamespaceListNode(_ctx, this, Namespace)));
         if (Namespace.IsRoot)
-            children.Add(Child("staging"u8.ToArray(), () => new StagingPlaceholderNode(this)));
+            children.Add(_ctx.Staging?.Root ?? Child("staging"u8.ToArray(), () => new StagingPlaceholderNode(this)));
         children.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
         return ValueTask.FromResult<IReadOnlyList<TreeNode>>(children);
     }
@@ -114,7 +114,7 @@ internal sealed class ByteOrder : IComparer<byte[]>
     public int Compare(byte[]? x, byte[]? y) => x.AsSpan().SequenceCompareTo(y);
 }
 
-/// <summary>The reserved "staging" directory: empty and read-only until staging sessions exist.</summary>
+/// <summary>The "staging" directory of a mount without staging (--read-only): empty and read-only.</summary>
 public sealed class StagingPlaceholderNode : DirectoryNode
 {
     public StagingPlaceholderNode(DirectoryNode parent) : base(parent, "staging"u8.ToArray()) { }

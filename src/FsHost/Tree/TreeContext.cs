@@ -13,6 +13,8 @@ public sealed class TreeContext
     public CachedChunkSource Chunks { get; }
     public TreeOptions Options { get; }
     public TreeErrorLog Errors { get; }
+    /// <summary>The writable staging area at MOUNTPOINT/staging, when the mount has one.</summary>
+    public Staging.StagingArea? Staging { get; init; }
 
     public TreeContext(DataStore store, CachedChunkSource chunks, TreeOptions options, TreeErrorLog errors)
     {

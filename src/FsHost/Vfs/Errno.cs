@@ -11,6 +11,7 @@ public readonly record struct Errno(int Code)
 
     public static readonly Errno Ok = new(0);
     public static readonly Errno EPERM = new(1);
+    public static readonly Errno E2BIG = new(7);
     public static readonly Errno ENOENT = new(2);
     public static readonly Errno EINTR = new(4);
     public static readonly Errno EIO = new(5);

@@ -1,0 +1,18 @@
+using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Reading;
+
+namespace BackupFs.FsHost.Staging;
+
+/// <summary>Mount options for staging.</summary>
+public sealed record StagingOptions
+{
+    /// <summary>A session with no file open for writing and no change for this long is committed.</summary>
+    public TimeSpan CommitDelay { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>How long an explicit commit waits for files still open for writing.</summary>
+    public TimeSpan OpenFilesWait { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Pause before a failed automatic commit is tried again.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>What every staging session needs: the datastore, the chunk cache for reading bases, options and a log.</summary>
+public sealed record StagingContext(DataStore Store, CachedChunkSource Chunks, StagingOptions Options, Action<string> Log);
