@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Platform;
+using BackupFs.FsHost.Fuse;
 using BackupFs.FsHost.Staging;
 
 namespace BackupFs.FsHost.Cli;
@@ -24,13 +25,13 @@ public static class CommitCommand
             var dir = Path.GetFullPath(parse.GetValue(path)!).TrimEnd('/');
             var bytes = Posix.PathBytes(dir);
             if (Posix.TryLStat(bytes) is not { IsDirectory: true }) throw new BackupFsException($"{dir} is not a directory");
+            if (!IsInStaging(dir))
+                throw new BackupFsException($"{dir} is not a staging session of a backupfs mount (MOUNTPOINT/staging/[ns/<name>/...]<type>/<id>)");
             var control = parse.GetValue(discard) ? StagingFileSystem.DiscardXattr : StagingFileSystem.CommitXattr;
             try { Posix.SetXattr(bytes, Encoding.ASCII.GetBytes(control), "1"u8); }
             catch (IOException e)
             {
                 var reason = Read(bytes, StagingFileSystem.ErrorXattr);
-                if (reason is null && Read(bytes, StagingFileSystem.SnapshotXattr) is null && !LooksLikeSession(dir))
-                    throw new BackupFsException($"{dir} is not a staging session of a backupfs mount (MOUNTPOINT/staging/[ns/<name>/...]<type>/<id>)");
                 throw new BackupFsException($"commit of {dir} failed: {reason ?? e.Message}");
             }
             var output = parse.InvocationConfiguration.Output;
@@ -47,7 +48,14 @@ public static class CommitCommand
         return command;
     }
 
-    private static bool LooksLikeSession(string dir) => dir.Contains("/staging/", StringComparison.Ordinal);
+    /// <summary>True when the directory lies below "staging/" of a FUSE mount (so setting the control attribute cannot land on an ordinary directory).</summary>
+    private static bool IsInStaging(string dir)
+    {
+        var mount = MountTable.Read().Where(m => dir == m.MountPoint || dir.StartsWith(m.MountPoint.TrimEnd('/') + "/", StringComparison.Ordinal))
+            .MaxBy(m => m.MountPoint.Length);
+        if (mount is null || !mount.FsType.StartsWith("fuse", StringComparison.Ordinal)) return false;
+        return Path.GetRelativePath(mount.MountPoint, dir).StartsWith("staging/", StringComparison.Ordinal);
+    }
 
     private static string? Read(byte[] path, string name)
     {

@@ -19,7 +19,11 @@ public sealed partial class StagingSession
     {
         using var _ = await EnterAsync(ct).ConfigureAwait(false);
         if (!force && !Dirty) return null;
-        if (OpenWriters > 0) throw new StagingException(Vfs.Errno.EBUSY, $"{OpenWriters} file(s) in staging/{Group.RelativePath} are still open for writing");
+        if (OpenWriters > 0)
+        {
+            LastError = $"{OpenWriters} file(s) in staging/{Group.RelativePath} are still open for writing";
+            throw new StagingException(Vfs.Errno.EBUSY, LastError);
+        }
         SplitCommitResult result;
         try
         {

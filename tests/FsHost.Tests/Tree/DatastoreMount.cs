@@ -2,6 +2,7 @@ using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
 using BackupFs.Datastore.Tests.TestSupport;
 using BackupFs.FsHost.Fuse;
+using BackupFs.FsHost.Staging;
 using BackupFs.FsHost.Tests.Fuse;
 using BackupFs.FsHost.Tree;
 
@@ -17,12 +18,22 @@ public sealed class DatastoreMount : IDisposable
     public string Root => Session.MountPoint;
     public List<string> Errors { get; } = new();
 
-    public DatastoreMount(DataStore store, TreeOptions? options = null)
+    /// <summary>The staging area, when the mount was made with staging options.</summary>
+    public StagingArea? Staging { get; }
+    /// <summary>Lines the staging area logged (commits, resumed sessions).</summary>
+    public List<string> StagingLog { get; } = new();
+
+    public DatastoreMount(DataStore store, TreeOptions? options = null, StagingOptions? staging = null)
     {
         var mountPoint = _dir.Sub("mnt");
         Directory.CreateDirectory(mountPoint);
         _chunks = new CachedChunkSource(new DecodingChunkSource(store.Chunks), 64L * 1024 * 1024);
-        Fs = new BackupTreeFileSystem(store, _chunks, options, new TreeErrorLog(m => { lock (Errors) Errors.Add(m); }));
+        if (staging is not null)
+        {
+            Staging = new StagingArea(new StagingContext(store, _chunks, staging, m => { lock (StagingLog) StagingLog.Add(m); }));
+            Staging.RecoverAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
+        }
+        Fs = new BackupTreeFileSystem(store, _chunks, options, new TreeErrorLog(m => { lock (Errors) Errors.Add(m); }), Staging);
         Session = FuseSession.Mount(Fs, new FuseMountOptions(mountPoint) { Subtype = FuseEnvironment.Subtype, FsName = "backupfs-test" });
         if (!Session.Ready.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("INIT was not answered");
     }

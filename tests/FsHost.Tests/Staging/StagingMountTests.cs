@@ -1,0 +1,307 @@
+using System.Text;
+using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Maintenance;
+using BackupFs.Datastore.Reading;
+using BackupFs.Datastore.Tests.TestSupport;
+using BackupFs.FsHost.Staging;
+using BackupFs.FsHost.Tests.Cli;
+using BackupFs.FsHost.Tests.Fuse;
+using BackupFs.FsHost.Tests.Tree;
+using Xunit.Abstractions;
+
+namespace BackupFs.FsHost.Tests.Staging;
+
+/// <summary>rsync, cp and friends into MOUNTPOINT/staging of a real mount, committed as snapshots and checked with ordinary tools.</summary>
+[Collection("fuse")]
+public class StagingMountTests : IDisposable
+{
+    private static readonly StagingOptions Manual = new() { CommitDelay = TimeSpan.FromHours(1), OpenFilesWait = TimeSpan.FromSeconds(1) };
+    private readonly ITestOutputHelper _output;
+    private readonly TempDir _tmp = new(onDisk: true);
+    public StagingMountTests(ITestOutputHelper output) => _output = output;
+    public void Dispose() => _tmp.Dispose();
+
+    private static ToolResult Rsync(string src, string dst, params string[] extra)
+    {
+        AgeDirectories(src);
+        var r = Bounded.RunWithTimeout(TimeSpan.FromMinutes(3), "rsync", ["-aHAX", "--delete", .. extra, src.TrimEnd('/') + "/", dst.TrimEnd('/') + "/"]);
+        Assert.True(r.ExitCode == 0, $"rsync failed ({r.ExitCode}): {r.Stderr}");
+        return r;
+    }
+
+    /// <summary>
+    /// Gives the source's directories whole-second mtimes in the past. rsync compares times in
+    /// seconds, so a directory changed in the same second as its copy would keep the copy's own
+    /// nanoseconds (on a local destination as well) and the exact listings would differ.
+    /// </summary>
+    private static void AgeDirectories(string src)
+    {
+        var at = new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+        foreach (var dir in Directory.EnumerateDirectories(src, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).Append(src))
+        {
+            Directory.SetLastWriteTimeUtc(dir, at);
+            at = at.AddSeconds(1);
+        }
+    }
+
+    private static string Commit(string session)
+    {
+        var (code, stdout, stderr) = Task.Run(() => CliRunner.RunAsync("commit", session)).WaitAsync(TimeSpan.FromMinutes(3)).GetAwaiter().GetResult();
+        Assert.True(code == 0, $"backupfs commit failed: {stderr}");
+        return stdout.Trim();
+    }
+
+    private static Dictionary<string, long> LastCommit(string session)
+    {
+        var text = Bounded.Run("getfattr", "--only-values", "-n", StagingFileSystem.LastCommitXattr, session).Stdout;
+        return text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(p => !p.StartsWith("snapshot="))
+            .Select(p => p.Split('=')).ToDictionary(p => p[0], p => long.Parse(p[1]));
+    }
+
+    /// <summary>The listing of a snapshot's tree through the read-only side of the mount equals the source's.</summary>
+    private static void AssertSnapshotEquals(string src, string snapshotRoot)
+    {
+        Assert.Equal(CliRunner.MkTree("--list", src), Bounded.Io(() => CliRunner.MkTree("--list", snapshotRoot), TimeSpan.FromMinutes(2)));
+        var dry = Bounded.Run("rsync", "-aHAX", "--delete", "--dry-run", "--itemize-changes", src + "/", snapshotRoot + "/");
+        Assert.Equal(0, dry.ExitCode);
+        Assert.Equal("", dry.Stdout.Trim());
+    }
+
+    [Fact]
+    public async Task RsyncIntoStagingBecomesASnapshotEqualToTheSource()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        var src = _tmp.Sub("src");
+        CliRunner.MkTree(src, "staging");
+        using var mount = new DatastoreMount(store, staging: Manual);
+        var session = mount.PathOf("staging/host/web1");
+
+        Rsync(src, session); // rsync makes the group's session directory itself (mkdir)
+        Assert.Equal(CliRunner.MkTree("--list", src), Bounded.Io(() => CliRunner.MkTree("--list", session)));
+        var name = Commit(session);
+        Assert.StartsWith("host/web1/", name);
+
+        var snap = SnapshotRef.Parse(name);
+        Assert.Equal(snap, store.LatestSnapshot(BackupGroup.Parse("host/web1")));
+        AssertSnapshotEquals(src, mount.PathOf(name + "/root.pxar"));
+        Assert.Equal(["index.json.blob", "root.mpxar.didx", "root.ppxar.didx"],
+            Directory.GetFiles(store.FullPath(snap.RelativePath)).Select(Path.GetFileName).Order().ToArray());
+
+        // The datastore core restores it, and verify finds every chunk.
+        var restored = _tmp.Sub("restored");
+        await CliRunner.RunOkAsync("restore", store.Root, name, "root.pxar", restored);
+        Assert.Equal(CliRunner.MkTree("--list", src), CliRunner.MkTree("--list", restored));
+        await CliRunner.RunOkAsync("verify", store.Root);
+
+        // Nothing changed: the session is clean, and the next rsync transfers nothing.
+        var again = Rsync(src, session, "--itemize-changes");
+        Assert.Equal("", again.Stdout.Trim());
+        Assert.DoesNotContain(mount.Staging!.Sessions, s => s.Dirty);
+        Assert.Empty(mount.Errors);
+    }
+
+    [Fact]
+    public void IncrementalRunWritesOnlyWhatChanged()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        var src = _tmp.Sub("src");
+        var rng = new Random(5);
+        long total = 0;
+        for (int i = 0; i < 200; i++)
+        {
+            var dir = Path.Combine(src, $"d{i % 10}");
+            Directory.CreateDirectory(dir);
+            var data = new byte[i % 20 == 0 ? 1_500_000 + i : 3000 + i * 37];
+            rng.NextBytes(data);
+            File.WriteAllBytes(Path.Combine(dir, $"f{i:000}.bin"), data);
+            total += data.Length;
+        }
+        using var mount = new DatastoreMount(store, staging: Manual);
+        var session = mount.PathOf("staging/host/inc");
+        Rsync(src, session);
+        Commit(session);
+
+        // Change 1% of the files (2 of 200, one of them large), delete one, add one.
+        var changed = new[] { "d0/f000.bin", "d3/f013.bin" };
+        long changedBytes = 0;
+        foreach (var rel in changed)
+        {
+            var p = Path.Combine(src, rel);
+            var data = File.ReadAllBytes(p);
+            data[data.Length / 2] ^= 0xFF;
+            File.WriteAllBytes(p, data);
+            File.SetLastWriteTimeUtc(p, DateTime.UtcNow.AddMinutes(1));
+            changedBytes += data.Length;
+        }
+        File.Delete(Path.Combine(src, "d9/f199.bin"));
+        File.WriteAllText(Path.Combine(src, "d9/new.txt"), "new\n");
+        var itemized = Rsync(src, session, "--itemize-changes").Stdout;
+        Assert.Contains("d9/f199.bin", itemized);
+        var name = Commit(session);
+
+        var stats = LastCommit(session);
+        Assert.Equal(3, stats["written_files"]); // the two changed files and the new one
+        Assert.Equal(197, stats["reused_files"]); // 200 - 1 deleted - 2 changed
+        Assert.Equal(changedBytes + 4, stats["written_bytes"]);
+        // New chunks hold the changed files' data (random: incompressible) and little else.
+        Assert.True(stats["new_chunk_bytes"] <= changedBytes + 64 * 1024, $"{stats["new_chunk_bytes"]} bytes of new chunks for {changedBytes} changed bytes of a {total}-byte tree");
+        AssertSnapshotEquals(src, mount.PathOf(name + "/root.pxar"));
+        Assert.False(File.Exists(mount.PathOf(name + "/root.pxar/d9/f199.bin")));
+    }
+
+    [Fact]
+    public void RenamesHardlinksAndDeletesAreCaptured()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        var src = _tmp.Sub("src");
+        CliRunner.MkTree(src, "renames");
+        using var mount = new DatastoreMount(store, staging: Manual);
+        var session = mount.PathOf("staging/host/ren");
+        Rsync(src, session);
+        Commit(session);
+
+        // Rename a directory with files, swap names, add hardlinks, delete a tree.
+        Directory.Move(Path.Combine(src, "a/b"), Path.Combine(src, "moved-b"));
+        Directory.Move(Path.Combine(src, "with space"), Path.Combine(src, "renamed space"));
+        File.Move(Path.Combine(src, "moved-b/text.txt"), Path.Combine(src, "moved-b/text-renamed.txt"));
+        Bounded.Run("ln", Path.Combine(src, "moved-b/large.bin"), Path.Combine(src, "large-link"));
+        Directory.Delete(Path.Combine(src, "empty dir"));
+        Rsync(src, session);
+        // rsync -H makes hardlinks after it has set directory times, which moves them on any
+        // filesystem (a local directory too); the next run sets them again, as a nightly job does.
+        Rsync(src, session);
+        var name = Commit(session);
+        AssertSnapshotEquals(src, mount.PathOf(name + "/root.pxar"));
+
+        // The same operations done directly in the session behave as on a local filesystem.
+        Bounded.Io(() =>
+        {
+            var s = session;
+            Directory.Move(Path.Combine(s, "moved-b"), Path.Combine(s, "again"));
+            Assert.True(File.Exists(Path.Combine(s, "again/large.bin")));
+            File.WriteAllText(Path.Combine(s, "x"), "one");
+            File.WriteAllText(Path.Combine(s, "y"), "two");
+            File.Move(Path.Combine(s, "x"), Path.Combine(s, "y"), overwrite: true);
+            Assert.Equal("one", File.ReadAllText(Path.Combine(s, "y")));
+            Assert.False(File.Exists(Path.Combine(s, "x")));
+            Assert.Throws<IOException>(() => Directory.Delete(Path.Combine(s, "again")));
+        });
+        Assert.Equal(Bounded.Run("stat", "-c", "%i %h", Path.Combine(session, "large-link")).Stdout,
+            Bounded.Run("stat", "-c", "%i %h", Path.Combine(session, "again/large.bin")).Stdout);
+        Assert.Contains("2", Bounded.Run("stat", "-c", "%h", Path.Combine(session, "large-link")).Stdout);
+    }
+
+    [Fact]
+    public void EveryFileOperationWorksInASession()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        using var mount = new DatastoreMount(store, staging: Manual);
+        Assert.Equal(0, Bounded.Run("mkdir", "-p", mount.PathOf("staging/ns/team/ns/sub/ct/200")).ExitCode);
+        var s = mount.PathOf("staging/ns/team/ns/sub/ct/200");
+        Bounded.Io(() =>
+        {
+            File.WriteAllText(Path.Combine(s, "f"), "0123456789");
+            using (var f = new FileStream(Path.Combine(s, "f"), FileMode.Open, FileAccess.ReadWrite))
+            {
+                f.Position = 20; // a hole
+                f.Write("end"u8);
+                f.SetLength(22);
+            }
+            Directory.CreateDirectory(Path.Combine(s, "dir/sub"));
+            File.CreateSymbolicLink(Path.Combine(s, "dir/link"), "../f");
+        });
+        Assert.Equal(0, Bounded.Run("mkfifo", Path.Combine(s, "pipe")).ExitCode);
+        Assert.Equal(0, Bounded.Run("mknod", Path.Combine(s, "null"), "c", "1", "3").ExitCode);
+        Assert.Equal(0, Bounded.Run("chmod", "640", Path.Combine(s, "f")).ExitCode);
+        Assert.Equal(0, Bounded.Run("chown", "1234:5678", Path.Combine(s, "f")).ExitCode);
+        Assert.Equal(0, Bounded.Run("touch", "-d", "2001-02-03 04:05:06.5", Path.Combine(s, "f")).ExitCode);
+        Assert.Equal(0, Bounded.Run("setfattr", "-n", "user.k", "-v", "v1", Path.Combine(s, "f")).ExitCode);
+        Assert.Equal(0, Bounded.Run("setfattr", "-n", "user.gone", "-v", "x", Path.Combine(s, "f")).ExitCode);
+        Assert.Equal(0, Bounded.Run("setfattr", "-x", "user.gone", Path.Combine(s, "f")).ExitCode);
+        Assert.Equal(0, Bounded.Run("ln", Path.Combine(s, "f"), Path.Combine(s, "dir/hard")).ExitCode);
+        Assert.Equal(0, Bounded.Run("sync", Path.Combine(s, "f")).ExitCode);
+        Assert.Contains("Available", Bounded.Run("df", s).Stdout);
+        var expected = "0123456789\0\0\0\0\0\0\0\0\0\0en";
+        Assert.Equal(expected, Bounded.Io(() => File.ReadAllText(Path.Combine(s, "dir/hard"))));
+
+        var name = Commit(s);
+        Assert.StartsWith("ns/team/ns/sub/ct/200/", name);
+        Assert.True(store.NamespaceExists(BackupNamespace.Parse("team/sub")));
+        var root = mount.PathOf(name + "/root.pxar");
+        Assert.Equal(expected, Bounded.Io(() => File.ReadAllText(Path.Combine(root, "f"))));
+        Assert.Equal("640 1234 5678 2 981173106", Bounded.Run("stat", "-c", "%a %u %g %h %Y", Path.Combine(root, "f")).Stdout.Trim());
+        Assert.Equal("fifo", Bounded.Run("stat", "-c", "%F", Path.Combine(root, "pipe")).Stdout.Trim());
+        Assert.Equal("character special file 1,3", Bounded.Run("stat", "-c", "%F %t,%T", Path.Combine(root, "null")).Stdout.Trim());
+        Assert.Equal("../f", Bounded.Run("readlink", Path.Combine(root, "dir/link")).Stdout.Trim());
+        var xattrs = Bounded.Run("getfattr", "-d", Path.Combine(root, "f")).Stdout;
+        Assert.Contains("user.k=\"v1\"", xattrs);
+        Assert.DoesNotContain("user.gone", xattrs);
+        Assert.True(Bounded.Io(() => Directory.Exists(Path.Combine(root, "dir/sub"))));
+    }
+
+    [Fact]
+    public void BadNamesAndWritesOutsideSessionsAreRefused()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        using var mount = new DatastoreMount(store, staging: Manual);
+        Assert.Equal(0, Bounded.Run("mkdir", mount.PathOf("staging/ns")).ExitCode);
+        foreach (var bad in new[] { "staging/disk", "staging/host/bad name", "staging/ns/-x", "staging/host/.hidden" })
+        {
+            var r = Bounded.Run("mkdir", mount.PathOf(bad));
+            Assert.NotEqual(0, r.ExitCode);
+            Assert.Contains("Invalid argument", r.Stderr);
+        }
+        var file = Bounded.Run("touch", mount.PathOf("staging/host/file"));
+        Assert.NotEqual(0, file.ExitCode);
+        Assert.Contains("Invalid argument", file.Stderr);
+        var outside = Bounded.Run("mkdir", mount.PathOf("host"));
+        Assert.Contains("Read-only file system", outside.Stderr);
+        Assert.Equal(0, Bounded.Run("mkdir", mount.PathOf("staging/host/ok")).ExitCode);
+        var across = Bounded.Run("mv", mount.PathOf("staging/host/ok"), mount.PathOf("staging/vm"));
+        Assert.NotEqual(0, across.ExitCode);
+
+        // A commit that cannot happen explains itself: a file is still open for writing.
+        var session = mount.PathOf("staging/host/ok");
+        using (Bounded.Io(() => new FileStream(Path.Combine(session, "held"), FileMode.Create)))
+        {
+            var (code, _, stderr) = Task.Run(() => CliRunner.RunAsync("commit", session)).WaitAsync(TimeSpan.FromMinutes(1)).GetAwaiter().GetResult();
+            Assert.Equal(1, code);
+            Assert.Contains("still open for writing", stderr);
+        }
+        Assert.StartsWith("host/ok/", Commit(session));
+        var notSession = Task.Run(() => CliRunner.RunAsync("commit", _tmp.Path)).WaitAsync(TimeSpan.FromMinutes(1)).GetAwaiter().GetResult();
+        Assert.Equal(1, notSession.Code);
+        Assert.Contains("not a staging session", notSession.Err);
+    }
+
+    [Fact]
+    public void SpoolDiskFullGivesEnospcAndTheMountKeepsWorking()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        if (Environment.UserName != "root") { _output.WriteLine("skipped: mounting a small tmpfs needs root"); return; }
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        var spool = Path.Combine(store.PrivateDir, StagingPath.SpoolDirName);
+        Directory.CreateDirectory(spool);
+        Assert.Equal(0, Bounded.Run("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", spool).ExitCode);
+        try
+        {
+            using var mount = new DatastoreMount(store, staging: Manual);
+            var session = mount.PathOf("staging/host/full");
+            Assert.Equal(0, Bounded.Run("mkdir", session).ExitCode);
+            var dd = Bounded.Run("dd", "if=/dev/zero", $"of={session}/big", "bs=1M", "count=16");
+            Assert.NotEqual(0, dd.ExitCode);
+            Assert.Contains("No space left on device", dd.Stderr);
+            Assert.Equal(0, Bounded.Run("rm", $"{session}/big").ExitCode);
+            Bounded.Io(() => File.WriteAllText(Path.Combine(session, "small"), "fits\n"));
+            var name = Commit(session);
+            Assert.Equal("fits\n", Bounded.Io(() => File.ReadAllText(mount.PathOf(name + "/root.pxar/small"))));
+            Assert.False(File.Exists(mount.PathOf(name + "/root.pxar/big")));
+        }
+        finally { Bounded.Run("umount", "-l", spool); }
+    }
+}
