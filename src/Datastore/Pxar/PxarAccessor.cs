@@ -164,6 +164,35 @@ public sealed class PxarAccessor
         return target;
     }
 
+    /// <summary>
+    /// Hardlink target Identity → 1 + the HARDLINK entries pointing at it, from one linear pass over
+    /// the item headers of the metadata stream: every item carries its full size, so file data is
+    /// skipped unread, and a HARDLINK item directly follows the FILENAME its distance is measured from.
+    /// </summary>
+    public async ValueTask<Dictionary<long, int>> CountHardlinksAsync(CancellationToken ct = default)
+    {
+        var counts = new Dictionary<long, int>();
+        using var w = new SourceWindow(_metadata, windowSize: 16 * 1024);
+        long pos = 0, end = _metadata.Length, filename = -1;
+        while (pos < end)
+        {
+            var h = await w.HeaderAsync(pos, ct).ConfigureAwait(false);
+            if (h.Type == PxarFormat.Filename) filename = pos;
+            else if (h.Type == PxarFormat.Hardlink)
+            {
+                if (h.ContentSize < 9 || filename < 0)
+                    throw new FormatCorruptException($"pxar: bad HARDLINK item at offset {pos}");
+                ulong distance = BinaryPrimitives.ReadUInt64LittleEndian((await w.GetAsync(pos + PxarFormat.HeaderSize, 8, ct).ConfigureAwait(false)).Span);
+                if (distance == 0 || distance > (ulong)filename)
+                    throw new FormatCorruptException($"pxar: hardlink at offset {filename} points outside the archive");
+                long target = filename - (long)distance;
+                counts[target] = counts.GetValueOrDefault(target, 1) + 1;
+            }
+            pos += (long)h.FullSize;
+        }
+        return counts;
+    }
+
     /// <summary>xattrs, ACLs, fcaps and quota project id of an entry (read on demand).</summary>
     public async ValueTask<PxarMetadata> ReadMetadataAsync(PxarEntry entry, CancellationToken ct = default)
     {

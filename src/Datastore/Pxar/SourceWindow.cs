@@ -10,24 +10,51 @@ namespace BackupFs.Datastore.Pxar;
 /// </summary>
 internal sealed class SourceWindow : IDisposable
 {
-    private const int WindowSize = 4096;
+    private const int DefaultWindowSize = 4096;
     private readonly IRandomAccessSource _source;
-    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(WindowSize);
+    private byte[]? _buffer;
     private long _start = -1;
     private int _length;
 
-    public SourceWindow(IRandomAccessSource source) => _source = source;
+    /// <param name="windowSize">bytes fetched per miss: 4 KiB for random lookups, more for a sequential scan.</param>
+    public SourceWindow(IRandomAccessSource source, int windowSize = DefaultWindowSize)
+    {
+        _source = source;
+        _buffer = ArrayPool<byte>.Shared.Rent(windowSize);
+    }
 
     public long Length => _source.Length;
 
     /// <summary>Returns exactly <paramref name="count"/> bytes at <paramref name="position"/>; valid until the next call.</summary>
-    public async ValueTask<ReadOnlyMemory<byte>> GetAsync(long position, int count, CancellationToken ct)
+    public ValueTask<ReadOnlyMemory<byte>> GetAsync(long position, int count, CancellationToken ct)
+    {
+        // Most calls are answered from the window: no async state machine for them.
+        if (TryGetBuffered(position, count, out var hit)) return new ValueTask<ReadOnlyMemory<byte>>(hit);
+        return FetchAsync(position, count, ct);
+    }
+
+    public ValueTask<PxarHeader> HeaderAsync(long position, CancellationToken ct)
+    {
+        if (TryGetBuffered(position, PxarFormat.HeaderSize, out var hit)) return new ValueTask<PxarHeader>(CheckedHeader(hit.Span, position));
+        return FetchHeaderAsync(position, ct);
+    }
+
+    private bool TryGetBuffered(long position, int count, out ReadOnlyMemory<byte> bytes)
+    {
+        if (_buffer is { } buffer && _start >= 0 && position >= _start && count >= 0 && position + count <= _start + _length)
+        {
+            bytes = buffer.AsMemory((int)(position - _start), count);
+            return true;
+        }
+        bytes = default;
+        return false;
+    }
+
+    private async ValueTask<ReadOnlyMemory<byte>> FetchAsync(long position, int count, CancellationToken ct)
     {
         if (position < 0 || count < 0 || position > _source.Length - count)
             throw new FormatCorruptException($"pxar: archive truncated or offset out of range (need {count} bytes at {position}, length {_source.Length})");
         var buffer = _buffer ?? throw new ObjectDisposedException(nameof(SourceWindow));
-        if (_start >= 0 && position >= _start && position + count <= _start + _length)
-            return buffer.AsMemory((int)(position - _start), count);
         if (count > buffer.Length)
         {
             var big = new byte[count];
@@ -41,10 +68,15 @@ internal sealed class SourceWindow : IDisposable
         return buffer.AsMemory(0, count);
     }
 
-    public async ValueTask<PxarHeader> HeaderAsync(long position, CancellationToken ct)
+    private async ValueTask<PxarHeader> FetchHeaderAsync(long position, CancellationToken ct)
     {
-        var bytes = await GetAsync(position, PxarFormat.HeaderSize, ct).ConfigureAwait(false);
-        var header = PxarHeader.Read(bytes.Span, position);
+        var bytes = await FetchAsync(position, PxarFormat.HeaderSize, ct).ConfigureAwait(false);
+        return CheckedHeader(bytes.Span, position);
+    }
+
+    private PxarHeader CheckedHeader(ReadOnlySpan<byte> bytes, long position)
+    {
+        var header = PxarHeader.Read(bytes, position);
         if (header.ContentSize > _source.Length - position - PxarFormat.HeaderSize)
             throw new FormatCorruptException($"pxar: item at offset {position} (size {header.FullSize}) runs past the end of the archive ({_source.Length})");
         return header;

@@ -19,7 +19,7 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     private readonly TreeContext _ctx;
     private readonly NodeTable _nodes;
     private readonly ConcurrentDictionary<ulong, IFileHandle> _files = new();
-    private readonly ConcurrentDictionary<ulong, IReadOnlyList<TreeNode>> _listings = new();
+    private readonly ConcurrentDictionary<ulong, DirectoryListing> _listings = new();
     private readonly StagingArea? _stagingArea;
     private readonly StagingFileSystem? _staging;
     private long _nextHandle;
@@ -154,7 +154,7 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
         try
         {
             // The listing is fixed at opendir, so readdir cookies (positions in it) stay stable.
-            var listing = await dir.ListAsync(ctx.SessionEnding).ConfigureAwait(false);
+            var listing = await dir.OpenListingAsync(ctx.SessionEnding).ConfigureAwait(false);
             ulong id = (ulong)Interlocked.Increment(ref _nextHandle);
             _listings[id] = listing;
             return new OpenInfo(id, dir.Immutable ? OpenOptions.CacheDirectory | OpenOptions.KeepCache : OpenOptions.None);
@@ -168,35 +168,44 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
         if (!_listings.TryGetValue(handle, out var listing)) return Errno.EBADF;
         try
         {
-            for (int i = (int)offset; i < listing.Count; i++)
+            int i = (int)Math.Min(offset, (ulong)listing.Count), pageSize = 64;
+            while (i < listing.Count)
             {
-                var child = listing[i];
-                ulong next = (ulong)i + 1;
-                NodeAttributes attributes;
-                try { attributes = await child.GetAttributesAsync(ctx.SessionEnding).ConfigureAwait(false); }
-                catch (Exception e) when (e is not OperationCanceledException)
+                // Pages grow while the reply has room: few wasted decodes for the entries that do not fit.
+                var page = await listing.PageAsync(i, pageSize, ctx.SessionEnding).ConfigureAwait(false);
+                if (page.Count == 0) break;
+                pageSize = Math.Min(pageSize * 2, 1024);
+                foreach (var listed in page)
                 {
-                    // An unreadable entry (a malformed archive) is still listed; stat on it gives the error.
-                    Fail("stat", e);
-                    uint mode = child is DirectoryNode ? FileModes.Directory : child is LinkNode ? FileModes.Symlink : FileModes.Regular;
-                    if (!writer.TryAdd(child.Name, child.StableInode, mode, next)) break;
-                    continue;
+                    if (!await TryAddEntryAsync(writer, listed, (ulong)i + 1, ctx.SessionEnding).ConfigureAwait(false)) return Errno.Ok;
+                    i++;
                 }
-                if (writer.IsPlus)
-                {
-                    var timeout = TimeoutFor(child);
-                    var entry = new EntryInfo { NodeId = _nodes.AddLookup(child), Attributes = attributes, EntryTimeout = timeout, AttributeTimeout = timeout };
-                    if (!writer.TryAddPlus(child.Name, entry, next))
-                    {
-                        _nodes.Forget(entry.NodeId, 1); // not sent: take the count back
-                        break;
-                    }
-                }
-                else if (!writer.TryAdd(child.Name, attributes.Inode, attributes.Mode, next)) break;
             }
             return Errno.Ok;
         }
         catch (Exception e) { return Fail("readdir", e); }
+    }
+
+    /// <summary>Writes one entry; false when the reply is full.</summary>
+    private async ValueTask<bool> TryAddEntryAsync(DirectoryEntryWriter writer, TreeNode child, ulong next, CancellationToken ct)
+    {
+        NodeAttributes attributes;
+        try { attributes = await child.GetAttributesAsync(ct).ConfigureAwait(false); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // An unreadable entry (a malformed archive) is still listed; stat on it gives the error.
+            Fail("stat", e);
+            uint mode = child is DirectoryNode ? FileModes.Directory : child is LinkNode ? FileModes.Symlink : FileModes.Regular;
+            return writer.TryAdd(child.Name, child.StableInode, mode, next);
+        }
+        if (!writer.IsPlus) return writer.TryAdd(child.Name, attributes.Inode, attributes.Mode, next);
+        // The kernel will hold this entry: use the directory's node for it, so a later lookup finds the same one.
+        var node = child.Parent?.Adopt(child) ?? child;
+        var timeout = TimeoutFor(node);
+        var entry = new EntryInfo { NodeId = _nodes.AddLookup(node), Attributes = attributes, EntryTimeout = timeout, AttributeTimeout = timeout };
+        if (writer.TryAddPlus(node.Name, entry, next)) return true;
+        _nodes.Forget(entry.NodeId, 1); // not sent: take the count back
+        return false;
     }
 
     public override ValueTask<Errno> ReleaseDirectory(RequestContext ctx, ulong node, ulong handle)

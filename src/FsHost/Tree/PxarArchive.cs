@@ -15,6 +15,8 @@ public sealed class PxarArchive
     private PxarAccessor? _accessor;
     private Task<Dictionary<long, int>>? _linkCounts;
 
+    private readonly byte[] _inodeScopeBytes;
+
     public string ArchiveName { get; }
     public string InodeScope { get; }
 
@@ -24,6 +26,7 @@ public sealed class PxarArchive
         _snapshot = snapshot;
         ArchiveName = archiveName;
         InodeScope = "pxar:" + snapshot.Snapshot.RelativePath + "/" + archiveName;
+        _inodeScopeBytes = System.Text.Encoding.UTF8.GetBytes(InodeScope);
     }
 
     public long BackupTime => _snapshot.Snapshot.BackupTime;
@@ -57,5 +60,5 @@ public sealed class PxarArchive
 
     public ulong InodeOf(PxarEntry entry) => entry.Identity == 0 && entry.Name.Length == 0
         ? TreeContext.InodeOf(InodeScope)
-        : TreeContext.InodeOf(InodeScope, entry.Identity);
+        : TreeContext.InodeOf(_inodeScopeBytes, entry.Identity); // no per-entry encoding: readdir asks for thousands
 }

@@ -90,15 +90,16 @@ public sealed class PxarDirNode : DirectoryNode
 
     public override async ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
     {
+        var listing = await OpenListingAsync(ct).ConfigureAwait(false);
+        return await listing.PageAsync(0, listing.Count, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Only the goodbye table is read here; entries are decoded page by page as readdir asks.</summary>
+    public override async ValueTask<DirectoryListing> OpenListingAsync(CancellationToken ct)
+    {
         var accessor = await _archive.AccessorAsync(ct).ConfigureAwait(false);
-        var entries = await accessor.ListDirectoryAsync(await EntryAsync(ct).ConfigureAwait(false), ct).ConfigureAwait(false);
-        var children = new List<TreeNode>(entries.Count);
-        foreach (var e in entries)
-        {
-            var node = await PxarNodeFactory.CreateAsync(_archive, this, e, ct).ConfigureAwait(false);
-            children.Add(Child(e.Name, () => node));
-        }
-        return children;
+        var entry = await EntryAsync(ct).ConfigureAwait(false);
+        return new Listing(this, accessor, entry, await accessor.CountChildrenAsync(entry, ct).ConfigureAwait(false));
     }
 
     /// <summary>By the goodbye table's hash search, without listing the directory.</summary>
@@ -107,8 +108,22 @@ public sealed class PxarDirNode : DirectoryNode
         var accessor = await _archive.AccessorAsync(ct).ConfigureAwait(false);
         var found = await accessor.LookupAsync(await EntryAsync(ct).ConfigureAwait(false), name, ct).ConfigureAwait(false);
         if (found is null) return null;
-        var node = await PxarNodeFactory.CreateAsync(_archive, this, found, ct).ConfigureAwait(false);
-        return Child(name, () => node);
+        return Adopt(await PxarNodeFactory.CreateAsync(_archive, this, found, ct).ConfigureAwait(false));
+    }
+
+    /// <summary>Pages decode only their own entries; the nodes are throwaway until the kernel is told about one.</summary>
+    private sealed class Listing(PxarDirNode dir, PxarAccessor accessor, PxarEntry entry, int count) : DirectoryListing
+    {
+        public override int Count => count;
+
+        public override async ValueTask<IReadOnlyList<TreeNode>> PageAsync(int start, int pageSize, CancellationToken ct)
+        {
+            var entries = await accessor.ListDirectoryAsync(entry, start, pageSize, ct).ConfigureAwait(false);
+            var nodes = new TreeNode[entries.Count];
+            for (int i = 0; i < nodes.Length; i++)
+                nodes[i] = await PxarNodeFactory.CreateAsync(dir._archive, dir, entries[i], ct).ConfigureAwait(false);
+            return nodes;
+        }
     }
 
     public override async ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct) =>

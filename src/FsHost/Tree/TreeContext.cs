@@ -25,10 +25,12 @@ public sealed class TreeContext
     }
 
     /// <summary>A stable inode number for a datastore-level path (or an archive entry, with its offset).</summary>
-    public static ulong InodeOf(string path, long entryIdentity = -1)
+    public static ulong InodeOf(string path, long entryIdentity = -1) => InodeOf(Encoding.UTF8.GetBytes(path), entryIdentity);
+
+    /// <summary>The same number from the path's UTF-8 bytes.</summary>
+    public static ulong InodeOf(ReadOnlySpan<byte> path, long entryIdentity = -1)
     {
-        var bytes = Encoding.UTF8.GetBytes(path);
-        ulong h = XxHash64.HashToUInt64(bytes, entryIdentity);
+        ulong h = XxHash64.HashToUInt64(path, entryIdentity);
         return h <= NodeTable.RootId ? h + 2 : h; // 1 is the root's
     }
 

@@ -38,12 +38,17 @@ public abstract class TreeNode
 /// <summary>A directory: children by name, listed in a stable order.</summary>
 public abstract class DirectoryNode : TreeNode
 {
-    private readonly Dictionary<string, TreeNode> _children = new(StringComparer.Ordinal);
+    /// <summary>Children the kernel may hold, so the same entry keeps the same node; made on first use.</summary>
+    private Dictionary<byte[], TreeNode>? _children;
 
     protected DirectoryNode(DirectoryNode? parent, byte[] name) : base(parent, name) { }
 
     /// <summary>The current children, sorted by name bytes.</summary>
     public abstract ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct);
+
+    /// <summary>The children as fixed at opendir, read page by page (readdir cookies are positions in it).</summary>
+    public virtual async ValueTask<DirectoryListing> OpenListingAsync(CancellationToken ct) =>
+        new NodeListing(await ListAsync(ct).ConfigureAwait(false));
 
     /// <summary>One child by name, or null.</summary>
     public virtual async ValueTask<TreeNode?> LookupAsync(byte[] name, CancellationToken ct)
@@ -56,21 +61,42 @@ public abstract class DirectoryNode : TreeNode
     /// <summary>Returns the cached child of that name, or caches the one <paramref name="create"/> makes.</summary>
     protected TreeNode Child(byte[] name, Func<TreeNode> create, Func<TreeNode, bool>? stillValid = null)
     {
-        var key = Convert.ToBase64String(name);
         lock (NodeTable.TreeLock)
         {
-            if (_children.TryGetValue(key, out var existing) && (stillValid is null || stillValid(existing))) return existing;
+            var children = _children ??= new Dictionary<byte[], TreeNode>(NameComparer.Instance);
+            if (children.TryGetValue(name, out var existing) && (stillValid is null || stillValid(existing))) return existing;
             var node = create();
-            _children[key] = node;
+            children[name] = node;
+            return node;
+        }
+    }
+
+    /// <summary>The cached node for <paramref name="node"/>'s name if there is one, else caches <paramref name="node"/>:
+    /// listings make throwaway nodes, and only one that the kernel is told about must be kept.</summary>
+    internal TreeNode Adopt(TreeNode node)
+    {
+        lock (NodeTable.TreeLock)
+        {
+            var children = _children ??= new Dictionary<byte[], TreeNode>(NameComparer.Instance);
+            if (children.TryGetValue(node.Name, out var existing)) return existing;
+            children[node.Name] = node;
             return node;
         }
     }
 
     internal void ForgetChild(TreeNode child)
     {
-        var key = Convert.ToBase64String(child.Name);
         lock (NodeTable.TreeLock)
-            if (_children.TryGetValue(key, out var cached) && ReferenceEquals(cached, child)) _children.Remove(key);
+            if (_children is { } children && children.TryGetValue(child.Name, out var cached) && ReferenceEquals(cached, child))
+                children.Remove(child.Name);
+    }
+
+    /// <summary>Names as raw bytes (file names need not be UTF-8).</summary>
+    private sealed class NameComparer : IEqualityComparer<byte[]>
+    {
+        public static readonly NameComparer Instance = new();
+        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
+        public int GetHashCode(byte[] name) => (int)System.IO.Hashing.XxHash3.HashToUInt64(name);
     }
 }
 
