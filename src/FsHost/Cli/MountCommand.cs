@@ -35,8 +35,13 @@ public static class MountCommand
             DefaultValueFactory = _ => 5,
         };
         var readOnly = new Option<bool>("--read-only") { Description = "no staging: the whole mount is read-only" };
+        var writeThrough = new Option<bool>("--write-through")
+        {
+            Description = "send every write(2) in staging to the spool at once instead of through the kernel's writeback cache "
+                + "(slower; data survives a crash of the mount before close/fsync too)",
+        };
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly, writeThrough };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -69,7 +74,12 @@ public static class MountCommand
             }, staging: staging);
             using var session = FuseSession.Mount(fs,
                 new FuseMountOptions(mnt) { AllowOther = parse.GetValue(allowOther), AutoUnmount = parse.GetValue(autoUnmount), ClearStaleMount = parse.GetValue(force) },
-                new FuseSessionOptions { ReaderThreads = parse.GetValue(threads), Log = m => Console.Error.WriteLine(m) });
+                new FuseSessionOptions
+                {
+                    ReaderThreads = parse.GetValue(threads),
+                    WritebackCache = staging is not null && !parse.GetValue(writeThrough),
+                    Log = m => Console.Error.WriteLine(m),
+                });
             using var signals = session.HandleTerminationSignals();
             await session.Ready.WaitAsync(TimeSpan.FromSeconds(30), ct);
             output.WriteLine($"mounted {ds.Root} at {mnt}");

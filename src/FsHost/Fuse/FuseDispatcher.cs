@@ -274,6 +274,7 @@ internal sealed unsafe partial class FuseDispatcher
             | FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto;
         var flags = (uint)wanted & init->Flags;
         if (!_options.ReaddirPlus) flags &= ~(uint)(FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto);
+        if (_options.WritebackCache) flags |= (uint)FuseInitFlags.WritebackCache & init->Flags;
 
         o->Minor = minor;
         o->MaxReadahead = init->MaxReadahead;

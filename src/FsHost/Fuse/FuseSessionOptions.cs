@@ -18,6 +18,14 @@ public sealed record FuseSessionOptions
     /// <summary>Where the kernel starts throttling background requests.</summary>
     public int CongestionThreshold { get; init; } = 48;
 
+    /// <summary>
+    /// Let the kernel cache writes and send them in large batches (WRITEBACK_CACHE): writes run at
+    /// page-cache speed instead of one round trip per write(2). Data reaches the filesystem by
+    /// close(2) or fsync(2) at the latest, so a crash of the server can lose what an application
+    /// wrote but had not closed or synced yet — as a power cut does on a local filesystem.
+    /// </summary>
+    public bool WritebackCache { get; init; }
+
     /// <summary>Negotiate READDIRPLUS (entries with attributes).</summary>
     public bool ReaddirPlus { get; init; } = true;
 

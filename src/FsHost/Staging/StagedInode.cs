@@ -30,14 +30,19 @@ public sealed class StagedInode : TreeNode
     {
         Session = session;
         Role = role;
-        Number = number;
+        _number = number;
         Mode = mode;
     }
 
     public StagingSession? Session { get; }
     public StagedRole Role { get; }
     /// <summary>Session-unique number (the journal refers to inodes by it; also seeds st_ino).</summary>
-    public ulong Number { get; internal set; }
+    public ulong Number
+    {
+        get => _number;
+        internal set { _number = value; _stableInode = 0; }
+    }
+    private ulong _number;
 
     public uint Mode;
     public uint Uid, Gid;
@@ -70,11 +75,15 @@ public sealed class StagedInode : TreeNode
     public bool IsDirectory => FileType == FileModes.Directory;
     public bool IsRegular => FileType == FileModes.Regular;
 
-    public uint LinkCount => IsDirectory
-        ? 2u + (uint)(Children?.Values.Count(c => c.IsDirectory) ?? 0)
-        : (uint)(Links.Count + PendingBaseLinks);
+    /// <summary>Child directories (kept up to date by the session, for the directory's link count).</summary>
+    internal int Subdirectories;
 
-    public override ulong StableInode => Session is null
+    public uint LinkCount => IsDirectory ? 2u + (uint)Subdirectories : (uint)(Links.Count + PendingBaseLinks);
+
+    private ulong _stableInode;
+
+    /// <summary>st_ino: from the session and the inode's number (fixed once the kernel has seen the inode).</summary>
+    public override ulong StableInode => _stableInode != 0 ? _stableInode : _stableInode = Session is null
         ? TreeContext.InodeOf("staging-virtual:" + (Virtual?.Key ?? ""))
         : TreeContext.InodeOf("staging:" + Session.Group.RelativePath, (long)Number);
 

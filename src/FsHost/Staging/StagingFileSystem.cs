@@ -23,7 +23,11 @@ public sealed class StagingFileSystem
     public const string SnapshotXattr = "user.backupfs.snapshot";
     public const string LastCommitXattr = "user.backupfs.last-commit";
     public const string ErrorXattr = "user.backupfs.error";
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
+    /// <summary>Inside sessions every change comes through the kernel, so its caches stay right: cache long
+    /// (each request saved is a round trip per file for rsync). Discard tells the kernel itself.</summary>
+    private static readonly TimeSpan SessionTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>Above sessions, groups appear when other backups run.</summary>
+    private static readonly TimeSpan VirtualTimeout = TimeSpan.FromSeconds(1);
 
     private readonly StagingArea _area;
     private readonly NodeTable _nodes;
@@ -42,12 +46,17 @@ public sealed class StagingFileSystem
     public static bool OwnsHandle(ulong handle) => handle >= HandleBase;
     private ulong NextHandle() => (ulong)Interlocked.Increment(ref _nextHandle);
 
+    /// <summary>Set once the kernel connection is up.</summary>
+    public IKernelNotifier? Notifier { get; set; }
+
+    private static TimeSpan TimeoutFor(StagedInode inode) => inode.Role == StagedRole.Virtual ? VirtualTimeout : SessionTimeout;
+
     private EntryInfo Entry(StagedInode inode) => new()
     {
         NodeId = _nodes.AddLookup(inode),
         Attributes = inode.Attributes(),
-        EntryTimeout = Timeout,
-        AttributeTimeout = Timeout,
+        EntryTimeout = TimeoutFor(inode),
+        AttributeTimeout = TimeoutFor(inode),
     };
 
     private Errno Fail(string operation, Exception e)
@@ -76,17 +85,18 @@ public sealed class StagingFileSystem
             var child = dir.Role == StagedRole.Virtual
                 ? await _area.LookupAsync(dir, bytes, ctx.SessionEnding).ConfigureAwait(false)
                 : await dir.Session!.LookupAsync(dir, bytes, ctx.SessionEnding).ConfigureAwait(false);
-            return child is null ? Errno.ENOENT : Entry(child);
+            if (child is not null) return Entry(child);
+            return dir.Role == StagedRole.Virtual ? Errno.ENOENT : EntryInfo.Negative(SessionTimeout);
         }
         catch (Exception e) { return Fail("lookup", e); }
     }
 
-    public VfsResult<AttributeInfo> GetAttributes(StagedInode inode) => new AttributeInfo(inode.Attributes(), Timeout);
+    public VfsResult<AttributeInfo> GetAttributes(StagedInode inode) => new AttributeInfo(inode.Attributes(), TimeoutFor(inode));
 
     public async ValueTask<VfsResult<AttributeInfo>> SetAttributes(RequestContext ctx, StagedInode inode, SetAttributesRequest request)
     {
         if (inode.Role == StagedRole.Virtual) return Errno.EPERM;
-        try { return new AttributeInfo(await inode.Session!.SetAttributesAsync(inode, request, ctx.SessionEnding).ConfigureAwait(false), Timeout); }
+        try { return new AttributeInfo(await inode.Session!.SetAttributesAsync(inode, request, ctx.SessionEnding).ConfigureAwait(false), SessionTimeout); }
         catch (Exception e) { return Fail("setattr", e); }
     }
 
@@ -255,6 +265,7 @@ public sealed class StagingFileSystem
                     return Errno.Ok;
                 case DiscardXattr:
                     await session.DiscardAsync(ctx.SessionEnding).ConfigureAwait(false);
+                    ForgetCachedTree(inode);
                     return Errno.Ok;
                 case not null:
                     return Errno.EPERM; // the report attributes are read-only
@@ -274,6 +285,21 @@ public sealed class StagingFileSystem
             return Errno.Ok;
         }
         catch (Exception e) { return Fail("removexattr", e); }
+    }
+
+    /// <summary>
+    /// After a discard the session's tree is the base again: the kernel must drop what it cached
+    /// below it. Done after the reply (the kernel may hold the directory while it waits for it).
+    /// </summary>
+    private void ForgetCachedTree(StagedInode sessionRoot)
+    {
+        if (Notifier is not { } notifier || sessionRoot.Links.FirstOrDefault() is not { Parent: { } parent } link) return;
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(50).ConfigureAwait(false);
+            if (parent.Id != 0) notifier.InvalidateEntry(parent.Id, link.Name);
+            if (sessionRoot.Id != 0) notifier.InvalidateNode(sessionRoot.Id, -1);
+        });
     }
 
     private static string? Control(ReadOnlySpan<byte> name) =>

@@ -43,6 +43,7 @@ public sealed partial class StagingSession
     {
         dir.Children![StagedInode.Key(name)] = inode;
         inode.Links.Add(new StagedLink(dir, name));
+        if (inode.IsDirectory) dir.Subdirectories++;
         dir.Touch(now);
     }
 
@@ -50,6 +51,7 @@ public sealed partial class StagingSession
     {
         var key = StagedInode.Key(name);
         if (!dir.Children!.Remove(key, out var inode)) return;
+        if (inode.IsDirectory) dir.Subdirectories--;
         int at = inode.Links.FindIndex(l => l.Parent == dir && l.Name.AsSpan().SequenceEqual(name));
         if (at >= 0) inode.Links.RemoveAt(at);
         inode.ChangeTime = now;
@@ -268,6 +270,9 @@ public sealed partial class StagingSession
             Relink(replaced, newDir, newName, dir, name);
             dir.Children[StagedInode.Key(name)] = replaced;
             newDir.Children[StagedInode.Key(newName)] = moving;
+            int shift = (moving.IsDirectory ? 1 : 0) - (replaced.IsDirectory ? 1 : 0);
+            dir.Subdirectories -= shift;
+            newDir.Subdirectories += shift;
             replaced.ChangeTime = now;
         }
         else
@@ -276,6 +281,7 @@ public sealed partial class StagingSession
             dir.Children.Remove(StagedInode.Key(name));
             Relink(moving, dir, name, newDir, newName);
             newDir.Children[StagedInode.Key(newName)] = moving;
+            if (moving.IsDirectory) { dir.Subdirectories--; newDir.Subdirectories++; }
         }
         moving.ChangeTime = now;
         dir.Touch(now);

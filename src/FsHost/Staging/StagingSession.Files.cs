@@ -112,7 +112,7 @@ public sealed partial class StagingSession
             if (TryBind(inode, t, out var number)) Append(new JournalRecord { Op = JournalOp.Spool, Time = t, Number = number });
             inode.SpoolPath = spool;
         }
-        else if (size != inode.Size || new FileInfo(inode.SpoolPath).Length != size)
+        else if (size != inode.Size)
         {
             using var h = File.OpenHandle(inode.SpoolPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
             RandomAccess.SetLength(h, size);

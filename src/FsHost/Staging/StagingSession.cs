@@ -148,6 +148,7 @@ public sealed partial class StagingSession : IDisposable
             var inode = await FromBaseAsync(accessor, entry, counts, ct).ConfigureAwait(false);
             inode.Links.Add(new StagedLink(dir, entry.Name));
             children[StagedInode.Key(entry.Name)] = inode;
+            if (inode.IsDirectory) dir.Subdirectories++;
         }
         dir.Children = children;
         return children;

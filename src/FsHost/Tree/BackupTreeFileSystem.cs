@@ -37,6 +37,7 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     public override void Initialize(IKernelNotifier notifier)
     {
         base.Initialize(notifier);
+        if (_staging is not null) _staging.Notifier = notifier;
         _stagingArea?.Start();
     }
 

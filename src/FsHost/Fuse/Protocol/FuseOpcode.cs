@@ -27,6 +27,7 @@ internal enum FuseInitFlags : uint
     DoReaddirplus = 1u << 13,
     ReaddirplusAuto = 1u << 14,
     AsyncDio = 1u << 15,
+    WritebackCache = 1u << 16,
     ParallelDirops = 1u << 18,
     MaxPages = 1u << 22,
     CacheSymlinks = 1u << 23,

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Benchmark of staging writes, all peers in one run on the same generated tree (1 GiB default):
+#  1. initial: `rsync -a` of the tree into MOUNTPOINT/staging/host/bench + `backupfs commit`,
+#     vs `restic backup` of the tree, vs plain `rsync -a` to a local directory;
+#  2. incremental after changing 1% of the bytes (scripts/lib/mutate-tree.py): the same three.
+# Prints wall times, ratios, the commit's own time, and the bytes each backup added.
+# usage: scripts/bench-staging.sh [TREE_MIB]   (default 1024)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/setup.sh
+ensure_dotnet
+ensure_apt_packages fuse3 rsync restic attr
+build_backupfs
+mib=${1:-1024}
+work=${BENCH_DIR:-/var/tmp/backupfs-bench-staging}
+mkdir -p "$work"
+tree="$work/tree-$mib"
+[ -d "$tree" ] || python3 scripts/lib/gen-tree.py "$tree" "$mib" >/dev/null
+src="$work/src"; mnt="$work/mnt"; plain="$work/plain"
+unmount() { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true; }
+trap unmount EXIT
+unmount
+rm -rf "$src" "$plain" "$work/ds" "$work/restic"
+mkdir -p "$mnt"
+cp -a "$tree" "$src"
+export RESTIC_PASSWORD=bench
+restic init -q -r "$work/restic" >/dev/null
+"$BACKUPFS" init "$work/ds" >/dev/null
+"$BACKUPFS" mount "$work/ds" "$mnt" --commit-delay 3600 >/dev/null
+session="$mnt/staging/host/bench"
+now() { date +%s.%N; }
+warm() { find "$src" -type f -exec cat {} + >/dev/null; } # every tool reads the source from the page cache
+stat_of() { getfattr --only-values -n user.backupfs.last-commit "$session" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+restic_added() { restic backup -q --json -r "$work/restic" "$src" | python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("message_type") == "summary": print(m["data_added"])'; }
+
+run() { # phase
+  warm
+  local t0 t1 t2 t3 t4 t5 t6 added
+  t0=$(now); rsync -a --delete "$src/" "$session/"; t1=$(now); "$BACKUPFS" commit "$session" >/dev/null 2>&1; t2=$(now)
+  eval "bfs_rsync_$1=$(python3 -c "print($t1-$t0)") bfs_commit_$1=$(python3 -c "print($t2-$t1)")"
+  eval "bfs_added_$1=$(stat_of new_chunk_bytes) bfs_written_$1=$(stat_of written_bytes)"
+  warm
+  t3=$(now); added=$(restic_added); t4=$(now)
+  eval "restic_$1=$(python3 -c "print($t4-$t3)") restic_added_$1=$added"
+  warm
+  t5=$(now); rsync -a --delete "$src/" "$plain/"; t6=$(now)
+  eval "plain_$1=$(python3 -c "print($t6-$t5)")"
+}
+run initial
+python3 scripts/lib/mutate-tree.py "$src" 1 >/dev/null
+run incremental
+total=$(du -sb "$tree" | cut -f1)
+
+python3 - "$mib" "$total" "$bfs_rsync_initial" "$bfs_commit_initial" "$restic_initial" "$plain_initial" "$bfs_added_initial" "$restic_added_initial" \
+  "$bfs_rsync_incremental" "$bfs_commit_incremental" "$restic_incremental" "$plain_incremental" "$bfs_added_incremental" "$restic_added_incremental" "$bfs_written_incremental" <<'PY'
+import sys
+a = sys.argv[1:]; mib = int(a[0]); total = int(a[1])
+def row(name, rs, cm, restic, plain, added, radded, written=None):
+    rs, cm, restic, plain = map(float, (rs, cm, restic, plain)); added, radded = int(added), int(radded)
+    bfs = rs + cm
+    print(f"{name}:")
+    print(f"  backupfs rsync+commit {bfs:7.2f} s  (rsync {rs:.2f} s, commit {cm:.2f} s)  added {added/2**20:8.1f} MiB ({100*added/total:.2f}% of the tree)")
+    if written is not None: print(f"  backupfs commit re-read {int(written)/2**20:.1f} MiB of changed files")
+    print(f"  restic backup         {restic:7.2f} s  added {radded/2**20:8.1f} MiB")
+    print(f"  plain rsync           {plain:7.2f} s")
+    print(f"  ratio restic/backupfs {restic/bfs:.2f}x (>= 1: backupfs is faster); backupfs/plain rsync {bfs/plain:.2f}x")
+print(f"tree: {mib} MiB ({total/2**20:.0f} MiB of files)")
+row("initial", *a[2:8])
+row("incremental after changing 1%", *a[8:14], written=a[14])
+PY
