@@ -304,4 +304,20 @@ public class StagingMountTests : IDisposable
         }
         finally { Bounded.Run("umount", "-l", spool); }
     }
+
+    [Fact]
+    public void AJournalThatCannotBeReplayedIsMovedAsideAndTheMountWorks()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        var dir = StagingPath.SessionDirectory(store, BackupGroup.Parse("host/broken"));
+        using (var j = StagingJournal.Create(dir, null))
+            j.Append(new JournalRecord { Op = JournalOp.Unlink, Parent = 99, Name = "x"u8.ToArray() });
+        using var mount = new DatastoreMount(store, staging: Manual);
+        Assert.Contains(mount.StagingLog, l => l.Contains("cannot resume") && l.Contains("staging-broken"));
+        Assert.False(Directory.Exists(dir));
+        Assert.Equal(0, Bounded.Run("mkdir", mount.PathOf("staging/host/broken")).ExitCode);
+        Bounded.Io(() => File.WriteAllText(mount.PathOf("staging/host/broken/ok"), "ok"));
+        Assert.StartsWith("host/broken/", Commit(mount.PathOf("staging/host/broken")));
+    }
 }
