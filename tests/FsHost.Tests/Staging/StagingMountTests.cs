@@ -320,4 +320,30 @@ public class StagingMountTests : IDisposable
         Bounded.Io(() => File.WriteAllText(mount.PathOf("staging/host/broken/ok"), "ok"));
         Assert.StartsWith("host/broken/", Commit(mount.PathOf("staging/host/broken")));
     }
+
+    [Fact]
+    public void AnIdleSessionIsCommittedByItselfAndUnmountCommitsTheRest()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        var auto = BackupGroup.Parse("host/auto");
+        using (var mount = new DatastoreMount(store, staging: new StagingOptions { CommitDelay = TimeSpan.FromSeconds(1) }))
+        {
+            Assert.Equal(0, Bounded.Run("mkdir", mount.PathOf("staging/host/auto")).ExitCode);
+            Bounded.Io(() => File.WriteAllText(mount.PathOf("staging/host/auto/a"), "a"));
+            // No file open, nothing changing: the commit delay passes and the snapshot appears.
+            Assert.True(Bounded.Eventually(() => store.LatestSnapshot(auto) is not null && mount.Staging!.Sessions.All(s => !s.Dirty), TimeSpan.FromSeconds(30)));
+        }
+        using (var mount = new DatastoreMount(store, staging: Manual))
+        {
+            Assert.Equal("a", Bounded.Io(() => File.ReadAllText(mount.PathOf("staging/host/auto/a"))));
+            Bounded.Io(() => File.WriteAllText(mount.PathOf("staging/host/auto/b"), "b"));
+            Assert.Single(store.ListSnapshots(auto));
+        } // unmount: the pending change is committed before the session ends
+        var latest = store.LatestSnapshot(auto)!;
+        Assert.Equal(2, store.ListSnapshots(auto).Count);
+        var restored = _tmp.Sub("restored");
+        CliRunner.RunOkAsync("restore", store.Root, latest.RelativePath, "root.pxar", restored).GetAwaiter().GetResult();
+        Assert.Equal(["a", "b"], Directory.GetFiles(restored).Select(Path.GetFileName).Order().ToArray());
+    }
 }
