@@ -10,8 +10,8 @@ namespace BackupFs.Datastore.Reading;
 /// </summary>
 public sealed class ChunkBuffer
 {
-    /// <summary>Chunks are at most 16 MiB (4 × the 4 MiB average); few arrays are kept idle per size class.</summary>
-    private static readonly ArrayPool<byte> Pool = ArrayPool<byte>.Create(maxArrayLength: 16 * 1024 * 1024, maxArraysPerBucket: 2);
+    /// <summary>Idle arrays for reuse (see <see cref="ChunkArrayPool"/>).</summary>
+    private static readonly ChunkArrayPool Pool = new(idleLimitBytes: 24L * 1024 * 1024);
 
     private byte[]? _array;
     private int _refs = 1;
@@ -29,7 +29,7 @@ public sealed class ChunkBuffer
 
     /// <summary>A buffer of exactly <paramref name="length"/> bytes (the caller holds the one reference).</summary>
     public static ChunkBuffer Rent(int length) =>
-        new(length <= 16 * 1024 * 1024 ? Pool.Rent(length) : GC.AllocateUninitializedArray<byte>(length), length);
+        new(Pool.Rent(length), length);
 
     /// <summary>Wraps an existing array (not pooled).</summary>
     public static ChunkBuffer Wrap(byte[] array) => new(array, array.Length) { _pooled = false };
@@ -57,7 +57,7 @@ public sealed class ChunkBuffer
         if (refs > 0) return;
         if (refs < 0) throw new InvalidOperationException("chunk buffer released twice");
         var array = Interlocked.Exchange(ref _array, null);
-        if (array is not null && _pooled && array.Length <= 16 * 1024 * 1024) Pool.Return(array);
+        if (array is not null && _pooled) Pool.Return(array);
     }
 
     private static ObjectDisposedException Released() => new(nameof(ChunkBuffer), "the chunk buffer was released");
