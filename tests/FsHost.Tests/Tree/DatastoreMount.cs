@@ -34,7 +34,9 @@ public sealed class DatastoreMount : IDisposable
             Staging.RecoverAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
         }
         Fs = new BackupTreeFileSystem(store, _chunks, options, new TreeErrorLog(m => { lock (Errors) Errors.Add(m); }), Staging);
-        Session = FuseSession.Mount(Fs, new FuseMountOptions(mountPoint) { Subtype = FuseEnvironment.Subtype, FsName = "backupfs-test" });
+        // As `backupfs mount` does: the kernel writeback cache when staging is on.
+        Session = FuseSession.Mount(Fs, new FuseMountOptions(mountPoint) { Subtype = FuseEnvironment.Subtype, FsName = "backupfs-test" },
+            new FuseSessionOptions { WritebackCache = staging is not null });
         if (!Session.Ready.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("INIT was not answered");
     }
 
