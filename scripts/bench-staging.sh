@@ -3,25 +3,32 @@
 #  1. initial: `rsync -a` of the tree into MOUNTPOINT/staging/host/bench + `backupfs commit`,
 #     vs `restic backup` of the tree, vs plain `rsync -a` to a local directory;
 #  2. incremental after changing 1% of the bytes (scripts/lib/mutate-tree.py): the same three.
+# Also `rsync -a` into an rclone mount (local directory, --vfs-cache-mode writes): what rsync
+# through a mature Go FUSE filesystem costs on this machine, the write-side peer of the mount.
 # Prints wall times, ratios, the commit's own time, and the bytes each backup added.
 # usage: scripts/bench-staging.sh [TREE_MIB]   (default 1024)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
 ensure_dotnet
-ensure_apt_packages fuse3 rsync restic attr
+ensure_apt_packages fuse3 rsync restic attr rclone
 build_backupfs
 mib=${1:-1024}
 work=${BENCH_DIR:-/var/tmp/backupfs-bench-staging}
 mkdir -p "$work"
 tree="$work/tree-$mib"
 [ -d "$tree" ] || python3 scripts/lib/gen-tree.py "$tree" "$mib" >/dev/null
-src="$work/src"; mnt="$work/mnt"; plain="$work/plain"
-unmount() { fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true; }
+src="$work/src"; mnt="$work/mnt"; plain="$work/plain"; rcmnt="$work/rcmnt"
+unmount() {
+  fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
+  fusermount3 -u "$rcmnt" 2>/dev/null || umount -l "$rcmnt" 2>/dev/null || true
+}
 trap unmount EXIT
 unmount
-rm -rf "$src" "$plain" "$work/ds" "$work/restic"
-mkdir -p "$mnt"
+rm -rf "$src" "$plain" "$work/ds" "$work/restic" "$work/rclone-target" "$work/rclone-cache"
+mkdir -p "$mnt" "$rcmnt" "$work/rclone-target"
+rclone mount "$work/rclone-target" "$rcmnt" --daemon --vfs-cache-mode writes --cache-dir "$work/rclone-cache" 2>/dev/null
+for _ in $(seq 50); do mountpoint -q "$rcmnt" && break; sleep 0.1; done
 cp -a "$tree" "$src"
 export RESTIC_PASSWORD=bench
 restic init -q -r "$work/restic" >/dev/null
@@ -48,6 +55,9 @@ run() { # phase
   warm
   t5=$(now); rsync -a --delete "$src/" "$plain/"; t6=$(now)
   eval "plain_$1=$(python3 -c "print($t6-$t5)")"
+  warm
+  t5=$(now); rsync -a --delete "$src/" "$rcmnt/"; t6=$(now)
+  eval "rclone_$1=$(python3 -c "print($t6-$t5)")"
 }
 run initial
 python3 scripts/lib/mutate-tree.py "$src" 1 >/dev/null
@@ -55,19 +65,21 @@ run incremental
 total=$(du -sb "$tree" | cut -f1)
 
 python3 - "$mib" "$total" "$bfs_rsync_initial" "$bfs_commit_initial" "$restic_initial" "$plain_initial" "$bfs_added_initial" "$restic_added_initial" \
-  "$bfs_rsync_incremental" "$bfs_commit_incremental" "$restic_incremental" "$plain_incremental" "$bfs_added_incremental" "$restic_added_incremental" "$bfs_written_incremental" <<'PY'
+  "$bfs_rsync_incremental" "$bfs_commit_incremental" "$restic_incremental" "$plain_incremental" "$bfs_added_incremental" "$restic_added_incremental" "$bfs_written_incremental" \
+  "$rclone_initial" "$rclone_incremental" <<'PY'
 import sys
 a = sys.argv[1:]; mib = int(a[0]); total = int(a[1])
-def row(name, rs, cm, restic, plain, added, radded, written=None):
-    rs, cm, restic, plain = map(float, (rs, cm, restic, plain)); added, radded = int(added), int(radded)
+def row(name, rs, cm, restic, plain, added, radded, rclone, written=None):
+    rs, cm, restic, plain, rclone = map(float, (rs, cm, restic, plain, rclone)); added, radded = int(added), int(radded)
     bfs = rs + cm
     print(f"{name}:")
     print(f"  backupfs rsync+commit {bfs:7.2f} s  (rsync {rs:.2f} s, commit {cm:.2f} s)  added {added/2**20:8.1f} MiB ({100*added/total:.2f}% of the tree)")
     if written is not None: print(f"  backupfs commit re-read {int(written)/2**20:.1f} MiB of changed files")
     print(f"  restic backup         {restic:7.2f} s  added {radded/2**20:8.1f} MiB")
     print(f"  plain rsync           {plain:7.2f} s")
+    print(f"  rsync into rclone mount {rclone:5.2f} s  (rsync alone into BackupFs staging: {rclone/rs:.2f}x faster than into rclone)")
     print(f"  ratio restic/backupfs {restic/bfs:.2f}x (>= 1: backupfs is faster); backupfs/plain rsync {bfs/plain:.2f}x")
 print(f"tree: {mib} MiB ({total/2**20:.0f} MiB of files)")
-row("initial", *a[2:8])
-row("incremental after changing 1%", *a[8:14], written=a[14])
+row("initial", *a[2:8], a[15])
+row("incremental after changing 1%", *a[8:14], a[16], written=a[14])
 PY
