@@ -73,7 +73,15 @@ public static class MountCommand
                 ShowRawArchives = parse.GetValue(raw),
             }, staging: staging);
             using var session = FuseSession.Mount(fs,
-                new FuseMountOptions(mnt) { AllowOther = parse.GetValue(allowOther), AutoUnmount = parse.GetValue(autoUnmount), ClearStaleMount = parse.GetValue(force) },
+                new FuseMountOptions(mnt)
+                {
+                    AllowOther = parse.GetValue(allowOther),
+                    // Only other users need the kernel to check permissions: the owner can read the datastore anyway,
+                    // and without the check the kernel skips a GETATTR of the directory after every change in it.
+                    DefaultPermissions = parse.GetValue(allowOther),
+                    AutoUnmount = parse.GetValue(autoUnmount),
+                    ClearStaleMount = parse.GetValue(force),
+                },
                 new FuseSessionOptions
                 {
                     ReaderThreads = parse.GetValue(threads),
