@@ -222,11 +222,7 @@ public sealed class StagingFileSystem
             else if (inode.Role == StagedRole.Virtual) value = null;
             else value = (await inode.Session!.GetXattrsAsync(inode, ctx.SessionEnding).ConfigureAwait(false))
                 .FirstOrDefault(x => x.Name.AsSpan().SequenceEqual(name.Span)).Value;
-            if (value is null) return Errno.ENODATA;
-            if (destination.Length == 0) return value.Length;
-            if (destination.Length < value.Length) return Errno.ERANGE;
-            value.CopyTo(destination);
-            return value.Length;
+            return XattrReplies.Value(value, destination);
         }
         catch (Exception e) { return Fail("getxattr", e); }
     }
@@ -236,18 +232,7 @@ public sealed class StagingFileSystem
         if (inode.Role == StagedRole.Virtual) return 0;
         try
         {
-            var xattrs = await inode.Session!.GetXattrsAsync(inode, ctx.SessionEnding).ConfigureAwait(false);
-            int total = xattrs.Sum(x => x.Name.Length + 1);
-            if (destination.Length == 0) return total;
-            if (destination.Length < total) return Errno.ERANGE;
-            int pos = 0;
-            foreach (var (xname, _) in xattrs)
-            {
-                xname.CopyTo(destination[pos..]);
-                pos += xname.Length;
-                destination.Span[pos++] = 0;
-            }
-            return total;
+            return XattrReplies.Names(await inode.Session!.GetXattrsAsync(inode, ctx.SessionEnding).ConfigureAwait(false), destination);
         }
         catch (Exception e) { return Fail("listxattr", e); }
     }

@@ -386,6 +386,12 @@ public sealed partial class StagingSession
         _nextNumber = max + 1;
         StagedInode Get(ulong number, JournalRecord r) => byNumber.TryGetValue(number, out var i) ? i
             : throw new InvalidDataException($"journal record {r.Op} names inode {number}, which no earlier record made");
+        async ValueTask<StagedInode> DirectoryAsync(ulong number, JournalRecord r)
+        {
+            var dir = Get(number, r);
+            await ChildrenAsync(dir, ct).ConfigureAwait(false);
+            return dir;
+        }
         async ValueTask<StagedInode> ChildAsync(StagedInode dir, byte[] name, JournalRecord r) =>
             (await ChildrenAsync(dir, ct).ConfigureAwait(false)).GetValueOrDefault(StagedInode.Key(name))
             ?? throw new InvalidDataException($"journal record {r.Op} names '{System.Text.Encoding.UTF8.GetString(name)}', which does not exist at that point");
@@ -405,15 +411,13 @@ public sealed partial class StagingSession
                 }
                 case JournalOp.MakeDirectory:
                 {
-                    var dir = Get(r.Parent, r);
-                    await ChildrenAsync(dir, ct).ConfigureAwait(false);
+                    var dir = await DirectoryAsync(r.Parent, r).ConfigureAwait(false);
                     byNumber[r.Number] = ApplyMakeDirectory(dir, r.Name, r.Number, r.Mode, r.Uid, r.Gid, now);
                     break;
                 }
                 case JournalOp.Create:
                 {
-                    var dir = Get(r.Parent, r);
-                    await ChildrenAsync(dir, ct).ConfigureAwait(false);
+                    var dir = await DirectoryAsync(r.Parent, r).ConfigureAwait(false);
                     var inode = ApplyCreate(dir, r.Name, r.Number, r.Mode, r.Uid, r.Gid, now);
                     if (!File.Exists(inode.SpoolPath)) CreateEmptySpool(inode.SpoolPath!);
                     byNumber[r.Number] = inode;
@@ -421,22 +425,19 @@ public sealed partial class StagingSession
                 }
                 case JournalOp.MakeNode:
                 {
-                    var dir = Get(r.Parent, r);
-                    await ChildrenAsync(dir, ct).ConfigureAwait(false);
+                    var dir = await DirectoryAsync(r.Parent, r).ConfigureAwait(false);
                     byNumber[r.Number] = ApplyMakeSpecial(dir, r.Name, r.Number, r.Mode, r.DeviceMajor, r.DeviceMinor, r.Uid, r.Gid, now);
                     break;
                 }
                 case JournalOp.Symlink:
                 {
-                    var dir = Get(r.Parent, r);
-                    await ChildrenAsync(dir, ct).ConfigureAwait(false);
+                    var dir = await DirectoryAsync(r.Parent, r).ConfigureAwait(false);
                     byNumber[r.Number] = ApplySymlink(dir, r.Name, r.Number, r.Target, r.Uid, r.Gid, now);
                     break;
                 }
                 case JournalOp.Link:
                 {
-                    var dir = Get(r.Parent, r);
-                    await ChildrenAsync(dir, ct).ConfigureAwait(false);
+                    var dir = await DirectoryAsync(r.Parent, r).ConfigureAwait(false);
                     ApplyLink(Get(r.Number, r), dir, r.Name, now);
                     break;
                 }
@@ -451,9 +452,8 @@ public sealed partial class StagingSession
                 case JournalOp.Rename:
                 {
                     var dir = Get(r.Parent, r);
-                    var newDir = Get(r.NewParent, r);
                     await ChildAsync(dir, r.Name, r).ConfigureAwait(false);
-                    await ChildrenAsync(newDir, ct).ConfigureAwait(false);
+                    var newDir = await DirectoryAsync(r.NewParent, r).ConfigureAwait(false);
                     ApplyRename(dir, r.Name, newDir, r.NewName, (RenameFlags)r.Flags, now);
                     break;
                 }

@@ -191,20 +191,9 @@ public sealed partial class StagingSession : IDisposable
     private async ValueTask<List<(byte[] Name, byte[] Value)>> XattrsAsync(StagedInode inode, CancellationToken ct)
     {
         if (inode.Xattrs is { } known) return known;
-        var list = new List<(byte[], byte[])>();
-        if (inode.BaseEntry is { } entry && _baseAccessor is { } accessor)
-        {
-            var meta = await accessor.ReadMetadataAsync(entry, ct).ConfigureAwait(false);
-            list.AddRange(meta.Xattrs.Select(x => (x.Name, x.Value)));
-            if (meta.Fcaps is { } caps) list.Add(("security.capability"u8.ToArray(), caps));
-            if (!meta.Acl.IsEmpty)
-            {
-                if (PosixAclXattr.BuildAccess(meta.Acl, (uint)(entry.Stat.Mode & 0xFFF)) is { } access)
-                    list.Add((System.Text.Encoding.ASCII.GetBytes(PosixAclXattr.AccessName), access));
-                if (PosixAclXattr.BuildDefault(meta.Acl) is { } dflt)
-                    list.Add((System.Text.Encoding.ASCII.GetBytes(PosixAclXattr.DefaultName), dflt));
-            }
-        }
+        var list = inode.BaseEntry is { } entry && _baseAccessor is { } accessor
+            ? await Tree.PxarNodeFactory.XattrsAsync(accessor, entry, ct).ConfigureAwait(false)
+            : [];
         inode.Xattrs = list;
         return list;
     }

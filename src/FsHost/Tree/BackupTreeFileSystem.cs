@@ -236,15 +236,8 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
         if (n is StagedInode staged && _staging is not null) return await _staging.GetXattr(ctx, staged, name, destination).ConfigureAwait(false);
         try
         {
-            foreach (var (xname, value) in await n.GetXattrsAsync(ctx.SessionEnding).ConfigureAwait(false))
-            {
-                if (!xname.AsSpan().SequenceEqual(name.Span)) continue;
-                if (destination.Length == 0) return value.Length;
-                if (destination.Length < value.Length) return Errno.ERANGE;
-                value.CopyTo(destination);
-                return value.Length;
-            }
-            return Errno.ENODATA;
+            var xattrs = await n.GetXattrsAsync(ctx.SessionEnding).ConfigureAwait(false);
+            return XattrReplies.Value(xattrs.FirstOrDefault(x => x.Name.AsSpan().SequenceEqual(name.Span)).Value, destination);
         }
         catch (Exception e) { return Fail("getxattr", e); }
     }
@@ -255,18 +248,7 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
         if (n is StagedInode staged && _staging is not null) return await _staging.ListXattr(ctx, staged, destination).ConfigureAwait(false);
         try
         {
-            var xattrs = await n.GetXattrsAsync(ctx.SessionEnding).ConfigureAwait(false);
-            int total = xattrs.Sum(x => x.Name.Length + 1);
-            if (destination.Length == 0) return total;
-            if (destination.Length < total) return Errno.ERANGE;
-            int pos = 0;
-            foreach (var (xname, _) in xattrs)
-            {
-                xname.CopyTo(destination[pos..]);
-                pos += xname.Length;
-                destination.Span[pos++] = 0;
-            }
-            return total;
+            return XattrReplies.Names(await n.GetXattrsAsync(ctx.SessionEnding).ConfigureAwait(false), destination);
         }
         catch (Exception e) { return Fail("listxattr", e); }
     }

@@ -44,9 +44,12 @@ internal static class PxarNodeFactory
         (uint)((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xffUL) << 12));
 
     /// <summary>xattrs as archived, plus security.capability (FCAPS) and POSIX ACLs rebuilt from ACL items.</summary>
-    public static async ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> XattrsAsync(PxarArchive archive, PxarEntry entry, CancellationToken ct)
+    public static async ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> XattrsAsync(PxarArchive archive, PxarEntry entry, CancellationToken ct) =>
+        await XattrsAsync(await archive.AccessorAsync(ct).ConfigureAwait(false), entry, ct).ConfigureAwait(false);
+
+    /// <inheritdoc cref="XattrsAsync(PxarArchive, PxarEntry, CancellationToken)"/>
+    public static async ValueTask<List<(byte[] Name, byte[] Value)>> XattrsAsync(PxarAccessor accessor, PxarEntry entry, CancellationToken ct)
     {
-        var accessor = await archive.AccessorAsync(ct).ConfigureAwait(false);
         var meta = await accessor.ReadMetadataAsync(entry, ct).ConfigureAwait(false);
         var list = meta.Xattrs.Select(x => (x.Name, x.Value)).ToList();
         if (meta.Fcaps is { } caps) list.Add(("security.capability"u8.ToArray(), caps));
