@@ -40,8 +40,12 @@ public static class MountCommand
             Description = "send every write(2) in staging to the spool at once instead of through the kernel's writeback cache "
                 + "(slower; data survives a crash of the mount before close/fsync too)",
         };
+        var noWarmup = new Option<bool>("--no-warmup")
+        {
+            Description = "skip compiling the read paths on a tiny throwaway datastore before mounting (the mount is ready ~0.5 s sooner; the first walk is slower)",
+        };
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly, writeThrough };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly, writeThrough, noWarmup };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -58,6 +62,7 @@ public static class MountCommand
             if (!parse.GetValue(foreground)) return await StartInBackgroundAsync(mnt, output, ct);
 
             var ds = StoreOpener.Open(parse.GetValue(store)!);
+            if (!parse.GetValue(noWarmup)) await MountWarmup.RunAsync(ct);
             using var chunks = StoreOpener.ChunkSource(ds, parse.GetValue(cacheMb) * 1024L * 1024);
             var delay = parse.GetValue(commitDelay);
             if (delay < 0 || double.IsNaN(delay)) throw new BackupFsException("--commit-delay must be 0 or more seconds");
