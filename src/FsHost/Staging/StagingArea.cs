@@ -220,11 +220,11 @@ public sealed class StagingArea : IAsyncDisposable
         return await RunCommitAsync(session, force: true, ct).ConfigureAwait(false);
     }
 
-    private async Task<SplitCommitResult?> RunCommitAsync(StagingSession session, bool force, CancellationToken ct)
+    private async Task<SplitCommitResult?> RunCommitAsync(StagingSession session, bool force, CancellationToken ct, bool closing = false)
     {
         try
         {
-            var result = await session.CommitAsync(force, ct).ConfigureAwait(false);
+            var result = await session.CommitAsync(force, ct, closing).ConfigureAwait(false);
             if (result is not null)
             {
                 var s = result.Split;
@@ -278,7 +278,7 @@ public sealed class StagingArea : IAsyncDisposable
         {
             if (session.Dirty)
             {
-                try { await RunCommitAsync(session, force: false, CancellationToken.None).ConfigureAwait(false); }
+                try { await RunCommitAsync(session, force: false, CancellationToken.None, closing: true).ConfigureAwait(false); }
                 catch (Exception) { _ctx.Log($"backupfs: staging {session.Group}: the changes stay journaled in {session.StateDirectory} for the next mount"); }
             }
             session.Dispose();

@@ -15,11 +15,12 @@ public sealed partial class StagingSession
     /// <paramref name="force"/> an unchanged session commits nothing and returns null. Fails with
     /// EBUSY while a file is open for writing. On failure the session stays as it was.
     /// </summary>
-    public async Task<SplitCommitResult?> CommitAsync(bool force, CancellationToken ct)
+    /// <param name="closing">the mount is ending: no write can arrive any more, so files the kernel never released do not block</param>
+    public async Task<SplitCommitResult?> CommitAsync(bool force, CancellationToken ct, bool closing = false)
     {
         using var _ = await EnterAsync(ct).ConfigureAwait(false);
         if (!force && !Dirty) return null;
-        if (OpenWriters > 0)
+        if (OpenWriters > 0 && !closing)
         {
             LastError = $"{OpenWriters} file(s) in staging/{Group.RelativePath} are still open for writing";
             throw new StagingException(Vfs.Errno.EBUSY, LastError);
