@@ -11,7 +11,7 @@ namespace BackupFs.Datastore.Reading;
 public sealed class ChunkBuffer
 {
     /// <summary>Idle arrays for reuse (see <see cref="ChunkArrayPool"/>).</summary>
-    private static readonly ChunkArrayPool Pool = new(idleLimitBytes: 24L * 1024 * 1024);
+    private static readonly ChunkArrayPool Pool = new(idleLimitBytes: 8L * 1024 * 1024);
 
     private byte[]? _array;
     private int _refs = 1;
