@@ -18,16 +18,8 @@ public class StagingCrashTests : IDisposable
     public void Dispose()
     {
         var mnt = _tmp.Sub("mnt");
-        try { if (MountTable.IsFuseMounted(mnt)) FuseMounter.Unmount(mnt); } catch (IOException) { }
+        BackupFsProgram.UnmountQuietly(mnt);
         _tmp.Dispose();
-    }
-
-    private static string Program() => Path.Combine(AppContext.BaseDirectory, "backupfs");
-
-    private static int? MountPid(string mnt)
-    {
-        var ps = Bounded.Run("pgrep", "-f", $"mount .* {mnt} .*--foreground");
-        return int.TryParse(ps.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(), out var pid) ? pid : null;
     }
 
     [Fact]
@@ -49,39 +41,39 @@ public class StagingCrashTests : IDisposable
             File.WriteAllBytes(Path.Combine(dir, $"f{i:000}"), data);
         }
         // A first snapshot, so the session has a base with reusable files.
-        Assert.Equal(0, Bounded.Run(Program(), "mount", store, mnt, "--commit-delay", "3600").ExitCode);
+        Assert.Equal(0, Bounded.Run(BackupFsProgram.Path, "mount", store, mnt, "--commit-delay", "3600").ExitCode);
         var session = Path.Combine(mnt, "staging/host/crash");
         Assert.Equal(0, Bounded.Run("mkdir", session).ExitCode);
         Assert.Equal(0, Bounded.RunWithTimeout(TimeSpan.FromMinutes(3), "rsync", "-a", src + "/d0/", session + "/d0/").ExitCode);
-        Assert.Equal(0, Bounded.Run(Program(), "commit", session).ExitCode);
+        Assert.Equal(0, Bounded.Run(BackupFsProgram.Path, "commit", session).ExitCode);
 
         // The rest in the background, killed partway.
         using var rsync = System.Diagnostics.Process.Start("rsync", ["-a", "--delete", src + "/", session + "/"])!;
         Assert.True(Bounded.Eventually(() => Directory.Exists(Path.Combine(store, ".backupfs/staging/host/crash/spool"))
             && Directory.GetFiles(Path.Combine(store, ".backupfs/staging/host/crash/spool")).Length > 50, TimeSpan.FromSeconds(60)));
-        var pid = MountPid(mnt);
+        var pid = BackupFsProgram.MountPid(mnt);
         Assert.NotNull(pid);
         Assert.Equal(0, Bounded.Run("kill", "-KILL", pid!.Value.ToString()).ExitCode);
         Assert.True(rsync.WaitForExit(60_000));
         Assert.NotEqual(0, rsync.ExitCode);
-        var before = Bounded.Run(Program(), "snapshots", store).Stdout;
+        var before = Bounded.Run(BackupFsProgram.Path, "snapshots", store).Stdout;
         Assert.Single(before.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // no half snapshot
 
         // Remount (clearing the stale mount): the session is resumed from its journal.
-        var again = Bounded.Run(Program(), "mount", store, mnt, "--force", "--commit-delay", "3600");
+        var again = Bounded.Run(BackupFsProgram.Path, "mount", store, mnt, "--force", "--commit-delay", "3600");
         Assert.True(again.ExitCode == 0, again.Stderr);
         var itemized = Bounded.RunWithTimeout(TimeSpan.FromMinutes(3), "rsync", "-a", "--delete", "--itemize-changes", src + "/", session + "/");
         Assert.True(itemized.ExitCode == 0, itemized.Stderr);
         // Files completed before the kill are not sent again.
         Assert.True(itemized.Stdout.Split('\n').Count(l => l.StartsWith(">f+++")) < 600 - 50, itemized.Stdout.Length.ToString());
-        var name = Bounded.Run(Program(), "commit", session).Stdout.Trim();
+        var name = Bounded.Run(BackupFsProgram.Path, "commit", session).Stdout.Trim();
         Assert.StartsWith("host/crash/", name);
         var dry = Bounded.Run("rsync", "-a", "--dry-run", "--itemize-changes", src + "/", Path.Combine(mnt, name, "root.pxar") + "/");
         Assert.Equal("", dry.Stdout.Trim());
-        var verify = Bounded.RunWithTimeout(TimeSpan.FromMinutes(3), Program(), "verify", store);
+        var verify = Bounded.RunWithTimeout(TimeSpan.FromMinutes(3), BackupFsProgram.Path, "verify", store);
         Assert.True(verify.ExitCode == 0, verify.Stdout + verify.Stderr);
-        Assert.Equal(0, Bounded.Run(Program(), "umount", mnt).ExitCode);
+        Assert.Equal(0, Bounded.Run(BackupFsProgram.Path, "umount", mnt).ExitCode);
         Assert.True(Bounded.Eventually(() => !MountTable.IsFuseMounted(mnt), TimeSpan.FromSeconds(20)));
-        Assert.Equal(2, Bounded.Run(Program(), "snapshots", store).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(2, Bounded.Run(BackupFsProgram.Path, "snapshots", store).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
     }
 }

@@ -18,17 +18,8 @@ public class MountCommandTests : IDisposable
     public void Dispose()
     {
         var mnt = _tmp.Sub("mnt");
-        try { if (MountTable.IsFuseMounted(mnt)) FuseMounter.Unmount(mnt); } catch (IOException) { }
+        BackupFsProgram.UnmountQuietly(mnt);
         _tmp.Dispose();
-    }
-
-    /// <summary>The backupfs program built next to the tests (the FsHost project's output).</summary>
-    private static string Program()
-    {
-        var dir = AppContext.BaseDirectory;
-        var exe = Path.Combine(dir, "backupfs");
-        Assert.True(File.Exists(exe), $"backupfs not found in {dir}");
-        return exe;
     }
 
     private async Task<(string Store, string Mnt)> PrepareAsync()
@@ -44,25 +35,19 @@ public class MountCommandTests : IDisposable
         return (store, mnt);
     }
 
-    private static int? MountPid(string mnt)
-    {
-        var ps = Bounded.Run("pgrep", "-f", $"mount .* {mnt} .*--foreground");
-        return int.TryParse(ps.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(), out var pid) ? pid : null;
-    }
-
     [Fact]
     public async Task BackgroundMountEndsCleanlyOnSigterm()
     {
         if (!FuseEnvironment.Usable(_output)) return;
         var (store, mnt) = await PrepareAsync();
-        var started = Bounded.Run(Program(), "mount", store, mnt);
+        var started = Bounded.Run(BackupFsProgram.Path, "mount", store, mnt);
         Assert.True(started.ExitCode == 0, started.Stderr);
         Assert.Equal("hello\n", Bounded.Io(() => File.ReadAllText(Path.Combine(mnt, "host/h/latest/root.pxar/hello.txt"))));
 
-        var pid = MountPid(mnt);
+        var pid = BackupFsProgram.MountPid(mnt);
         Assert.NotNull(pid);
         Assert.Equal(0, Bounded.Run("kill", "-TERM", pid!.Value.ToString()).ExitCode);
-        Assert.True(Bounded.Eventually(() => !MountTable.IsFuseMounted(mnt) && MountPid(mnt) is null, TimeSpan.FromSeconds(15)));
+        Assert.True(Bounded.Eventually(() => !MountTable.IsFuseMounted(mnt) && BackupFsProgram.MountPid(mnt) is null, TimeSpan.FromSeconds(15)));
     }
 
     [Fact]
@@ -70,20 +55,20 @@ public class MountCommandTests : IDisposable
     {
         if (!FuseEnvironment.Usable(_output)) return;
         var (store, mnt) = await PrepareAsync();
-        Assert.Equal(0, Bounded.Run(Program(), "mount", store, mnt).ExitCode);
-        var pid = MountPid(mnt);
+        Assert.Equal(0, Bounded.Run(BackupFsProgram.Path, "mount", store, mnt).ExitCode);
+        var pid = BackupFsProgram.MountPid(mnt);
         Assert.NotNull(pid);
         Assert.Equal(0, Bounded.Run("kill", "-KILL", pid!.Value.ToString()).ExitCode);
         Assert.True(Bounded.Eventually(() => MountTable.IsStale(mnt), TimeSpan.FromSeconds(10)));
 
-        var again = Bounded.Run(Program(), "mount", store, mnt);
+        var again = Bounded.Run(BackupFsProgram.Path, "mount", store, mnt);
         Assert.Equal(1, again.ExitCode);
         Assert.Contains("stale mount", again.Stderr);
 
-        var forced = Bounded.Run(Program(), "mount", store, mnt, "--force");
+        var forced = Bounded.Run(BackupFsProgram.Path, "mount", store, mnt, "--force");
         Assert.True(forced.ExitCode == 0, forced.Stderr);
         Assert.True(Bounded.Io(() => File.Exists(Path.Combine(mnt, "host/h/latest/root.pxar/hello.txt"))));
-        var umount = Bounded.Run(Program(), "umount", mnt);
+        var umount = Bounded.Run(BackupFsProgram.Path, "umount", mnt);
         Assert.Equal(0, umount.ExitCode);
         Assert.True(Bounded.Eventually(() => !MountTable.IsFuseMounted(mnt), TimeSpan.FromSeconds(10)));
     }
@@ -94,7 +79,7 @@ public class MountCommandTests : IDisposable
         if (!FuseEnvironment.Usable(_output)) return;
         var mnt = _tmp.Sub("mnt");
         Directory.CreateDirectory(mnt);
-        var r = Bounded.Run(Program(), "mount", _tmp.Sub("nope"), mnt);
+        var r = Bounded.Run(BackupFsProgram.Path, "mount", _tmp.Sub("nope"), mnt);
         Assert.Equal(1, r.ExitCode);
         Assert.StartsWith("error: ", r.Stderr);
         Assert.False(MountTable.IsFuseMounted(mnt));

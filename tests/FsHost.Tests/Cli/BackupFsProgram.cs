@@ -1,0 +1,32 @@
+using BackupFs.FsHost.Fuse;
+using BackupFs.FsHost.Tests.Fuse;
+
+namespace BackupFs.FsHost.Tests.Cli;
+
+/// <summary>The backupfs program built next to the tests, run as a user runs it (background mounts, signals).</summary>
+internal static class BackupFsProgram
+{
+    /// <summary>The executable (the FsHost project's output).</summary>
+    public static string Path
+    {
+        get
+        {
+            var exe = System.IO.Path.Combine(AppContext.BaseDirectory, "backupfs");
+            Assert.True(File.Exists(exe), $"backupfs not found in {AppContext.BaseDirectory}");
+            return exe;
+        }
+    }
+
+    /// <summary>The pid of the background mount process serving <paramref name="mnt"/>, if any.</summary>
+    public static int? MountPid(string mnt)
+    {
+        var ps = Bounded.Run("pgrep", "-f", $"mount .* {mnt} .*--foreground");
+        return int.TryParse(ps.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(), out var pid) ? pid : null;
+    }
+
+    /// <summary>Teardown: unmounts <paramref name="mnt"/> if something is still mounted there.</summary>
+    public static void UnmountQuietly(string mnt)
+    {
+        try { if (MountTable.IsFuseMounted(mnt)) FuseMounter.Unmount(mnt); } catch (IOException) { }
+    }
+}
