@@ -1,21 +1,22 @@
 namespace BackupFs.Datastore.Tests.TestSupport;
 
-/// <summary>Locates the repository and the product side's read-only ../shared folder.</summary>
+/// <summary>Locates the repository and its test vectors.</summary>
 public static class TestPaths
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    /// <summary>../shared/vectors beside the checkout (override with BACKUPFS_SHARED).</summary>
-    public static string Vectors => Path.Combine(Shared, "vectors");
-
-    public static string Shared
+    /// <summary>
+    /// The reference vectors, copied into the repository (tests/vectors) so a fresh clone tests with
+    /// nothing beside it; BACKUPFS_VECTORS overrides (e.g. to check a newer tests/vectors).
+    /// </summary>
+    public static string Vectors
     {
         get
         {
-            var env = Environment.GetEnvironmentVariable("BACKUPFS_SHARED");
-            var dir = !string.IsNullOrEmpty(env) ? env : Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
+            var env = Environment.GetEnvironmentVariable("BACKUPFS_VECTORS");
+            var dir = !string.IsNullOrEmpty(env) ? env : Path.Combine(RepoRoot, "tests", "vectors");
             if (!Directory.Exists(dir))
-                throw new DirectoryNotFoundException($"the shared folder is missing: {dir} (set BACKUPFS_SHARED)");
+                throw new DirectoryNotFoundException($"the test vectors are missing: {dir} (set BACKUPFS_VECTORS)");
             return dir;
         }
     }
@@ -33,7 +34,7 @@ public sealed class TempDir : IDisposable
 {
     public string Path { get; }
     /// <param name="onDisk">
-    /// Use the disk's temp directory instead of tmpfs: ../shared/vectors/mktree.py assigns mtimes
+    /// Use the disk's temp directory instead of tmpfs: tests/vectors/mktree.py assigns mtimes
     /// in readdir order, which differs between tmpfs and the disk the vectors were made on.
     /// </param>
     public TempDir(string? prefix = null, bool onDisk = false)

@@ -172,7 +172,7 @@ public class SnapshotWriterTests : IDisposable
     [Fact]
     public async Task VectorStoreReadsImageExactly()
     {
-        // ../shared/vectors/store: block i of the image is SHA-256("image:<i>"), cut to length.
+        // tests/vectors/store: block i of the image is SHA-256("image:<i>"), cut to length.
         var store = DataStore.OpenLocal(Path.Combine(TestPaths.Vectors, "store"));
         var snap = SnapshotRef.Parse("vm/100/2025-11-24T18:00:00Z");
         var reader = SnapshotReader.Open(store, snap, new DecodingChunkSource(store.Chunks));

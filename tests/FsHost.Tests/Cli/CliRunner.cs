@@ -22,7 +22,7 @@ internal static class CliRunner
         return output;
     }
 
-    /// <summary>Runs ../shared/vectors/mktree.py with the given arguments and returns stdout.</summary>
+    /// <summary>Runs tests/vectors/mktree.py with the given arguments and returns stdout.</summary>
     public static string MkTree(params string[] args)
     {
         var psi = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };

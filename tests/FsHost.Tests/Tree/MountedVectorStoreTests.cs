@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace BackupFs.FsHost.Tests.Tree;
 
-/// <summary>../shared/vectors/store mounted for real: the pxar trees (v1 and the split v2 pair) equal
+/// <summary>tests/vectors/store mounted for real: the pxar trees (v1 and the split v2 pair) equal
 /// A.listing.json, the image equals its generated content.</summary>
 [Collection("fuse")]
 public class MountedVectorStoreTests
