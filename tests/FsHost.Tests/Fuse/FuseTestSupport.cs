@@ -66,6 +66,11 @@ public static class FuseEnvironment
     private static readonly Lazy<string?> Problem = new(FindProblem);
     private static int _swept;
 
+    private static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Why real mounts cannot run here, or null; under CI=true always null, so the test runs and fails loudly.</summary>
+    public static string? SkipReason => Problem.Value is { } p && !InCi ? "FUSE mount test not run: " + p : null;
+
     public static bool Usable(ITestOutputHelper output)
     {
         if (Problem.Value is null)
@@ -73,7 +78,7 @@ public static class FuseEnvironment
             if (Interlocked.Exchange(ref _swept, 1) == 0) SweepStaleTestMounts();
             return true;
         }
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        if (InCi)
             throw new InvalidOperationException("FUSE mount tests cannot run: " + Problem.Value);
         output.WriteLine("FUSE mount test not run: " + Problem.Value);
         return false;
@@ -96,6 +101,18 @@ public static class FuseEnvironment
         foreach (var m in MountTable.Read().Where(m => m.FsType == "fuse." + Subtype).Reverse())
             try { FuseMounter.Unmount(m.MountPoint); } catch (IOException) { }
     }
+}
+
+/// <summary>A test that mounts for real: reported as skipped (not passed) where FUSE cannot run, except in CI.</summary>
+public sealed class FuseFactAttribute : FactAttribute
+{
+    public FuseFactAttribute() { if (FuseEnvironment.SkipReason is { } why) Skip = why; }
+}
+
+/// <summary>A data-driven test that mounts for real; skipped like <see cref="FuseFactAttribute"/>.</summary>
+public sealed class FuseTheoryAttribute : TheoryAttribute
+{
+    public FuseTheoryAttribute() { if (FuseEnvironment.SkipReason is { } why) Skip = why; }
 }
 
 /// <summary>An <see cref="InMemoryFileSystem"/> mounted under a fresh temp dir; teardown always
