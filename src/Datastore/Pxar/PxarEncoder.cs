@@ -16,6 +16,7 @@ public sealed class PxarEncoder : IDisposable
     private readonly PositionedWriter _archive;
     private readonly PositionedWriter? _payload;
     private readonly Action<long>? _beforeFilePayload;
+    private readonly Catalog.CatalogWriter? _catalog;
     private readonly Stack<DirectoryState> _directories = new();
     private bool _finished;
 
@@ -33,6 +34,7 @@ public sealed class PxarEncoder : IDisposable
         _archive = new PositionedWriter(archive);
         _payload = options.PayloadOutput is { } p ? new PositionedWriter(p) : null;
         _beforeFilePayload = options.BeforeFilePayload;
+        _catalog = options.Catalog;
     }
 
     /// <summary>2 when a payload stream was given, else 1.</summary>
@@ -71,6 +73,7 @@ public sealed class PxarEncoder : IDisposable
         var parent = CheckChildName(name.Span);
         long filenameOffset = await WriteFilenameAsync(name, ct).ConfigureAwait(false);
         var dir = new DirectoryState { FilenameOffset = filenameOffset, EntryOffset = _archive.Position, NameHash = PxarFormat.HashFilename(name.Span) };
+        _catalog?.StartDirectory(name.Span);
         parent.LastChildName = name.ToArray();
         _directories.Push(dir);
         await WriteEntryAsync(stat, metadata, ct).ConfigureAwait(false);
@@ -84,6 +87,7 @@ public sealed class PxarEncoder : IDisposable
         var dir = _directories.Pop();
         await WriteGoodbyeAsync(dir, ct).ConfigureAwait(false);
         _directories.Peek().Items.Add(new GoodbyeItem(dir.NameHash, (ulong)dir.FilenameOffset, (ulong)(_archive.Position - dir.FilenameOffset)));
+        _catalog?.EndDirectory();
     }
 
     /// <summary>
@@ -96,6 +100,7 @@ public sealed class PxarEncoder : IDisposable
         RequireKind(stat, PxarEntryKind.File);
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         var dir = CheckChildName(name.Span);
+        _catalog?.AddFile(name.Span, (ulong)size, stat.MtimeSeconds);
         long filenameOffset = await WriteFilenameAsync(name, ct).ConfigureAwait(false);
         await WriteEntryAsync(stat, metadata, ct).ConfigureAwait(false);
         PositionedWriter dataOut;
@@ -139,6 +144,7 @@ public sealed class PxarEncoder : IDisposable
         if (payloadOffset < _payload.Position)
             throw new ArgumentOutOfRangeException(nameof(payloadOffset), $"payload offset {payloadOffset} lies before the current payload position {_payload.Position}");
         var dir = CheckChildName(name.Span);
+        _catalog?.AddFile(name.Span, (ulong)size, stat.MtimeSeconds);
         long filenameOffset = await WriteFilenameAsync(name, ct).ConfigureAwait(false);
         await WriteEntryAsync(stat, metadata, ct).ConfigureAwait(false);
         await WritePayloadRefAsync(payloadOffset, size, ct).ConfigureAwait(false);
@@ -163,6 +169,7 @@ public sealed class PxarEncoder : IDisposable
         if (target.Length == 0 || target.Length > PxarFormat.MaxPathLength || target.Span.IndexOf((byte)0) >= 0)
             throw new ArgumentException("symlink target must be 1..4096 bytes without NUL", nameof(target));
         var dir = CheckChildName(name.Span);
+        _catalog?.AddSymlink(name.Span);
         long filenameOffset = await WriteFilenameAsync(name, ct).ConfigureAwait(false);
         await WriteEntryAsync(stat, metadata, ct).ConfigureAwait(false);
         await WriteNulTerminatedAsync(PxarFormat.Symlink, ReadOnlyMemory<byte>.Empty, target, ct).ConfigureAwait(false);
@@ -173,6 +180,7 @@ public sealed class PxarEncoder : IDisposable
     {
         if (stat.Kind is not (PxarEntryKind.BlockDevice or PxarEntryKind.CharDevice)) throw new ArgumentException("mode is not a device", nameof(stat));
         var dir = CheckChildName(name.Span);
+        if (stat.Kind == PxarEntryKind.BlockDevice) _catalog?.AddBlockDevice(name.Span); else _catalog?.AddCharDevice(name.Span);
         long filenameOffset = await WriteFilenameAsync(name, ct).ConfigureAwait(false);
         await WriteEntryAsync(stat, metadata, ct).ConfigureAwait(false);
         var d = new byte[16];
@@ -187,6 +195,7 @@ public sealed class PxarEncoder : IDisposable
     {
         if (stat.Kind is not (PxarEntryKind.Fifo or PxarEntryKind.Socket)) throw new ArgumentException("mode is not a fifo or socket", nameof(stat));
         var dir = CheckChildName(name.Span);
+        if (stat.Kind == PxarEntryKind.Fifo) _catalog?.AddFifo(name.Span); else _catalog?.AddSocket(name.Span);
         long filenameOffset = await WriteFilenameAsync(name, ct).ConfigureAwait(false);
         await WriteEntryAsync(stat, metadata, ct).ConfigureAwait(false);
         AddExtent(dir, name.Span, filenameOffset);
@@ -201,6 +210,7 @@ public sealed class PxarEncoder : IDisposable
         var dir = CheckChildName(name.Span);
         if (targetOffset <= 0 || targetOffset >= _archive.Position) throw new ArgumentOutOfRangeException(nameof(targetOffset), "a hardlink can only point to an earlier file");
         if (targetPath.Span.IndexOf((byte)0) >= 0 || targetPath.Length > PxarFormat.MaxPathLength) throw new ArgumentException("bad hardlink target path", nameof(targetPath));
+        _catalog?.AddHardlink(name.Span);
         long filenameOffset = await WriteFilenameAsync(name, ct).ConfigureAwait(false);
         var distance = new byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(distance, (ulong)(filenameOffset - targetOffset));

@@ -13,4 +13,10 @@ public sealed class PxarEncoderOptions
     /// Lets a chunker start a chunk where a file starts.
     /// </summary>
     public Action<long>? BeforeFilePayload { get; init; }
+    /// <summary>
+    /// Receives every entry as it is encoded, in archive order, as PBS's client feeds its catalog
+    /// (files with size and mtime seconds; a hardlink's second name as a hardlink). The caller
+    /// opens the archive's own catalog directory before and closes it after the encoder.
+    /// </summary>
+    public Catalog.CatalogWriter? Catalog { get; init; }
 }
