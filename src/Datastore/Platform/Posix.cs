@@ -16,6 +16,8 @@ public readonly record struct PosixStat(
     public bool IsSymlink => FileType == 0xA000;
     /// <summary>Identity for hardlink detection: (device, inode).</summary>
     public (ulong Dev, ulong Ino) FileId => (((ulong)DevMajor << 32) | DevMinor, Inode);
+    /// <summary>Last access time, whole seconds (GC's in-use mark).</summary>
+    public long AtimeSeconds { get; init; }
 }
 
 /// <summary>
@@ -87,9 +89,15 @@ public static unsafe partial class Posix
     public static PosixStat LStat(ReadOnlySpan<byte> path)
     {
         var p = Terminate(path);
-        byte* buf = stackalloc byte[256];
         fixed (byte* pp = p)
-            if (statx(AtFdCwd, pp, AtSymlinkNoFollow, StatxBasicStats, buf) != 0) throw Error("statx", path);
+            return StatAt(AtFdCwd, pp, AtSymlinkNoFollow) ?? throw Error("statx", path);
+    }
+
+    /// <summary>statx relative to a directory descriptor (flags e.g. AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH); null on failure (errno is kept).</summary>
+    internal static PosixStat? StatAt(int dirfd, byte* path, int flags)
+    {
+        byte* buf = stackalloc byte[256];
+        if (statx(dirfd, path, flags, StatxBasicStats, buf) != 0) return null;
         var s = new ReadOnlySpan<byte>(buf, 256);
         return new PosixStat(
             Mode: BinaryPrimitives.ReadUInt16LittleEndian(s[28..]), Uid: BinaryPrimitives.ReadUInt32LittleEndian(s[20..]),
@@ -97,7 +105,8 @@ public static unsafe partial class Posix
             Inode: BinaryPrimitives.ReadUInt64LittleEndian(s[32..]), Size: BinaryPrimitives.ReadInt64LittleEndian(s[40..]),
             MtimeSeconds: BinaryPrimitives.ReadInt64LittleEndian(s[112..]), MtimeNanoseconds: BinaryPrimitives.ReadUInt32LittleEndian(s[120..]),
             RdevMajor: BinaryPrimitives.ReadUInt32LittleEndian(s[128..]), RdevMinor: BinaryPrimitives.ReadUInt32LittleEndian(s[132..]),
-            DevMajor: BinaryPrimitives.ReadUInt32LittleEndian(s[136..]), DevMinor: BinaryPrimitives.ReadUInt32LittleEndian(s[140..]));
+            DevMajor: BinaryPrimitives.ReadUInt32LittleEndian(s[136..]), DevMinor: BinaryPrimitives.ReadUInt32LittleEndian(s[140..]))
+        { AtimeSeconds = BinaryPrimitives.ReadInt64LittleEndian(s[64..]) };
     }
 
     /// <summary>lstat, or null when the path does not exist.</summary>
