@@ -73,6 +73,14 @@ public sealed class DataStore
         catch (UnsafePathException) { return false; }
     }
 
+    /// <summary>Throws unless root/relative is a real directory reached without symlinks (the error names a symlink found on the way).</summary>
+    /// <exception cref="UnsafePathException">a component is a symlink or not a directory</exception>
+    /// <exception cref="BackupFsException">it does not exist</exception>
+    public void RequireRealDirectory(string relativePath, string what)
+    {
+        using var dir = SafeDirectory.OpenBelow(Root, relativePath) ?? throw new BackupFsException($"{what} does not exist");
+    }
+
     /// <summary>Names of the real subdirectories of a directory (symlinks to directories are left out).</summary>
     private static IEnumerable<string> RealSubdirectories(string dir) =>
         new DirectoryInfo(dir).EnumerateDirectories()
