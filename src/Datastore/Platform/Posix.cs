@@ -93,6 +93,13 @@ public static unsafe partial class Posix
             return StatAt(AtFdCwd, pp, AtSymlinkNoFollow) ?? throw Error("statx", path);
     }
 
+    /// <summary>fstat: status of an open file descriptor.</summary>
+    public static PosixStat FStat(int fd)
+    {
+        byte empty = 0;
+        return StatAt(fd, &empty, 0x1000 /* AT_EMPTY_PATH */) ?? throw new PosixException("fstat", $"fd {fd}", Marshal.GetLastPInvokeError());
+    }
+
     /// <summary>statx relative to a directory descriptor (flags e.g. AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH); null on failure (errno is kept).</summary>
     internal static PosixStat? StatAt(int dirfd, byte* path, int flags)
     {

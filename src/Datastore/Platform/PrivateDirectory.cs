@@ -4,7 +4,8 @@ namespace BackupFs.Datastore.Platform;
 /// BackupFs's own state below a store (.backupfs/…) is private: directories are created 0700 by mkdir
 /// itself (never made private afterwards), and no component below the store root may be a symlink, so
 /// a hostile store cannot point our state (locks, writer registrations, logs) somewhere else. An
-/// existing directory that others can read or write is tightened to 0700.
+/// existing directory must belong to this user (or root); one that others can read or write is
+/// tightened to 0700.
 /// </summary>
 public static class PrivateDirectory
 {
@@ -35,6 +36,9 @@ public static class PrivateDirectory
     private static void Tighten(SafeDirectory dir)
     {
         var st = dir.StatSelf();
-        if ((st.Mode & 0x3F) != 0 && st.Uid == SafeDirectory.geteuid()) dir.ChangeMode(st.Mode & 0x1C0 | DirectoryMode);
+        uint me = SafeDirectory.geteuid();
+        if (st.Uid != me && st.Uid != 0)
+            throw new UnsafePathException($"refusing to keep state in {dir.Path}: it belongs to uid {st.Uid}, not to this user (uid {me}); chown or remove it");
+        if ((st.Mode & 0x3F) != 0 && st.Uid == me) dir.ChangeMode(st.Mode & 0x1C0 | DirectoryMode);
     }
 }

@@ -26,9 +26,9 @@ public sealed unsafe partial class SafeDirectory : IDisposable
     private const int ELOOP = 40, ENOTDIR = 20, ENOENT = 2, EEXIST = 17, EINVAL = 22, ENOSYS = 38;
     private const uint RenameNoReplace = 1;
     private static readonly bool Arm = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm;
-    internal static readonly int ODirectory = Arm ? 0x4000 : 0x10000;
-    internal static readonly int ONoFollow = Arm ? 0x8000 : 0x20000;
-    internal const int OCloexec = 0x80000, ONonBlock = 0x800;
+    public static readonly int ODirectory = Arm ? 0x4000 : 0x10000;
+    public static readonly int ONoFollow = Arm ? 0x8000 : 0x20000;
+    public const int OCloexec = 0x80000, ONonBlock = 0x800;
 
     [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
     private static partial int openat(int dirfd, byte* path, int flags, uint mode);
