@@ -53,16 +53,35 @@ public static partial class MountLog
         }
     }
 
+    /// <summary>
+    /// Opens the log the parent created, for appending: no O_CREAT, O_NOFOLLOW, and it must be a regular
+    /// file of this user. Returns the descriptor.
+    /// </summary>
+    /// <exception cref="UnsafePathException">a symlink, not a regular file, or someone else's</exception>
+    public static int OpenExisting(string path)
+    {
+        int fd = open(path, OWronly | OAppend | SafeDirectory.ONoFollow | OCloexec, 0);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == 40 /* ELOOP */) throw new UnsafePathException($"refusing to log to {path}: it is a symbolic link");
+            throw new PosixException("open", path, errno);
+        }
+        var st = Posix.FStat(fd);
+        if (!st.IsRegular || st.Uid != geteuid())
+        {
+            close(fd);
+            throw new UnsafePathException($"refusing to log to {path}: not a regular file of this user");
+        }
+        return fd;
+    }
+
     /// <summary>In the mount process: stdin from /dev/null, stdout and stderr appended to the log the parent created.</summary>
     public static void RedirectStdio(string path)
     {
-        int fd = open(path, OWronly | OAppend | SafeDirectory.ONoFollow | OCloexec, 0);
-        if (fd < 0) throw new PosixException("open", path, Marshal.GetLastPInvokeError());
+        int fd = OpenExisting(path);
         try
         {
-            var st = Posix.FStat(fd);
-            if (!st.IsRegular || st.Uid != geteuid())
-                throw new BackupFsException($"refusing to log to {path}: not a regular file of this user");
             int devNull = open("/dev/null", ORdonly | OCloexec, 0);
             if (devNull >= 0)
             {

@@ -7,7 +7,7 @@ namespace BackupFs.Datastore.Tests.Platform;
 /// A directory outside the store that planted symlinks point into, and a fingerprint of everything in
 /// it (paths, types, sizes, modes, content hashes; symlinks not followed), to prove nothing there changed.
 /// </summary>
-internal static class OutsideTree
+public static class OutsideTree
 {
     /// <summary>Fills <paramref name="dir"/> with a small tree shaped like part of a datastore.</summary>
     public static void Populate(string dir)
