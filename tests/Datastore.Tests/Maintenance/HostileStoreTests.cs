@@ -95,6 +95,20 @@ public sealed class HostileStoreTests : IClassFixture<SharedStoreFixture>, IDisp
     }
 
     [Fact]
+    public async Task ProtectAndUnprotectRefuseASymlinkedGroup()
+    {
+        File.WriteAllText(Path.Combine(_outside, "host/y", Time, DataStore.ProtectedMarker), "");
+        var before = OutsideTree.Fingerprint(_outside);
+        Plant("ns/protect-link/host/y", Path.Combine(_outside, "host/y"));
+        var snapshot = new SnapshotRef(new BackupGroup(BackupNamespace.Parse("protect-link"), BackupType.Host, "y"), NameRules.ParseBackupTime(Time));
+
+        await Assert.ThrowsAsync<UnsafePathException>(() => SnapshotProtection.SetAsync(_store, snapshot, protect: false));
+        await Assert.ThrowsAsync<UnsafePathException>(() => SnapshotProtection.SetAsync(_store, snapshot, protect: true));
+
+        Assert.Equal(before, OutsideTree.Fingerprint(_outside));
+    }
+
+    [Fact]
     public async Task ForgetRemovesASymlinkInsideASnapshotButNotWhatItPointsTo()
     {
         var snap = await BackupAsync(_store, BackupGroup.Parse("host/inner-links"), Pseudo(20_000, 2));
