@@ -70,6 +70,20 @@ public sealed class MountPrivacyTests : IAsyncLifetime, IDisposable
         Assert.Equal(0x124u, Bounded.Io(() => Mode(mount.PathOf("host/h/latest/root.pxar.raw"))));
     }
 
+    [Fact]
+    public void AFifoManifestMakesOnlyThatSnapshotUnreadableAndNeverHangs()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        var dir = Path.Combine(Store, "host/h/2001-01-01T00:00:00Z");
+        Directory.CreateDirectory(dir);
+        Posix.Mkfifo(Posix.PathBytes(Path.Combine(dir, DataStore.ManifestName)), 0x1A4);
+        using var mount = new DatastoreMount(DataStore.OpenLocal(Store));
+
+        var e = Assert.ThrowsAny<IOException>(() => Bounded.Io(() => File.ReadAllText(mount.PathOf("host/h/2001-01-01T00:00:00Z/index.json")), TimeSpan.FromSeconds(20)));
+        Assert.IsNotType<TimeoutException>(e);
+        Assert.Equal("hello\n", Bounded.Io(() => File.ReadAllText(mount.PathOf("host/h/latest/root.pxar/public.txt"))));
+    }
+
     [Theory]
     [InlineData("0644")]
     [InlineData("0755")]
