@@ -72,7 +72,9 @@ public static unsafe partial class Posix
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int close(int fd);
 
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_TRUNC = 0x200, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000;
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_TRUNC = 0x200, O_CLOEXEC = 0x80000;
+    /// <summary>O_NOFOLLOW differs between architectures (0x20000 on x86-64, 0x8000 on ARM).</summary>
+    public static readonly int O_NOFOLLOW = SafeDirectory.ONoFollow;
 
     /// <summary>NUL-terminated copy of a raw path (rejects embedded NUL).</summary>
     public static byte[] Terminate(ReadOnlySpan<byte> path)

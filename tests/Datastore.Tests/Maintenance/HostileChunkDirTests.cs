@@ -55,6 +55,19 @@ public sealed class HostileChunkDirTests : IDisposable
     }
 
     [Fact]
+    public async Task GcRefusesASymlinkedChunkDirectoryBeforeWritingAnything()
+    {
+        var chunkDir = Chunks(_store).ChunkDir;
+        Directory.Move(chunkDir, _tmp.Sub("moved-chunks"));
+        File.CreateSymbolicLink(chunkDir, _outside);
+
+        var e = await Assert.ThrowsAnyAsync<BackupFs.Datastore.Formats.BackupFsException>(() => new GarbageCollector(_store).RunAsync());
+
+        Assert.Contains("symbolic link", e.Message);
+        AssertOutsideUnchanged();
+    }
+
+    [Fact]
     public async Task GcLeavesASymlinkedChunkFileAndItsTargetAlone()
     {
         var name = new string('0', 64);
