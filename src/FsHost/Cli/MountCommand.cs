@@ -25,8 +25,8 @@ public static class MountCommand
         var foreground = new Option<bool>("--foreground", "-f") { Description = "stay in the foreground until unmounted (Ctrl-C unmounts)" };
         var allowOther = new Option<bool>("--allow-other") { Description = "let other users access the mount (FUSE allow_other)" };
         var autoUnmount = new Option<bool>("--auto-unmount") { Description = "unmount even if this process is killed (through fusermount3)" };
-        var cacheMb = new Option<int>("--cache-mb") { Description = "memory for decoded chunks, in MiB", DefaultValueFactory = _ => 64 };
-        var readahead = new Option<int>("--readahead-chunks") { Description = "chunks fetched ahead of a sequential reader", DefaultValueFactory = _ => 6 };
+        var cacheMb = new Option<int>("--cache-mb") { Description = "memory for decoded chunks, in MiB", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var readahead = new Option<int>("--readahead-chunks") { Description = "chunks fetched ahead of a sequential reader", DefaultValueFactory = _ => 6 }.AtLeast(0);
         var raw = new Option<bool>("--raw") { Description = "also show each pxar archive's raw stream as <archive>.raw" };
         var imageMode = new Option<string>("--image-mode")
         {
@@ -35,7 +35,7 @@ public static class MountCommand
             DefaultValueFactory = _ => "0400",
         };
         var force = new Option<bool>("--force") { Description = "clear a stale mount (\"Transport endpoint is not connected\") at MOUNTPOINT first" };
-        var threads = new Option<int>("--threads") { Description = "FUSE reader threads", DefaultValueFactory = _ => 8 };
+        var threads = new Option<int>("--threads") { Description = "FUSE reader threads", DefaultValueFactory = _ => 8 }.AtLeast(1);
         var commitDelay = new Option<double>("--commit-delay")
         {
             Description = "seconds a staging session must be idle (no file open for writing, no change) before it is committed as a snapshot",

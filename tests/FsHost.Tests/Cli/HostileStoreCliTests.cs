@@ -140,6 +140,10 @@ public sealed class HostileStoreCliTests : IAsyncLifetime, IDisposable
     [InlineData("restore")]
     [InlineData("ns", "remove")]
     [InlineData("mount", "--no-such-option")]
+    [InlineData("prune", "STORE", "host/h", "--keep-last", "-3")]
+    [InlineData("gc", "STORE", "--cutoff-seconds", "-1")]
+    [InlineData("mount", "STORE", "MNT", "--threads", "0")]
+    [InlineData("mount", "STORE", "MNT", "--cache-mb", "-5")]
     public async Task ParseErrorsAreOneLine(params string[] args)
     {
         var (code, output, err) = await CliRunner.RunAsync(args);
