@@ -65,7 +65,7 @@ public sealed class DynamicIndex : IChunkIndex
     /// <exception cref="FormatCorruptException">the file is not a valid .didx (message names the path)</exception>
     public static DynamicIndex Load(string path)
     {
-        var bytes = File.ReadAllBytes(path);
+        var bytes = Platform.StoreFile.ReadAll(path, Layout.StoreFileLimits.Index);
         try { return Parse(bytes); }
         catch (FormatCorruptException e) { throw new FormatCorruptException($"{path}: {e.Message}", e); }
     }

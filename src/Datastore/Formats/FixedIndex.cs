@@ -71,7 +71,7 @@ public sealed class FixedIndex : IChunkIndex
     /// <exception cref="FormatCorruptException">the file is not a valid .fidx (message names the path)</exception>
     public static FixedIndex Load(string path)
     {
-        var bytes = File.ReadAllBytes(path);
+        var bytes = Platform.StoreFile.ReadAll(path, Layout.StoreFileLimits.Index);
         try { return Parse(bytes); }
         catch (FormatCorruptException e) { throw new FormatCorruptException($"{path}: {e.Message}", e); }
     }

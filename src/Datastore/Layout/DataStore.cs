@@ -1,5 +1,6 @@
 using System.Text;
 using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Store;
 
 namespace BackupFs.Datastore.Layout;
@@ -8,6 +9,8 @@ namespace BackupFs.Datastore.Layout;
 /// A PBS datastore: the local directory (the datastore itself, or the cache store of an S3
 /// datastore) plus where chunks live and where metadata is mirrored. Listing and metadata
 /// reads always use the local directory, as PBS does.
+/// <para>Listings show real directories only: a symlink planted in a store is skipped, as PBS skips
+/// entries whose type is not a directory, and the Exists checks refuse one anywhere below the root.</para>
 /// </summary>
 public sealed class DataStore
 {
@@ -40,8 +43,9 @@ public sealed class DataStore
             throw new BackupFsException($"{full} is not empty; refusing to create a datastore there");
         var chunks = LocalChunkStore.Create(full);
         File.WriteAllBytes(Path.Combine(full, ".lock"), []);
-        Directory.CreateDirectory(Path.Combine(full, PrivateDirName));
-        return new DataStore(full, chunks);
+        var store = new DataStore(full, chunks);
+        PrivateDirectory.Ensure(store.Root, PrivateDirName);
+        return store;
     }
 
     public static DataStore OpenLocal(string root) => new(root, new LocalChunkStore(root));
@@ -51,16 +55,48 @@ public sealed class DataStore
 
     public string PrivateDir => Path.Combine(Root, PrivateDirName);
 
+    /// <summary>
+    /// Creates (0700, at creation) and returns a directory below .backupfs, e.g. "locks"; refuses a
+    /// symlink anywhere on the way.
+    /// </summary>
+    public string EnsurePrivateDirectory(string relativeToPrivateDir = "") =>
+        PrivateDirectory.Ensure(Root, relativeToPrivateDir.Length == 0 ? PrivateDirName : PrivateDirName + "/" + relativeToPrivateDir);
+
+    /// <summary>Whether root/relative is a real directory, reached without any symlink below the root.</summary>
+    public bool IsRealDirectory(string relativePath)
+    {
+        try
+        {
+            using var dir = SafeDirectory.OpenBelow(Root, relativePath);
+            return dir is not null;
+        }
+        catch (UnsafePathException) { return false; }
+    }
+
+    /// <summary>Throws unless root/relative is a real directory reached without symlinks (the error names a symlink found on the way).</summary>
+    /// <exception cref="UnsafePathException">a component is a symlink or not a directory</exception>
+    /// <exception cref="BackupFsException">it does not exist</exception>
+    public void RequireRealDirectory(string relativePath, string what)
+    {
+        using var dir = SafeDirectory.OpenBelow(Root, relativePath) ?? throw new BackupFsException($"{what} does not exist");
+    }
+
+    /// <summary>Names of the real subdirectories of a directory (symlinks to directories are left out).</summary>
+    private static IEnumerable<string> RealSubdirectories(string dir) =>
+        new DirectoryInfo(dir).EnumerateDirectories()
+            .Where(d => (d.Attributes & FileAttributes.ReparsePoint) == 0)
+            .Select(d => d.Name);
+
     // ---- namespaces -------------------------------------------------------------------------
 
-    public bool NamespaceExists(BackupNamespace ns) => Directory.Exists(FullPath(ns.RelativePath));
+    public bool NamespaceExists(BackupNamespace ns) => IsRealDirectory(ns.RelativePath);
 
     /// <summary>Child namespaces (names that fail the rules are skipped, never followed).</summary>
     public IEnumerable<BackupNamespace> ListNamespaces(BackupNamespace parent, bool recursive = false)
     {
         var dir = Path.Combine(FullPath(parent.RelativePath), "ns");
-        if (!Directory.Exists(dir) || parent.Depth >= NameRules.MaxNamespaceDepth) yield break;
-        foreach (var name in Directory.EnumerateDirectories(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal))
+        if (!IsRealDirectory(Path.GetRelativePath(Root, dir)) || parent.Depth >= NameRules.MaxNamespaceDepth) yield break;
+        foreach (var name in RealSubdirectories(dir).Order(StringComparer.Ordinal))
         {
             if (name is null || !NameRules.IsSafeId(name)) continue;
             var child = parent.Child(name);
@@ -76,7 +112,7 @@ public sealed class DataStore
         if (ns.Parent is { } parent && !NamespaceExists(parent))
             throw new BackupFsException($"parent namespace '{parent.Display}' does not exist");
         await Mirror.PutAsync(ns.RelativePath + "/.namespace", ReadOnlyMemory<byte>.Empty, noReplace: true, ct);
-        Directory.CreateDirectory(FullPath(ns.RelativePath));
+        SafeDirectory.CreateBelow(Root, ns.RelativePath, 0x1ED).Dispose();
     }
 
     // ---- groups -----------------------------------------------------------------------------
@@ -88,21 +124,22 @@ public sealed class DataStore
         foreach (var type in BackupTypes.All)
         {
             var typeDir = Path.Combine(nsDir, type.ToName());
-            if (!Directory.Exists(typeDir)) continue;
-            foreach (var id in Directory.EnumerateDirectories(typeDir).Select(Path.GetFileName))
-                if (id is not null && NameRules.IsBackupId(id)) groups.Add(new BackupGroup(ns, type, id));
+            if (Posix.TryLStat(Posix.PathBytes(typeDir)) is not { IsDirectory: true }) continue;
+            foreach (var id in RealSubdirectories(typeDir))
+                if (NameRules.IsBackupId(id)) groups.Add(new BackupGroup(ns, type, id));
         }
         groups.Sort(BackupGroup.Compare);
         return groups;
     }
 
-    public bool GroupExists(BackupGroup group) => Directory.Exists(FullPath(group.RelativePath));
+    public bool GroupExists(BackupGroup group) => IsRealDirectory(group.RelativePath);
 
     public string? GetOwner(BackupGroup group)
     {
         var path = Path.Combine(FullPath(group.RelativePath), OwnerFile);
-        if (!File.Exists(path)) return null;
-        var text = File.ReadAllText(path, Encoding.UTF8);
+        string text;
+        try { text = Encoding.UTF8.GetString(StoreFile.ReadAll(path, StoreFileLimits.Small)); }
+        catch (FileNotFoundException) { return null; }
         int nl = text.IndexOf('\n');
         return (nl >= 0 ? text[..nl] : text).TrimEnd();
     }
@@ -112,7 +149,7 @@ public sealed class DataStore
         if (owner.Length == 0 || owner.Contains('\n')) throw new InvalidNameException($"invalid owner '{owner}'");
         var bytes = Encoding.UTF8.GetBytes(owner + "\n");
         await Mirror.PutAsync(group.RelativePath + "/" + OwnerFile, bytes, noReplace: false, ct);
-        Directory.CreateDirectory(FullPath(group.RelativePath));
+        SafeDirectory.CreateBelow(Root, group.RelativePath, 0x1ED).Dispose(); // refuses a symlinked type or group
         AtomicFile.Write(Path.Combine(FullPath(group.RelativePath), OwnerFile), bytes);
     }
 
@@ -123,10 +160,9 @@ public sealed class DataStore
     {
         var result = new List<SnapshotInfo>();
         var dir = FullPath(group.RelativePath);
-        if (!Directory.Exists(dir)) return result;
-        foreach (var sub in Directory.EnumerateDirectories(dir))
+        if (!IsRealDirectory(group.RelativePath)) return result;
+        foreach (var name in RealSubdirectories(dir))
         {
-            var name = Path.GetFileName(sub);
             if (!NameRules.TryParseBackupTime(name, out var epoch)) continue;
             result.Add(GetSnapshotInfo(new SnapshotRef(group, epoch)));
         }
@@ -142,16 +178,18 @@ public sealed class DataStore
     {
         var dir = FullPath(snapshot.RelativePath);
         var files = Directory.Exists(dir)
-            ? Directory.EnumerateFiles(dir).Select(Path.GetFileName).OfType<string>()
+            ? new DirectoryInfo(dir).EnumerateFiles().Where(f => (f.Attributes & FileAttributes.ReparsePoint) == 0).Select(f => f.Name)
                 .Where(NameRules.IsArchiveFileName).Order(StringComparer.Ordinal).ToList()
             : new List<string>();
+        // Any entry named like the manifest marks it finished (as in PBS); reading a manifest that is not a
+        // regular file then fails with a clear error (StoreFile) instead of the snapshot silently vanishing.
         return new SnapshotInfo(snapshot,
-            Finished: File.Exists(Path.Combine(dir, ManifestName)),
+            Finished: Posix.TryLStat(Posix.PathBytes(Path.Combine(dir, ManifestName))) is not null,
             Protected: File.Exists(Path.Combine(dir, ProtectedMarker)),
             Files: files);
     }
 
-    public bool SnapshotExists(SnapshotRef snapshot) => Directory.Exists(FullPath(snapshot.RelativePath));
+    public bool SnapshotExists(SnapshotRef snapshot) => IsRealDirectory(snapshot.RelativePath);
 
     public SnapshotRef? LatestSnapshot(BackupGroup group) => ListFinishedSnapshots(group).LastOrDefault();
 

@@ -40,12 +40,24 @@ public static partial class NameRules
     public static string CheckArchiveFileName(string name) =>
         IsArchiveFileName(name) ? name : throw new InvalidNameException($"invalid archive name '{name}' (expected e.g. root.pxar.didx, drive-scsi0.img.fidx, qemu-server.conf.blob)");
 
+    /// <summary>
+    /// PBS's range of backup times: at least 1 (BACKUP_TIME_SCHEMA) and at most 9999-12-31T23:59:59Z, the
+    /// last instant its RFC 3339 formatting accepts (years 0..9999).
+    /// </summary>
+    public const long MinBackupTime = 1, MaxBackupTime = 253402300799;
+
+    /// <summary>
+    /// How far ahead of the clock an explicit backup time may be. A snapshot dated further in the
+    /// future would make every later backup of its group fail (each must be newer than the last).
+    /// </summary>
+    public static readonly TimeSpan MaxFutureSkew = TimeSpan.FromDays(1);
+
     /// <summary>Formats an epoch as the snapshot directory name, e.g. 2025-07-14T14:20:02Z.</summary>
     public static string FormatBackupTime(long epoch)
     {
-        if (epoch < 1) throw new InvalidNameException($"backup time {epoch} must be at least 1");
+        if (epoch < MinBackupTime) throw new InvalidNameException($"backup time {epoch} must be at least 1");
+        if (epoch > MaxBackupTime) throw new InvalidNameException($"backup time {epoch} is beyond 9999-12-31T23:59:59Z");
         var t = DateTimeOffset.FromUnixTimeSeconds(epoch);
-        if (t.Year > 9999) throw new InvalidNameException($"backup time {epoch} is beyond year 9999");
         return t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
     }
 
@@ -61,6 +73,18 @@ public static partial class NameRules
 
     public static long ParseBackupTime(string s) =>
         TryParseBackupTime(s, out var e) ? e : throw new InvalidNameException($"invalid snapshot time '{s}' (expected YYYY-MM-DDTHH:MM:SSZ)");
+
+    /// <summary>
+    /// A backup time given for a new snapshot (backup --time): PBS's format and range, and not more
+    /// than <see cref="MaxFutureSkew"/> ahead of <paramref name="now"/>.
+    /// </summary>
+    public static long ParseNewBackupTime(string s, DateTimeOffset now)
+    {
+        long epoch = ParseBackupTime(s);
+        if (epoch > now.ToUnixTimeSeconds() + (long)MaxFutureSkew.TotalSeconds)
+            throw new InvalidNameException($"backup time '{s}' is in the future (more than {MaxFutureSkew.TotalHours:0} h ahead of this clock); a snapshot dated later than now would block every later backup of its group");
+        return epoch;
+    }
 
     /// <summary>
     /// Maps a client archive name to the server file name as PBS does: .pxar/.mpxar/.ppxar/.pcat1

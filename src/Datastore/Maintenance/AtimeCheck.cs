@@ -13,6 +13,9 @@ public static class AtimeCheck
 {
     public static void Run(string chunkDir)
     {
+        // The probe is written and deleted here: never in a directory a planted symlink points to.
+        if (Platform.Posix.TryLStat(Platform.Posix.PathBytes(chunkDir)) is { IsSymlink: true })
+            throw new Platform.UnsafePathException($"refusing to use {chunkDir}: it is a symbolic link, not a directory of the datastore");
         var probe = Path.Combine(chunkDir, $".gc-atime-check-{Environment.ProcessId}");
         try
         {

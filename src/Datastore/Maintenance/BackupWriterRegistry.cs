@@ -26,8 +26,7 @@ public static class BackupWriterRegistry
     public static WriterRegistration Register(DataStore store, long? startTime = null)
     {
         long start = startTime ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var dir = DirectoryOf(store);
-        Directory.CreateDirectory(dir);
+        var dir = store.EnsurePrivateDirectory(DirectoryName); // 0700, never through a symlink
         for (int attempt = 0; ; attempt++)
         {
             string id = $"{start}-{Environment.ProcessId}-{Random.Shared.Next():x8}";
@@ -36,7 +35,11 @@ public static class BackupWriterRegistry
             try
             {
                 // Locked before it gets its real name, so GC never sees an unlocked ".writer" of a live backup.
-                stream = new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+                stream = new FileStream(temp, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None,
+                    UnixCreateMode = Platform.PrivateDirectory.UnixFile,
+                });
             }
             catch (IOException) when (attempt < 5)
             {

@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Platform;
 
 namespace BackupFs.Datastore.Maintenance;
 
@@ -77,12 +78,12 @@ internal sealed class ChunkMarker
         IChunkIndex index;
         try
         {
-            var bytes = File.ReadAllBytes(path);
+            var bytes = StoreFile.ReadAll(path, StoreFileLimits.Index);
             index = path.EndsWith(".fidx", StringComparison.Ordinal) ? FixedIndex.Parse(bytes) : DynamicIndex.Parse(bytes);
         }
         catch (FileNotFoundException) { return false; }
         catch (DirectoryNotFoundException) { return false; }
-        catch (FormatCorruptException e)
+        catch (Exception e) when (e is FormatCorruptException or UnsafePathException)
         {
             throw new FormatCorruptException(
                 $"garbage collection stopped before removing anything: cannot read index {path}: {e.Message} " +

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Store;
+using BackupFs.Datastore.Platform;
+using BackupFs.Datastore.Formats;
 
 namespace BackupFs.Datastore.Maintenance;
 
@@ -58,11 +60,11 @@ public static class GcStatusFile
         var path = Path.Combine(store.Root, FileName);
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = JsonDocument.Parse(StoreFile.ReadAll(path, StoreFileLimits.Small));
             if (doc.RootElement.ValueKind != JsonValueKind.Object) return null;
             return doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.Clone());
         }
-        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException or BackupFsException)
         {
             return null;
         }

@@ -1,4 +1,5 @@
 using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Store;
 
 namespace BackupFs.Datastore.Maintenance;
@@ -37,44 +38,42 @@ public sealed class LocalChunkSweeper
     private void Sweep(GcSweepContext context, CancellationToken ct)
     {
         context.Progress.SetTotal(65536);
+        // Every prefix directory is opened from .chunks without following symlinks, and every delete or
+        // rename is relative to that descriptor: a planted symlink (.chunks itself, a prefix directory or
+        // a chunk file) can never make GC delete or rename anything outside the store.
+        using var chunkDir = SafeDirectory.OpenBelow(_chunks.DatastoreRoot, LocalChunkStore.ChunkDirName)
+            ?? throw new BackupFsException($"{_chunks.ChunkDir} does not exist");
         for (int prefix = 0; prefix < 65536; prefix++)
         {
             if ((prefix & 255) == 0) ct.ThrowIfCancellationRequested();
-            var dir = Path.Combine(_chunks.ChunkDir, prefix.ToString("x4"));
-            FileInfo[] files;
-            try { files = new DirectoryInfo(dir).GetFiles(); }
-            catch (DirectoryNotFoundException) { context.Progress.Add(1); continue; }
+            using var dir = chunkDir.OpenChild(prefix.ToString("x4"));
+            if (dir is null) { context.Progress.Add(1); continue; }
             long bytes = 0;
-            foreach (var file in files)
-                bytes += SweepFile(file, context);
+            foreach (var entry in dir.ReadEntries())
+                bytes += SweepFile(dir, entry, context);
             context.Progress.Add(1, bytes);
         }
         context.Progress.Complete();
     }
 
     /// <summary>Returns the bytes the file had.</summary>
-    private long SweepFile(FileInfo file, GcSweepContext context)
+    private long SweepFile(SafeDirectory dir, SafeEntry entry, GcSweepContext context)
     {
-        var name = file.Name;
+        var name = entry.Name;
         var cutoff = context.Cutoff;
         var status = context.Status;
         if (name.Length < HexLength || !Digest.TryParse(name.AsSpan(0, HexLength), out var digest)) return 0;
+        // Only regular files are chunks: a symlink (or anything else) is left alone, never followed.
+        if (!entry.Stat.IsRegular) return 0;
         var suffix = name.AsSpan(HexLength);
-        long size, atime;
-        try
-        {
-            if ((file.Attributes & (FileAttributes.ReparsePoint | FileAttributes.Directory)) != 0) return 0;
-            size = file.Length;
-            atime = UnixSeconds(file.LastAccessTimeUtc);
-        }
-        catch (FileNotFoundException) { return 0; } // gone since the listing
+        long size = entry.Stat.Size, atime = entry.Stat.AtimeSeconds;
 
         if (suffix.Length == 0)
         {
             var decision = cutoff.Classify(atime);
             if (decision == SweepDecision.Remove)
             {
-                var outcome = RemoveUnlessTouched(file.FullName, cutoff, out var kept);
+                var outcome = RemoveUnlessTouched(dir, name, cutoff, out var kept);
                 if (outcome == RemoveOutcome.Gone) return 0;
                 if (outcome == RemoveOutcome.Removed) _onChunkRemoved?.Invoke(digest);
                 decision = outcome == RemoveOutcome.Removed ? SweepDecision.Remove : kept;
@@ -84,76 +83,66 @@ public sealed class LocalChunkSweeper
         else if (IsBadSuffix(suffix))
         {
             var decision = cutoff.Classify(atime);
-            if (decision == SweepDecision.Remove && !TryDelete(file.FullName)) return 0;
+            if (decision == SweepDecision.Remove && !dir.DeleteFile(name)) return 0;
             status.CountSwept(decision, size, bad: true);
         }
         else if (suffix.SequenceEqual(".using"))
         {
-            TryDelete(file.FullName);
+            dir.DeleteFile(name);
         }
         else if (suffix.SequenceEqual(QuarantineSuffix))
         {
-            RecoverQuarantined(file.FullName, cutoff, status, size, atime);
+            RecoverQuarantined(dir, name, cutoff, status, size, atime);
         }
         else if (suffix.Contains(".tmp_", StringComparison.Ordinal))
         {
-            long newest = Math.Max(atime, UnixSeconds(file.LastWriteTimeUtc));
-            if (newest < cutoff.MinAtime && TryDelete(file.FullName)) status.CountRemovedTemp();
+            long newest = Math.Max(atime, entry.Stat.MtimeSeconds);
+            if (newest < cutoff.MinAtime && dir.DeleteFile(name)) status.CountRemovedTemp();
         }
         return size;
     }
 
     private enum RemoveOutcome { Removed, Kept, Gone }
 
-    private static RemoveOutcome RemoveUnlessTouched(string path, GcCutoff cutoff, out SweepDecision kept)
+    private static RemoveOutcome RemoveUnlessTouched(SafeDirectory dir, string name, GcCutoff cutoff, out SweepDecision kept)
     {
         kept = SweepDecision.Keep;
-        var quarantine = path + QuarantineSuffix;
-        try { File.Move(path, quarantine, overwrite: true); }
+        var quarantine = name + QuarantineSuffix;
+        try { dir.Rename(name, quarantine, replace: true); }
         catch (FileNotFoundException) { return RemoveOutcome.Gone; }
-        var decision = cutoff.Classify(UnixSeconds(File.GetLastAccessTimeUtc(quarantine)));
+        var decision = dir.Stat(quarantine) is { IsRegular: true } st ? cutoff.Classify(st.AtimeSeconds) : SweepDecision.Keep;
         if (decision == SweepDecision.Remove)
         {
-            File.Delete(quarantine);
+            dir.DeleteFile(quarantine);
             return RemoveOutcome.Removed;
         }
-        Restore(quarantine, path);
+        Restore(dir, quarantine, name);
         kept = decision;
         return RemoveOutcome.Kept;
     }
 
     // A quarantined chunk survives only if GC crashed mid-removal: finish the job by the same rule.
-    private static void RecoverQuarantined(string quarantine, GcCutoff cutoff, GarbageCollectionStatus status, long size, long atime)
+    private static void RecoverQuarantined(SafeDirectory dir, string quarantine, GcCutoff cutoff, GarbageCollectionStatus status, long size, long atime)
     {
         var decision = cutoff.Classify(atime);
         if (decision == SweepDecision.Remove)
         {
-            if (TryDelete(quarantine)) status.CountSwept(SweepDecision.Remove, size, bad: false);
+            if (dir.DeleteFile(quarantine)) status.CountSwept(SweepDecision.Remove, size, bad: false);
             return;
         }
-        Restore(quarantine, quarantine[..^QuarantineSuffix.Length]);
+        Restore(dir, quarantine, quarantine[..^QuarantineSuffix.Length]);
     }
 
     // Puts a quarantined chunk back unless a backup has stored the chunk again meanwhile.
-    private static void Restore(string quarantine, string path)
+    private static void Restore(SafeDirectory dir, string quarantine, string name)
     {
-        try { File.Move(quarantine, path, overwrite: false); }
-        catch (IOException) when (File.Exists(path)) { TryDelete(quarantine); }
+        try
+        {
+            if (!dir.Rename(quarantine, name, replace: false)) dir.DeleteFile(quarantine);
+        }
+        catch (FileNotFoundException) { }
     }
 
     private static bool IsBadSuffix(ReadOnlySpan<char> suffix) =>
         suffix.Length == 6 && suffix[0] == '.' && char.IsAsciiDigit(suffix[1]) && suffix[2..].SequenceEqual(".bad");
-
-    private static bool TryDelete(string path)
-    {
-        try
-        {
-            if (!File.Exists(path)) return false;
-            File.Delete(path);
-            return true;
-        }
-        catch (DirectoryNotFoundException) { return false; }
-    }
-
-    private static long UnixSeconds(DateTime utc) => (long)Math.Floor((utc - DateTime.UnixEpoch).TotalSeconds);
 }

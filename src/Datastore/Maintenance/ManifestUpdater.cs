@@ -1,6 +1,7 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Store;
+using BackupFs.Datastore.Platform;
 
 namespace BackupFs.Datastore.Maintenance;
 
@@ -20,7 +21,7 @@ public static class ManifestUpdater
             LockPaths.Manifest(store, snapshot), $"manifest of {snapshot}", LockPatience, ct).ConfigureAwait(false);
         var path = Path.Combine(store.FullPath(snapshot.RelativePath), DataStore.ManifestName);
         byte[] current;
-        try { current = await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false); }
+        try { current = await StoreFile.ReadAllAsync(path, StoreFileLimits.Blob, ct).ConfigureAwait(false); }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new BackupFsException($"snapshot {snapshot} has no manifest (unfinished or removed)");

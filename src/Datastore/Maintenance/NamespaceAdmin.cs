@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Store;
 
 namespace BackupFs.Datastore.Maintenance;
@@ -18,6 +19,8 @@ public sealed record NamespaceRemoval(
 /// <summary>
 /// Creates and removes namespaces. Locally a namespace is its directory; the object store of an S3
 /// datastore has a ".namespace" marker object (PUT no-replace at creation, DELETE at removal).
+/// Removal deletes through <see cref="SafeDelete"/> only: a namespace, type, group or snapshot that is a
+/// symlink is refused (and skipped by the listings), so nothing outside the store is ever deleted.
 /// </summary>
 public static class NamespaceAdmin
 {
@@ -39,7 +42,9 @@ public static class NamespaceAdmin
     public static async Task<NamespaceRemoval> RemoveAsync(DataStore store, BackupNamespace ns, bool recursive = false, CancellationToken ct = default)
     {
         if (ns.IsRoot) throw new BackupFsException("the root namespace cannot be removed");
-        if (!store.NamespaceExists(ns)) throw new BackupFsException($"namespace '{ns.Display}' does not exist");
+        // A symlink at the namespace or any parent: refuse by name rather than report "does not exist".
+        using (var nsDir = SafeDirectory.OpenBelow(store.Root, ns.RelativePath))
+            if (nsDir is null) throw new BackupFsException($"namespace '{ns.Display}' does not exist");
 
         var children = store.ListNamespaces(ns, recursive: true).ToList();
         if (!recursive)
@@ -65,7 +70,7 @@ public static class NamespaceAdmin
             var dir = store.FullPath(current.RelativePath);
             if (!HoldsOnlyEmptyDirectories(dir)) continue;
             await store.Mirror.DeleteAsync(current.RelativePath + "/" + Marker, ct).ConfigureAwait(false);
-            Directory.Delete(dir, recursive: true);
+            SafeDelete.Tree(store.Root, current.RelativePath);
             removedNamespaces.Add(current);
         }
         return new NamespaceRemoval(removedNamespaces, removedSnapshots, removedGroups, kept);
@@ -87,10 +92,12 @@ public static class NamespaceAdmin
         if (kept.Count > 0) return (removed, false, kept);
         foreach (var file in new[] { DataStore.OwnerFile, DataStore.NotesFile })
             await store.Mirror.DeleteAsync(group.RelativePath + "/" + file, ct).ConfigureAwait(false);
-        Directory.Delete(store.FullPath(group.RelativePath), recursive: true);
+        SafeDelete.Tree(store.Root, group.RelativePath);
         return (removed, true, kept);
     }
 
+    // Symlinks count as content and are never followed: a namespace holding one is left alone.
     private static bool HoldsOnlyEmptyDirectories(string dir) =>
-        !Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Any();
+        !new DirectoryInfo(dir).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 })
+            .Any(e => e is not DirectoryInfo || (e.Attributes & FileAttributes.ReparsePoint) != 0);
 }

@@ -19,7 +19,7 @@ public sealed class Pruner
     /// <summary>The marks the keep rules give the group's snapshots (oldest first), without removing anything.</summary>
     public PruneResult Plan(BackupGroup group, KeepOptions options, TimeZoneInfo? zone = null)
     {
-        if (!_store.GroupExists(group)) throw new BackupFsException($"group {group} does not exist");
+        _store.RequireRealDirectory(group.RelativePath, $"group {group}");
         var snapshots = _store.ListSnapshots(group);
         var candidates = snapshots.Select(s => new PruneCandidate(s.Snapshot.BackupTime, s.Protected, s.Finished)).ToList();
         var marks = PruneSelector.Select(candidates, options, zone);
@@ -61,7 +61,7 @@ public sealed class Pruner
     /// <exception cref="BackupFsException">it does not exist, or its group is locked by a running backup</exception>
     public async Task ForgetAsync(SnapshotRef snapshot, CancellationToken ct = default)
     {
-        if (!_store.SnapshotExists(snapshot)) throw new BackupFsException($"snapshot {snapshot} does not exist");
+        _store.RequireRealDirectory(snapshot.RelativePath, $"snapshot {snapshot}");
         using var groupLock = FileLock.Acquire(LockPaths.Group(_store, snapshot.Group), $"group {snapshot.Group}");
         await SnapshotRemover.RemoveAsync(_store, snapshot, ct).ConfigureAwait(false);
     }

@@ -16,10 +16,13 @@ public static class SnapshotProtection
     /// <exception cref="BackupFsException">the snapshot does not exist</exception>
     public static async Task<bool> SetAsync(DataStore store, SnapshotRef snapshot, bool protect, CancellationToken ct = default)
     {
-        if (!store.SnapshotExists(snapshot)) throw new BackupFsException($"snapshot {snapshot} does not exist");
+        // Through a descriptor opened without following symlinks: a symlinked namespace, type, group or
+        // snapshot is refused, so the marker is never created or deleted outside the store.
+        using var dir = Platform.SafeDirectory.OpenBelow(store.Root, snapshot.RelativePath)
+            ?? throw new BackupFsException($"snapshot {snapshot} does not exist");
         var path = MarkerPath(store, snapshot);
         var relative = snapshot.RelativePath + "/" + DataStore.ProtectedMarker;
-        bool was = File.Exists(path);
+        bool was = dir.Stat(DataStore.ProtectedMarker) is not null;
         if (protect)
         {
             // Mirrored even when present locally, so a bucket that lost the object gets it back.
@@ -29,7 +32,7 @@ public static class SnapshotProtection
         else
         {
             await store.Mirror.DeleteAsync(relative, ct).ConfigureAwait(false);
-            if (was) File.Delete(path);
+            if (was) dir.DeleteFile(DataStore.ProtectedMarker);
         }
         return was != protect;
     }

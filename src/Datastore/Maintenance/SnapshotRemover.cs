@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Store;
 
 namespace BackupFs.Datastore.Maintenance;
@@ -9,16 +10,22 @@ namespace BackupFs.Datastore.Maintenance;
 /// local directory, manifest first. An object-store failure therefore leaves the snapshot listed
 /// and complete, and the command can simply be rerun. Protected snapshots are refused.
 /// The caller holds the group lock (prune, forget, namespace removal).
+/// <para>The snapshot directory is opened through <see cref="SafeDirectory"/> before anything is
+/// removed, so a symlink at any level (namespace, type, group, snapshot) is refused up front — also
+/// before the object store is touched — and the local delete never leaves the store.</para>
 /// </summary>
 internal static class SnapshotRemover
 {
     public static async Task RemoveAsync(DataStore store, SnapshotRef snapshot, CancellationToken ct)
     {
-        var dir = store.FullPath(snapshot.RelativePath);
-        if (!Directory.Exists(dir)) throw new BackupFsException($"snapshot {snapshot} does not exist");
+        var (groupPath, timeName) = SafeDelete.Split(snapshot.RelativePath);
+        using var groupDir = SafeDirectory.OpenBelow(store.Root, groupPath)
+            ?? throw new BackupFsException($"snapshot {snapshot} does not exist");
+        using var snapshotDir = groupDir.OpenChild(timeName)
+            ?? throw new BackupFsException($"snapshot {snapshot} does not exist");
         // A verify holds the snapshot lock shared; removing under it would fail that verify.
         using var snapshotLock = FileLock.Acquire(LockPaths.Snapshot(store, snapshot), $"snapshot {snapshot}");
-        if (File.Exists(Path.Combine(dir, DataStore.ProtectedMarker)))
+        if (snapshotDir.Stat(DataStore.ProtectedMarker) is not null)
             throw new SnapshotProtectedException(snapshot.ToString());
 
         try
@@ -31,9 +38,9 @@ internal static class SnapshotRemover
         }
 
         // Manifest first: if anything below fails the rest is an unfinished snapshot, never listed as complete.
-        try { File.Delete(Path.Combine(dir, DataStore.ManifestName)); } catch (DirectoryNotFoundException) { }
-        try { Directory.Delete(dir, recursive: true); } catch (DirectoryNotFoundException) { }
+        snapshotDir.DeleteFile(DataStore.ManifestName);
+        groupDir.DeleteTree(timeName);
         foreach (var lockFile in new[] { LockPaths.Snapshot(store, snapshot), LockPaths.Manifest(store, snapshot) })
-            try { File.Delete(lockFile); } catch (IOException) { }
+            try { SafeDelete.File(store.Root, Path.GetRelativePath(store.Root, lockFile)); } catch (IOException) { }
     }
 }

@@ -5,6 +5,7 @@ using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
 using BackupFs.Datastore.Store;
+using BackupFs.Datastore.Platform;
 
 namespace BackupFs.Datastore.Maintenance;
 
@@ -69,10 +70,10 @@ public sealed class Verifier
             if (!_store.SnapshotExists(snapshot)) return Skipped(snapshot, "snapshot does not exist (anymore)");
             var dir = _store.FullPath(snapshot.RelativePath);
             var manifestPath = Path.Combine(dir, DataStore.ManifestName);
-            if (!File.Exists(manifestPath)) return Skipped(snapshot, "snapshot is unfinished (no manifest)");
+            if (Posix.TryLStat(Posix.PathBytes(manifestPath)) is null) return Skipped(snapshot, "snapshot is unfinished (no manifest)");
 
             BackupManifest manifest;
-            try { manifest = BackupManifest.FromBlob(await File.ReadAllBytesAsync(manifestPath, ct).ConfigureAwait(false)); }
+            try { manifest = BackupManifest.FromBlob(await StoreFile.ReadAllAsync(manifestPath, StoreFileLimits.Blob, ct).ConfigureAwait(false)); }
             catch (Exception e) when (e is BackupFsException or IOException)
             {
                 // As PBS: a manifest that cannot be loaded fails the snapshot, and there is nowhere to record it.
@@ -123,7 +124,7 @@ public sealed class Verifier
     private async Task VerifyIndexAsync(string path, ManifestFileInfo info, SnapshotTally tally, CancellationToken ct)
     {
         byte[] bytes;
-        try { bytes = await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false); }
+        try { bytes = await StoreFile.ReadAllAsync(path, StoreFileLimits.Index, ct).ConfigureAwait(false); }
         catch (FileNotFoundException) { throw new FormatCorruptException("listed in the manifest but missing"); }
         IChunkIndex index = path.EndsWith(".fidx", StringComparison.Ordinal) ? FixedIndex.Parse(bytes) : DynamicIndex.Parse(bytes);
         if ((ulong)index.Size != info.Size) throw new FormatCorruptException($"size {index.Size} differs from the manifest's {info.Size}");
@@ -206,6 +207,13 @@ public sealed class Verifier
             await RenameAsync(digest, ct).ConfigureAwait(false);
             return ChunkState.Corrupt;
         }
+        catch (Exception e) when (e is UnsafePathException or FormatCorruptException and not ChunkCorruptException)
+        {
+            // Not a regular file, or larger than any chunk can be: corrupt, moved aside like any other.
+            _meter.Add(1);
+            await RenameAsync(digest, ct).ConfigureAwait(false);
+            return ChunkState.Corrupt;
+        }
         catch (EncryptedDataException)
         {
             _meter.Add(1);
@@ -227,7 +235,7 @@ public sealed class Verifier
     private static void VerifyBlob(string path, ManifestFileInfo info)
     {
         byte[] raw;
-        try { raw = File.ReadAllBytes(path); }
+        try { raw = StoreFile.ReadAll(path, StoreFileLimits.Blob); }
         catch (FileNotFoundException) { throw new FormatCorruptException("listed in the manifest but missing"); }
         if ((ulong)raw.Length != info.Size) throw new FormatCorruptException($"size {raw.Length} differs from the manifest's {info.Size}");
         if (!SHA256.HashData(raw).AsSpan().SequenceEqual(info.Csum)) throw new FormatCorruptException("checksum differs from the manifest");

@@ -16,6 +16,8 @@ public readonly record struct PosixStat(
     public bool IsSymlink => FileType == 0xA000;
     /// <summary>Identity for hardlink detection: (device, inode).</summary>
     public (ulong Dev, ulong Ino) FileId => (((ulong)DevMajor << 32) | DevMinor, Inode);
+    /// <summary>Last access time, whole seconds (GC's in-use mark).</summary>
+    public long AtimeSeconds { get; init; }
 }
 
 /// <summary>
@@ -70,7 +72,9 @@ public static unsafe partial class Posix
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int close(int fd);
 
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_TRUNC = 0x200, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000;
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_TRUNC = 0x200, O_CLOEXEC = 0x80000;
+    /// <summary>O_NOFOLLOW differs between architectures (0x20000 on x86-64, 0x8000 on ARM).</summary>
+    public static readonly int O_NOFOLLOW = SafeDirectory.ONoFollow;
 
     /// <summary>NUL-terminated copy of a raw path (rejects embedded NUL).</summary>
     public static byte[] Terminate(ReadOnlySpan<byte> path)
@@ -87,9 +91,22 @@ public static unsafe partial class Posix
     public static PosixStat LStat(ReadOnlySpan<byte> path)
     {
         var p = Terminate(path);
-        byte* buf = stackalloc byte[256];
         fixed (byte* pp = p)
-            if (statx(AtFdCwd, pp, AtSymlinkNoFollow, StatxBasicStats, buf) != 0) throw Error("statx", path);
+            return StatAt(AtFdCwd, pp, AtSymlinkNoFollow) ?? throw Error("statx", path);
+    }
+
+    /// <summary>fstat: status of an open file descriptor.</summary>
+    public static PosixStat FStat(int fd)
+    {
+        byte empty = 0;
+        return StatAt(fd, &empty, 0x1000 /* AT_EMPTY_PATH */) ?? throw new PosixException("fstat", $"fd {fd}", Marshal.GetLastPInvokeError());
+    }
+
+    /// <summary>statx relative to a directory descriptor (flags e.g. AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH); null on failure (errno is kept).</summary>
+    internal static PosixStat? StatAt(int dirfd, byte* path, int flags)
+    {
+        byte* buf = stackalloc byte[256];
+        if (statx(dirfd, path, flags, StatxBasicStats, buf) != 0) return null;
         var s = new ReadOnlySpan<byte>(buf, 256);
         return new PosixStat(
             Mode: BinaryPrimitives.ReadUInt16LittleEndian(s[28..]), Uid: BinaryPrimitives.ReadUInt32LittleEndian(s[20..]),
@@ -97,7 +114,8 @@ public static unsafe partial class Posix
             Inode: BinaryPrimitives.ReadUInt64LittleEndian(s[32..]), Size: BinaryPrimitives.ReadInt64LittleEndian(s[40..]),
             MtimeSeconds: BinaryPrimitives.ReadInt64LittleEndian(s[112..]), MtimeNanoseconds: BinaryPrimitives.ReadUInt32LittleEndian(s[120..]),
             RdevMajor: BinaryPrimitives.ReadUInt32LittleEndian(s[128..]), RdevMinor: BinaryPrimitives.ReadUInt32LittleEndian(s[132..]),
-            DevMajor: BinaryPrimitives.ReadUInt32LittleEndian(s[136..]), DevMinor: BinaryPrimitives.ReadUInt32LittleEndian(s[140..]));
+            DevMajor: BinaryPrimitives.ReadUInt32LittleEndian(s[136..]), DevMinor: BinaryPrimitives.ReadUInt32LittleEndian(s[140..]))
+        { AtimeSeconds = BinaryPrimitives.ReadInt64LittleEndian(s[64..]) };
     }
 
     /// <summary>lstat, or null when the path does not exist.</summary>

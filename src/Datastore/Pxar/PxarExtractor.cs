@@ -10,7 +10,11 @@ public sealed class PxarExtractOptions
 {
     /// <summary>chown entries to the archived uid/gid (default: when running as root).</summary>
     public bool RestoreOwner { get; init; } = Environment.IsPrivilegedProcess;
-    /// <summary>Replace existing non-directories at a target path (never followed; unlinked first). Otherwise an existing entry is an error.</summary>
+    /// <summary>
+    /// Replace existing non-directories at a target path (never followed; unlinked first), and give existing
+    /// directories (the target itself included) the archived owner, mode and times. Otherwise an existing
+    /// non-directory is an error and an existing directory keeps its own metadata.
+    /// </summary>
     public bool Overwrite { get; init; }
     /// <summary>Restore xattrs, ACLs and file capabilities.</summary>
     public bool RestoreXattrs { get; init; } = true;
@@ -44,13 +48,15 @@ public sealed class PxarExtractor
     {
         var entry = await _accessor.LookupPathAsync(archivePath, followFinalHardlink: false, ct).ConfigureAwait(false)
             ?? throw new FileNotFoundException($"'{archivePath}' is not in the archive");
+        bool targetExisted = Directory.Exists(targetDirectory);
         Directory.CreateDirectory(targetDirectory);
         var target = Posix.PathBytes(Path.GetFullPath(targetDirectory));
         var links = new Dictionary<long, byte[]>();
         if (entry.Kind == PxarEntryKind.Directory)
         {
             await ExtractChildrenAsync(entry, target, links, ct).ConfigureAwait(false);
-            await ApplyMetadataAsync(entry, target, ct).ConfigureAwait(false);
+            // An existing directory is the user's: its owner and mode change only when asked (--overwrite).
+            if (!targetExisted || _options.Overwrite) await ApplyMetadataAsync(entry, target, ct).ConfigureAwait(false);
         }
         else
             await ExtractEntryAsync(entry, target, links, ct).ConfigureAwait(false);
@@ -89,9 +95,10 @@ public sealed class PxarExtractor
         switch (entry.Kind)
         {
             case PxarEntryKind.Directory:
-                if (!PrepareSlot(path, wantDirectory: true)) Posix.Mkdir(path, 0x1C0 /* 0700 until its children are in */);
+                bool existed = PrepareSlot(path, wantDirectory: true);
+                if (!existed) Posix.Mkdir(path, 0x1C0 /* 0700 until its children are in */);
                 await ExtractChildrenAsync(entry, path, links, ct).ConfigureAwait(false);
-                await ApplyMetadataAsync(entry, path, ct).ConfigureAwait(false);
+                if (!existed || _options.Overwrite) await ApplyMetadataAsync(entry, path, ct).ConfigureAwait(false);
                 break;
             case PxarEntryKind.File:
                 await ExtractFileAsync(entry, path, ct).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Platform;
 
 namespace BackupFs.Datastore.Reading;
 
@@ -31,11 +32,11 @@ public sealed class SnapshotReader
     public static SnapshotReader Open(DataStore store, SnapshotRef snapshot, IChunkSource chunks)
     {
         var dir = store.FullPath(snapshot.RelativePath);
-        if (!System.IO.Directory.Exists(dir)) throw new BackupFsException($"snapshot {snapshot} does not exist");
+        if (!store.SnapshotExists(snapshot)) throw new BackupFsException($"snapshot {snapshot} does not exist");
         var manifestPath = Path.Combine(dir, DataStore.ManifestName);
-        if (!File.Exists(manifestPath)) throw new BackupFsException($"snapshot {snapshot} is unfinished (no manifest)");
+        if (Posix.TryLStat(Posix.PathBytes(manifestPath)) is null) throw new BackupFsException($"snapshot {snapshot} is unfinished (no manifest)");
         BackupManifest manifest;
-        try { manifest = BackupManifest.FromBlob(File.ReadAllBytes(manifestPath)); }
+        try { manifest = BackupManifest.FromBlob(StoreFile.ReadAll(manifestPath, StoreFileLimits.Blob)); }
         catch (FormatCorruptException e) { throw new FormatCorruptException($"{snapshot}/{DataStore.ManifestName}: {e.Message}", e); }
         return new SnapshotReader(store, snapshot, manifest, chunks);
     }
@@ -55,7 +56,7 @@ public sealed class SnapshotReader
         IChunkIndex index;
         try
         {
-            var bytes = File.ReadAllBytes(path);
+            var bytes = StoreFile.ReadAll(path, StoreFileLimits.Index);
             index = fileName.EndsWith(".fidx", StringComparison.Ordinal) ? FixedIndex.Parse(bytes)
                 : fileName.EndsWith(".didx", StringComparison.Ordinal) ? DynamicIndex.Parse(bytes)
                 : throw new BackupFsException($"{fileName} is not an index archive");
@@ -74,7 +75,7 @@ public sealed class SnapshotReader
     {
         var path = Path.Combine(Directory, fileName);
         byte[] raw;
-        try { raw = File.ReadAllBytes(path); }
+        try { raw = StoreFile.ReadAll(path, StoreFileLimits.Blob); }
         catch (FileNotFoundException) { throw new BackupFsException($"snapshot {Snapshot} has no blob '{fileName}'"); }
         var info = Manifest.Find(fileName);
         // client.log.blob is uploaded after the manifest and is not listed in it.

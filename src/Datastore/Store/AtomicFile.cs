@@ -6,12 +6,15 @@ namespace BackupFs.Datastore.Store;
 /// </summary>
 public static class AtomicFile
 {
-    public static void Write(string path, ReadOnlySpan<byte> data, bool fsync = false)
+    /// <param name="createMode">permissions of the new file, set at creation (e.g. 0600 for private state); default 0666 minus umask</param>
+    public static void Write(string path, ReadOnlySpan<byte> data, bool fsync = false, UnixFileMode? createMode = null)
     {
         var tmp = path + ".tmp_" + Random.Shared.Next(0, int.MaxValue).ToString("x6");
         try
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None))
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 };
+            if (createMode is { } mode) options.UnixCreateMode = mode;
+            using (var fs = new FileStream(tmp, options))
             {
                 fs.Write(data);
                 if (fsync) fs.Flush(flushToDisk: true);

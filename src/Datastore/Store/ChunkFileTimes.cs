@@ -24,7 +24,8 @@ internal static partial class ChunkFileTimes
         var times = stackalloc Timespec[2];
         times[0] = new Timespec { Sec = 0, Nsec = UtimeNow };
         times[1] = new Timespec { Sec = 0, Nsec = UtimeOmit };
-        if (utimensat(AtFdCwd, path, times, 0) == 0) return true;
+        // AT_SYMLINK_NOFOLLOW: a symlink planted as a chunk is touched itself, never its target.
+        if (utimensat(AtFdCwd, path, times, 0x100) == 0) return true;
         int errno = Marshal.GetLastPInvokeError();
         if (errno == 2 /* ENOENT */) return false;
         throw new IOException($"cannot update access time of {path}: errno {errno}");

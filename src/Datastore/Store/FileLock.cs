@@ -40,7 +40,11 @@ public sealed class FileLock : IDisposable
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
         try
         {
-            var fs = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, share);
+            var fs = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = share,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite, // private state: 0600 from the start
+            });
             return new FileLock(path, fs);
         }
         catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)

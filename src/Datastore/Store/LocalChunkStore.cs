@@ -1,4 +1,6 @@
 using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Reading;
 
 namespace BackupFs.Datastore.Store;
@@ -43,7 +45,7 @@ public sealed class LocalChunkStore : IChunkBackend
     /// <summary>The stored blob; null when absent; an empty array for a 0-byte marker file.</summary>
     public byte[]? TryReadBlob(Digest digest)
     {
-        try { return File.ReadAllBytes(ChunkPath(digest)); }
+        try { return StoreFile.ReadAll(ChunkPath(digest), StoreFileLimits.Blob); }
         catch (FileNotFoundException) { return null; }
         catch (DirectoryNotFoundException) { return null; }
     }
@@ -51,8 +53,9 @@ public sealed class LocalChunkStore : IChunkBackend
     /// <summary>Stored size in bytes, or -1 when absent.</summary>
     public long StoredSize(Digest digest)
     {
-        var info = new FileInfo(ChunkPath(digest));
-        return info.Exists ? info.Length : -1;
+        // lstat: a symlink (or anything but a regular file) is no chunk, and is never followed.
+        try { return Posix.TryLStat(Posix.PathBytes(ChunkPath(digest))) is { IsRegular: true } st ? st.Size : -1; }
+        catch (PosixException e) when (e.Errno == 20 /* ENOTDIR */) { return -1; }
     }
 
     /// <summary>Refreshes the access time (GC mark); false when the chunk file does not exist.</summary>
@@ -79,8 +82,8 @@ public sealed class LocalChunkStore : IChunkBackend
 
     public void Remove(Digest digest)
     {
-        try { File.Delete(ChunkPath(digest)); }
-        catch (DirectoryNotFoundException) { }
+        using var dir = SafeDirectory.OpenBelow(DatastoreRoot, ChunkDirName + "/" + digest.Prefix);
+        dir?.DeleteFile(digest.ToHex());
     }
 
     /// <summary>
@@ -89,18 +92,18 @@ public sealed class LocalChunkStore : IChunkBackend
     /// </summary>
     public string? RenameCorrupt(Digest digest)
     {
-        var path = ChunkPath(digest);
-        if (!File.Exists(path)) return null;
-        for (int n = 0; n < 10; n++)
+        // Renamed through the prefix directory's descriptor: a symlinked prefix directory is refused.
+        using var dir = SafeDirectory.OpenBelow(DatastoreRoot, ChunkDirName + "/" + digest.Prefix);
+        var name = digest.ToHex();
+        if (dir?.Stat(name) is null) return null;
+        try
         {
-            var bad = $"{path}.{n}.bad";
-            if (File.Exists(bad)) continue;
-            File.Move(path, bad);
-            return bad;
+            for (int n = 0; n < 10; n++)
+                if (dir.Rename(name, $"{name}.{n}.bad", replace: false)) return $"{ChunkPath(digest)}.{n}.bad";
+            dir.Rename(name, $"{name}.9.bad", replace: true);
+            return $"{ChunkPath(digest)}.9.bad";
         }
-        var last = $"{path}.9.bad";
-        File.Move(path, last, overwrite: true);
-        return last;
+        catch (FileNotFoundException) { return null; }
     }
 
     public ValueTask<byte[]?> ReadBlobAsync(Digest digest, CancellationToken ct = default)
@@ -113,10 +116,9 @@ public sealed class LocalChunkStore : IChunkBackend
     {
         try
         {
-            using var handle = File.OpenHandle(ChunkPath(digest), FileMode.Open, FileAccess.Read, FileShare.Read);
-            long length = RandomAccess.GetLength(handle);
+            // Regular files only, at most PBS's chunk size: a FIFO, device or symlink here fails at once.
+            using var handle = StoreFile.OpenRegular(ChunkPath(digest), StoreFileLimits.Blob, out long length);
             if (length == 0) return ValueTask.FromResult<ChunkBuffer?>(null); // a marker, not data
-            if (length > DataBlob.MaxBlobSize) throw new FormatCorruptException($"chunk file {ChunkPath(digest)} is too large ({length} bytes)");
             var buffer = ChunkBuffer.Rent((int)length);
             try
             {

@@ -9,7 +9,8 @@ namespace BackupFs.Datastore.Store;
 /// </summary>
 public static class LockPaths
 {
-    public static string Directory(DataStore store) => Path.Combine(store.PrivateDir, "locks");
+    /// <summary>.backupfs/locks, created private (0700) and never through a symlink.</summary>
+    public static string Directory(DataStore store) => store.EnsurePrivateDirectory("locks");
 
     /// <summary>Held exclusively by a running backup of the group, and by prune/forget of its snapshots.</summary>
     public static string Group(DataStore store, BackupGroup group) =>

@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Maintenance;
 using BackupFs.Datastore.Store;
 
@@ -39,19 +40,21 @@ public static class BackupStarter
             {
                 if (options.BackupTime is not null)
                     throw new BackupFsException($"backup time {NameRules.FormatBackupTime(time)} is not newer than the last snapshot {last.Snapshot.TimeName} of {group}");
+                if (last.Snapshot.BackupTime >= NameRules.MaxBackupTime)
+                    throw new BackupFsException($"the last snapshot of {group} ({last.Snapshot.TimeName}) has the latest time a snapshot can have; no newer one can be added (forget it first)");
                 time = last.Snapshot.BackupTime + 1; // two backups within one second
             }
             var snapshot = new SnapshotRef(group, time);
 
-            if (!store.GroupExists(group))
+            // Created through SafeDirectory: a symlink planted at the type or group level is refused, so
+            // nothing (owner file, snapshot) is ever written outside the store.
+            bool newGroup = !store.GroupExists(group);
+            using (var groupDir = SafeDirectory.CreateBelow(store.Root, group.RelativePath, DirectoryMode))
             {
-                Directory.CreateDirectory(store.FullPath(group.RelativePath));
-                await store.SetOwnerAsync(group, options.Owner, ct).ConfigureAwait(false);
+                if (newGroup) await store.SetOwnerAsync(group, options.Owner, ct).ConfigureAwait(false);
+                if (groupDir.Stat(snapshot.TimeName) is not null) throw new BackupFsException($"snapshot {snapshot} already exists");
+                groupDir.CreateChild(snapshot.TimeName, DirectoryMode).Dispose();
             }
-            var dir = store.FullPath(snapshot.RelativePath);
-            Directory.CreateDirectory(Path.GetDirectoryName(dir)!);
-            if (Directory.Exists(dir)) throw new BackupFsException($"snapshot {snapshot} already exists");
-            Directory.CreateDirectory(dir);
 
             var ingest = new ChunkIngest(options.ChunkBackend ?? store.Chunks, options.MaxChunksInFlight);
             return new SnapshotWriter(store, snapshot, ingest, new BackupLocks(registration, groupLock), ct);
@@ -63,6 +66,8 @@ public static class BackupStarter
             throw;
         }
     }
+
+    private const uint DirectoryMode = 0x1ED; // 0755, as PBS creates its directories
 
     /// <summary>What a running backup holds; released when the manifest is written or the backup is abandoned.</summary>
     private sealed class BackupLocks(WriterRegistration registration, FileLock groupLock) : IDisposable

@@ -135,7 +135,8 @@ public sealed class SnapshotWriter : IAsyncDisposable
                 await _store.Mirror.DeletePrefixAsync(Snapshot.RelativePath, CancellationToken.None).ConfigureAwait(false);
             }
             catch (BackupFsException) { /* the local directory still goes; an orphan without manifest is never listed */ }
-            try { System.IO.Directory.Delete(Directory, recursive: true); } catch (DirectoryNotFoundException) { }
+            try { Platform.SafeDelete.Tree(_store.Root, Snapshot.RelativePath); }
+            catch (Platform.UnsafePathException) { /* swapped for a symlink meanwhile: leave it, never delete through it */ }
             _groupLock.Dispose();
         }
     }

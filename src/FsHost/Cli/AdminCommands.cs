@@ -69,8 +69,14 @@ public static class AdminCommands
         remove.SetAction(async (parse, ct) =>
         {
             var ds = StoreOpener.Open(parse.GetValue(store2)!);
-            var r = await NamespaceAdmin.RemoveAsync(ds, BackupNamespace.Parse(parse.GetValue(name2)), parse.GetValue(recursive), ct);
-            parse.InvocationConfiguration.Output.WriteLine(r.ToString());
+            var target = BackupNamespace.Parse(parse.GetValue(name2));
+            var r = await NamespaceAdmin.RemoveAsync(ds, target, parse.GetValue(recursive), ct);
+            var o = parse.InvocationConfiguration.Output;
+            foreach (var n in r.RemovedNamespaces) o.WriteLine($"removed namespace {n.Display}");
+            o.WriteLine($"removed {r.RemovedSnapshots} snapshot(s) in {r.RemovedGroups} group(s)");
+            foreach (var s in r.KeptProtected) o.WriteLine($"kept protected snapshot {s}");
+            if (!r.RemovedNamespaces.Contains(target))
+                o.WriteLine($"namespace {target.Display} was kept: it still holds protected snapshots or entries that are not part of a datastore");
             return 0;
         });
         var store3 = CommonOptions.Store();

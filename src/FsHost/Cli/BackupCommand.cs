@@ -28,6 +28,9 @@ public static class BackupCommand
         var command = new Command("backup", "back up a directory or an image into a new snapshot") { store, source, type, id, ns, image, archive, time, owner, chunkSize, noCache };
         command.SetAction(async (parse, ct) =>
         {
+            // Checked before anything else: a time out of range must not get as far as the store.
+            var timeText = parse.GetValue(time);
+            long? backupTime = timeText is null ? null : NameRules.ParseNewBackupTime(timeText, DateTimeOffset.UtcNow);
             var ds = StoreOpener.Open(parse.GetValue(store)!, new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache) });
             var space = BackupNamespace.Parse(parse.GetValue(ns));
             await EnsureNamespaceAsync(ds, space, ct);
@@ -36,10 +39,9 @@ public static class BackupCommand
             bool isImage = parse.GetValue(image);
             if (isImage ? !File.Exists(src) : !Directory.Exists(src))
                 throw new BackupFsException(isImage ? $"image source {src} is not a file" : $"source directory {src} does not exist");
-            var timeText = parse.GetValue(time);
             var options = new BackupOptions
             {
-                BackupTime = timeText is null ? null : NameRules.ParseBackupTime(timeText),
+                BackupTime = backupTime,
                 Owner = parse.GetValue(owner)!,
             };
 

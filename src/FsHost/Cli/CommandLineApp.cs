@@ -19,31 +19,60 @@ public static class CommandLineApp
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
         if (output is not null) config.Output = output;
         if (error is not null) config.Error = error;
-        var err = error ?? Console.Error;
+        // Looked up when needed: a background mount moves its stderr to a log once it runs.
+        TextWriter Err() => error ?? Console.Error;
         try
         {
-            return await Build().Parse(args).InvokeAsync(config);
+            var parsed = Build().Parse(args);
+            if (parsed.Errors.Count > 0)
+            {
+                // One line, like every other error (System.CommandLine would add the whole help text).
+                var messages = string.Join("; ", parsed.Errors.Select(e => e.Message.TrimEnd('.')).Distinct());
+                Err().WriteLine($"error: {messages} (see '{CommandPath(parsed.CommandResult)} --help')");
+                return 1;
+            }
+            return await parsed.InvokeAsync(config);
         }
-        catch (Exception e) when (UserFacingError.Describe(e) is { } message)
+        catch (Exception e)
         {
-            err.WriteLine("error: " + message);
+            Err().WriteLine("error: " + UserFacingError.Describe(e));
+            if (Environment.GetEnvironmentVariable("BACKUPFS_DEBUG") is { Length: > 0 }) Err().WriteLine(e);
             return 1;
         }
     }
+
+    private static string CommandPath(System.CommandLine.Parsing.CommandResult command)
+    {
+        var names = new List<string>();
+        for (System.CommandLine.Parsing.SymbolResult? r = command; r is not null; r = r.Parent)
+            if (r is System.CommandLine.Parsing.CommandResult c && c.Parent is not null) names.Add(c.Command.Name);
+        names.Add("backupfs");
+        names.Reverse();
+        return string.Join(' ', names);
+    }
 }
 
-/// <summary>Turns known failures into one readable line; unknown ones keep their stack trace.</summary>
+/// <summary>
+/// Turns every failure into one plain line: BackupFs's own errors and file-system errors say what went
+/// wrong; anything else is a bug, reported as such without .NET's exception text (BACKUPFS_DEBUG=1 adds
+/// the stack trace on the following lines).
+/// </summary>
 public static class UserFacingError
 {
-    public static string? Describe(Exception e) => e switch
+    public static string Describe(Exception e) => OneLine(e switch
     {
         AggregateException { InnerExceptions.Count: 1 } a => Describe(a.InnerException!),
         BackupFsException b => b.Message,
         OperationCanceledException => "cancelled",
         UnauthorizedAccessException u => u.Message,
-        DirectoryNotFoundException d => d.Message,
-        FileNotFoundException f => f.Message,
         IOException io => io.Message,
-        _ => null,
-    };
+        OutOfMemoryException => "out of memory",
+        _ => $"internal error ({e.GetType().Name}); this is a bug in BackupFs, please report it (set BACKUPFS_DEBUG=1 for details)",
+    });
+
+    private static string OneLine(string message)
+    {
+        var line = message.ReplaceLineEndings(" ").Trim();
+        return line.StartsWith("error: ", StringComparison.Ordinal) ? line[7..] : line;
+    }
 }

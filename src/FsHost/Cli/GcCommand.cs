@@ -9,7 +9,7 @@ public static class GcCommand
     public static Command Create()
     {
         var store = CommonOptions.Store();
-        var cutoff = new Option<long?>("--cutoff-seconds") { Description = "keep unreferenced chunks used within this many seconds (default PBS's 24 h 5 min)" };
+        var cutoff = new Option<long?>("--cutoff-seconds") { Description = "keep unreferenced chunks used within this many seconds (default PBS's 24 h 5 min)" }.AtLeast(0L);
         var noAtimeCheck = new Option<bool>("--no-atime-check") { Description = "skip the check that the file system updates access times" };
         var command = new Command("gc", "garbage collection: remove chunks no snapshot references") { store, cutoff, noAtimeCheck };
         command.SetAction(async (parse, ct) =>

@@ -16,6 +16,7 @@ namespace BackupFs.FsHost.Cli;
 public static class MountCommand
 {
     private const string ReadyFileVariable = "BACKUPFS_MOUNT_READY_FILE";
+    private const string LogFileVariable = "BACKUPFS_MOUNT_LOG";
 
     public static Command Create()
     {
@@ -24,11 +25,17 @@ public static class MountCommand
         var foreground = new Option<bool>("--foreground", "-f") { Description = "stay in the foreground until unmounted (Ctrl-C unmounts)" };
         var allowOther = new Option<bool>("--allow-other") { Description = "let other users access the mount (FUSE allow_other)" };
         var autoUnmount = new Option<bool>("--auto-unmount") { Description = "unmount even if this process is killed (through fusermount3)" };
-        var cacheMb = new Option<int>("--cache-mb") { Description = "memory for decoded chunks, in MiB", DefaultValueFactory = _ => 64 };
-        var readahead = new Option<int>("--readahead-chunks") { Description = "chunks fetched ahead of a sequential reader", DefaultValueFactory = _ => 6 };
+        var cacheMb = new Option<int>("--cache-mb") { Description = "memory for decoded chunks, in MiB", DefaultValueFactory = _ => 64 }.AtLeast(1);
+        var readahead = new Option<int>("--readahead-chunks") { Description = "chunks fetched ahead of a sequential reader", DefaultValueFactory = _ => 6 }.AtLeast(0);
         var raw = new Option<bool>("--raw") { Description = "also show each pxar archive's raw stream as <archive>.raw" };
+        var imageMode = new Option<string>("--image-mode")
+        {
+            Description = "permissions (octal) of whole archives in the mount — images, raw streams, blobs — owned by the mounting user; "
+                + "0444 lets every user of an --allow-other mount read them (files inside pxar archives keep their archived permissions)",
+            DefaultValueFactory = _ => "0400",
+        };
         var force = new Option<bool>("--force") { Description = "clear a stale mount (\"Transport endpoint is not connected\") at MOUNTPOINT first" };
-        var threads = new Option<int>("--threads") { Description = "FUSE reader threads", DefaultValueFactory = _ => 8 };
+        var threads = new Option<int>("--threads") { Description = "FUSE reader threads", DefaultValueFactory = _ => 8 }.AtLeast(1);
         var commitDelay = new Option<double>("--commit-delay")
         {
             Description = "seconds a staging session must be idle (no file open for writing, no change) before it is committed as a snapshot",
@@ -45,10 +52,11 @@ public static class MountCommand
             Description = "skip compiling the read paths on a tiny throwaway datastore before mounting (the mount is ready ~0.5 s sooner; the first walk is slower)",
         };
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly, writeThrough, noWarmup };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, readOnly, writeThrough, noWarmup };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
+            uint wholeArchiveMode = ParseImageMode(parse.GetValue(imageMode)!);
             var mnt = Path.GetFullPath(parse.GetValue(mountPoint)!);
             if (MountTable.IsStale(mnt))
             {
@@ -60,6 +68,12 @@ public static class MountCommand
             if (!Directory.Exists(mnt)) throw new BackupFsException($"mount point {mnt} does not exist");
 
             if (!parse.GetValue(foreground)) return await StartInBackgroundAsync(mnt, output, ct);
+            if (Environment.GetEnvironmentVariable(LogFileVariable) is { Length: > 0 } logFile)
+            {
+                MountLog.RedirectStdio(logFile); // started in the background: stdout/stderr into the log the parent made
+                Environment.SetEnvironmentVariable(LogFileVariable, null);
+                output = Console.Out;
+            }
 
             var ds = StoreOpener.Open(parse.GetValue(store)!);
             if (!parse.GetValue(noWarmup)) await MountWarmup.RunAsync(ct);
@@ -76,6 +90,7 @@ public static class MountCommand
             {
                 ReadaheadChunks = parse.GetValue(readahead),
                 ShowRawArchives = parse.GetValue(raw),
+                ImageMode = wholeArchiveMode,
             }, staging: staging);
             using var session = FuseSession.Mount(fs,
                 new FuseMountOptions(mnt)
@@ -103,6 +118,18 @@ public static class MountCommand
         return command;
     }
 
+    /// <summary>An octal mode such as 0400 or 440; only read bits make sense for read-only files.</summary>
+    internal static uint ParseImageMode(string text)
+    {
+        try
+        {
+            uint mode = Convert.ToUInt32(text, 8);
+            if ((mode & ~0x124u) == 0) return mode; // read bits only: the files are read-only
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or ArgumentException) { }
+        throw new BackupFsException($"--image-mode must be octal read permissions such as 0400, 0440 or 0444, not '{text}'");
+    }
+
     /// <summary>Re-runs this command detached (new session, output to a log file) and waits until it has mounted.</summary>
     private static async Task<int> StartInBackgroundAsync(string mnt, TextWriter output, CancellationToken ct)
     {
@@ -113,19 +140,27 @@ public static class MountCommand
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") command.Add(args[0]);
         command.AddRange(args.Skip(1));
         command.Add("--foreground");
-        var ready = Path.Combine(Path.GetTempPath(), $"backupfs-ready-{Guid.NewGuid():N}");
-        var log = Path.Combine(Path.GetTempPath(), $"backupfs-mount-{Environment.ProcessId}.log");
-        // A new session (setsid) with its own stdio: a shell or CI reading our output must not
-        // wait for the mount process, which lives on after we return.
-        var start = new ProcessStartInfo("setsid") { UseShellExecute = false, RedirectStandardInput = true };
-        foreach (var a in new[] { "sh", "-c", $"exec {string.Join(' ', command.Select(Quote))} </dev/null >{Quote(log)} 2>&1" })
-            start.ArgumentList.Add(a);
+        // Both files live in the user's private log directory (see MountLog): nothing at a predictable
+        // /tmp path, and no shell redirection that would follow a planted symlink.
+        var log = MountLog.Create();
+        var ready = Path.Combine(Path.GetDirectoryName(log)!, $"ready-{Guid.NewGuid():N}");
+        // A new session (setsid) whose stdio are pipes we close at once: a shell or CI reading our output
+        // must not wait for the mount process, which lives on after we return. The mount process itself
+        // moves its stdout/stderr to the log before it writes anything.
+        var start = new ProcessStartInfo("setsid")
+        {
+            UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        foreach (var a in command) start.ArgumentList.Add(a);
         start.Environment[ReadyFileVariable] = ready;
+        start.Environment[LogFileVariable] = log;
         // A mount lives long: compile everything optimised at once instead of starting on tier-0
         // code (a first `find` over 100k files took 2.2 s with tiering, 1.3 s without).
         start.Environment["DOTNET_TieredCompilation"] = "0";
         using var child = Process.Start(start) ?? throw new BackupFsException("could not start the mount process");
         child.StandardInput.Close();
+        child.StandardOutput.Close();
+        child.StandardError.Close();
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
         {
@@ -137,15 +172,15 @@ public static class MountCommand
             }
             if (child.HasExited && !MountTable.IsFuseMounted(mnt))
             {
-                var text = File.Exists(log) ? File.ReadAllText(log).Trim() : "";
-                throw new BackupFsException(text.Length > 0 ? text.Replace("error: ", "") : "the mount process ended without mounting");
+                // The mount process's own one-line error, if it printed one; else the log's last line.
+                var lines = MountLog.Tail(log).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                var text = lines.LastOrDefault(l => l.StartsWith("error: ", StringComparison.Ordinal)) ?? lines.LastOrDefault() ?? "";
+                throw new BackupFsException(text.Length > 0 ? text.Replace("error: ", "") : $"the mount process ended without mounting (log: {log})");
             }
             await Task.Delay(50, ct);
         }
         throw new BackupFsException($"the mount did not become ready within 60 s (log: {log})");
     }
-
-    private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";
 }
 
 /// <summary>`backupfs umount MOUNTPOINT`: unmount (lazily), also a stale mount left by a killed process.</summary>

@@ -12,12 +12,12 @@ public static class PruneCommands
         var store = CommonOptions.Store();
         var group = new Argument<string>("GROUP") { Description = "group, e.g. host/web1 (or ns/a/host/web1)" };
         var ns = CommonOptions.Namespace();
-        var last = new Option<int?>("--keep-last") { Description = "keep the newest N snapshots" };
-        var hourly = new Option<int?>("--keep-hourly") { Description = "keep the newest snapshot of each of the last N hours" };
-        var daily = new Option<int?>("--keep-daily") { Description = "… of each of the last N days" };
-        var weekly = new Option<int?>("--keep-weekly") { Description = "… of each of the last N ISO weeks" };
-        var monthly = new Option<int?>("--keep-monthly") { Description = "… of each of the last N months" };
-        var yearly = new Option<int?>("--keep-yearly") { Description = "… of each of the last N years" };
+        var last = new Option<int?>("--keep-last") { Description = "keep the newest N snapshots" }.AtLeast(1);
+        var hourly = new Option<int?>("--keep-hourly") { Description = "keep the newest snapshot of each of the last N hours" }.AtLeast(1);
+        var daily = new Option<int?>("--keep-daily") { Description = "… of each of the last N days" }.AtLeast(1);
+        var weekly = new Option<int?>("--keep-weekly") { Description = "… of each of the last N ISO weeks" }.AtLeast(1);
+        var monthly = new Option<int?>("--keep-monthly") { Description = "… of each of the last N months" }.AtLeast(1);
+        var yearly = new Option<int?>("--keep-yearly") { Description = "… of each of the last N years" }.AtLeast(1);
         var dryRun = new Option<bool>("--dry-run") { Description = "show what would be removed, remove nothing" };
         var command = new Command("prune", "remove the snapshots of a group that PBS's keep rules do not keep (protected ones always stay)")
             { store, group, ns, last, hourly, daily, weekly, monthly, yearly, dryRun };

@@ -37,8 +37,10 @@ public static class RestoreCommand
                 var accessor = await PxarArchiveOpener.OpenAsync(reader, chunks, fileName, ct);
                 var extractor = new PxarExtractor(accessor, new PxarExtractOptions { Overwrite = parse.GetValue(overwrite) });
                 var inner = (parse.GetValue(path) ?? "").Trim('/');
-                try { await extractor.ExtractAsync(dest, inner, ct); }
-                catch (FileNotFoundException) { throw new BackupFsException($"'{inner}' is not in {name}"); }
+                // Looked up first, so that a failure to create TARGET is reported as what it is.
+                if (await accessor.LookupPathAsync(inner, followFinalHardlink: false, ct) is null)
+                    throw new BackupFsException($"'{inner}' is not in {name}");
+                await extractor.ExtractAsync(dest, inner, ct);
                 output.WriteLine($"restored {snap}/{name}{(inner.Length > 0 ? "/" + inner : "")} to {dest}");
                 return 0;
             }

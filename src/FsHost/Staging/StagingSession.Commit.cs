@@ -140,7 +140,8 @@ public sealed partial class StagingSession
         if (OpenWriters > 0) throw new Staging.StagingException(Vfs.Errno.EBUSY, "files are still open for writing");
         _journal?.Dispose();
         _journal = null;
-        if (Directory.Exists(StateDirectory)) Directory.Delete(StateDirectory, recursive: true);
+        // Never through a symlink: the state directory is deleted relative to the store root, component by component.
+        Datastore.Platform.SafeDelete.Tree(_ctx.Store.Root, Path.GetRelativePath(_ctx.Store.Root, StateDirectory));
         await SetBaseAsync(_ctx.Store.LatestSnapshot(Group), ct).ConfigureAwait(false);
     }
 }

@@ -30,7 +30,7 @@ public sealed class ArchiveFileNode : FileNode
     private IChunkIndex Index => _index ??= _snapshot.Reader.OpenIndex(_fileName);
 
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
-        ValueTask.FromResult(TreeContext.FileAttributes(StableInode, Index.Size, new Timestamp(_snapshot.Snapshot.BackupTime, 0)));
+        ValueTask.FromResult(_ctx.WholeArchiveAttributes(StableInode, Index.Size, new Timestamp(_snapshot.Snapshot.BackupTime, 0)));
 
     public override ValueTask<IFileHandle> OpenAsync(CancellationToken ct) =>
         ValueTask.FromResult<IFileHandle>(new Handle(new PrefetchingReader(Index, _ctx.Chunks, _ctx.Options.ReadaheadChunks)));

@@ -9,10 +9,13 @@ public sealed class BytesFileNode : FileNode
     private readonly Func<byte[]> _load;
     private readonly long _mtime;
     private readonly string _id;
+    private readonly TreeContext? _wholeArchive;
     private byte[]? _content;
 
-    public BytesFileNode(SnapshotDirNode parent, string name, Func<byte[]> load, long mtime) : base(parent, Encoding.UTF8.GetBytes(name))
+    /// <param name="wholeArchive">set for a decoded blob (an archive of the snapshot): shown with the image mode; null for index.json</param>
+    public BytesFileNode(SnapshotDirNode parent, string name, Func<byte[]> load, long mtime, TreeContext? wholeArchive = null) : base(parent, Encoding.UTF8.GetBytes(name))
     {
+        _wholeArchive = wholeArchive;
         _load = load;
         _mtime = mtime;
         _id = parent.Snapshot.RelativePath + "/" + name;
@@ -24,7 +27,8 @@ public sealed class BytesFileNode : FileNode
     private byte[] Content => _content ??= _load();
 
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
-        ValueTask.FromResult(TreeContext.FileAttributes(StableInode, Content.Length, new Timestamp(_mtime, 0)));
+        ValueTask.FromResult(_wholeArchive?.WholeArchiveAttributes(StableInode, Content.Length, new Timestamp(_mtime, 0))
+            ?? TreeContext.FileAttributes(StableInode, Content.Length, new Timestamp(_mtime, 0)));
 
     public override ValueTask<IFileHandle> OpenAsync(CancellationToken ct) => ValueTask.FromResult<IFileHandle>(new Handle(Content));
 

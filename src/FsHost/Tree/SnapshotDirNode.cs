@@ -55,7 +55,7 @@ public sealed class SnapshotDirNode : DirectoryNode
             if (file.EndsWith(".blob", StringComparison.Ordinal))
             {
                 var shown = file[..^".blob".Length];
-                children.Add(Child(Encoding.UTF8.GetBytes(shown), () => new BytesFileNode(this, shown, () => Reader.ReadBlob(file), Snapshot.BackupTime)));
+                children.Add(Child(Encoding.UTF8.GetBytes(shown), () => new BytesFileNode(this, shown, () => Reader.ReadBlob(file), Snapshot.BackupTime, _ctx)));
             }
             else if (file.EndsWith(".fidx", StringComparison.Ordinal))
                 children.Add(Child(Encoding.UTF8.GetBytes(file[..^5]), () => new ArchiveFileNode(_ctx, this, file[..^5], file)));

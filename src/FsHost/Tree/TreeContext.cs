@@ -55,6 +55,20 @@ public sealed class TreeContext
         AccessTime = mtime,
     };
 
+    /// <summary>
+    /// Attributes of a whole archive shown as a file (an image, a raw stream, a blob): mode
+    /// <see cref="TreeOptions.ImageMode"/> (0400 unless asked otherwise), owned by the user running the
+    /// mount. With --allow-other the kernel checks these, so other users cannot read a whole disk image;
+    /// files inside pxar trees keep their archived owner and mode instead.
+    /// </summary>
+    public NodeAttributes WholeArchiveAttributes(ulong inode, long size, Timestamp mtime)
+    {
+        var a = FileAttributes(inode, size, mtime, Options.ImageMode & 0x1FF);
+        a.Uid = MountOwner.Uid;
+        a.Gid = MountOwner.Gid;
+        return a;
+    }
+
     public static Timestamp DirectoryTime(string fullPath)
     {
         try { return Timestamp.FromDateTimeOffset(Directory.GetLastWriteTimeUtc(fullPath)); }
@@ -73,6 +87,20 @@ public sealed record TreeOptions
     public int ReadaheadChunks { get; init; } = 6;
     /// <summary>Show each archive's raw stream as "&lt;archive&gt;.raw" next to it.</summary>
     public bool ShowRawArchives { get; init; }
+    /// <summary>Permission bits of whole archives in the mount (images, raw streams, blobs); default 0400, owner only.</summary>
+    public uint ImageMode { get; init; } = DefaultImageMode;
+    public const uint DefaultImageMode = 0x100; // 0400
+}
+
+/// <summary>The user running the mount: owner of the files that are whole archives.</summary>
+internal static partial class MountOwner
+{
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint geteuid();
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "getegid")]
+    private static partial uint getegid();
+    public static readonly uint Uid = geteuid();
+    public static readonly uint Gid = getegid();
 }
 
 /// <summary>One stderr line per failure, at most a few per second, so a broken archive cannot flood the log.</summary>

@@ -32,8 +32,8 @@ public static class S3ConfigFiles
     public static void SaveConfig(string cacheRoot, S3StoreConfig config)
     {
         config.Validate();
-        Directory.CreateDirectory(Path.Combine(cacheRoot, StateDir));
-        AtomicFile.Write(ConfigPath(cacheRoot), JsonSerializer.SerializeToUtf8Bytes(config, Json));
+        Datastore.Platform.PrivateDirectory.Ensure(cacheRoot, StateDir);
+        AtomicFile.Write(ConfigPath(cacheRoot), JsonSerializer.SerializeToUtf8Bytes(config, Json), createMode: Datastore.Platform.PrivateDirectory.UnixFile);
     }
 
     /// <exception cref="BackupFsException">missing, unreadable or invalid config</exception>
@@ -58,7 +58,7 @@ public static class S3ConfigFiles
     public static void SaveSecrets(string cacheRoot, S3Credentials credentials)
     {
         if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("S3 secrets files need Unix permissions");
-        Directory.CreateDirectory(Path.Combine(cacheRoot, StateDir));
+        Datastore.Platform.PrivateDirectory.Ensure(cacheRoot, StateDir);
         var path = SecretsPath(cacheRoot);
         var tmp = path + ".tmp_" + Random.Shared.Next().ToString("x8");
         var body = JsonSerializer.SerializeToUtf8Bytes(new SecretsJson { AccessKey = credentials.AccessKey, SecretKey = credentials.SecretKey }, Json);

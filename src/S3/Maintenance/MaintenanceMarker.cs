@@ -42,13 +42,16 @@ public sealed class MaintenanceMarker : IDisposable
     public static MaintenanceMarker Enter(string cacheRoot, string mode)
     {
         var path = MarkerPath(cacheRoot);
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        Datastore.Platform.PrivateDirectory.Ensure(cacheRoot, Datastore.Layout.DataStore.PrivateDirName);
         var content = $"{mode} {Environment.ProcessId}\n";
         for (int attempt = 0; attempt < 2; attempt++)
         {
             try
             {
-                using var fs = new FileStream(path, FileMode.CreateNew, FileAccess.Write);
+                using var fs = new FileStream(path, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = Datastore.Platform.PrivateDirectory.UnixFile,
+                });
                 fs.Write(System.Text.Encoding.UTF8.GetBytes(content));
                 return new MaintenanceMarker(path, mode);
             }

@@ -17,6 +17,9 @@ namespace BackupFs.S3.Maintenance;
 /// backup that touched it meanwhile keeps it; one that looks after the move uploads again, and
 /// waits for the lock). An object the cache knows nothing of is deleted only while no backup is
 /// registered as running, since such a backup may have found it in the bucket (412) a moment ago.</para>
+/// <para>The cache is a store BackupFs may not have written: before a local file is touched, moved
+/// or deleted, its prefix directory is checked to be a real directory reached without symlinks and
+/// the file itself to be a regular file, so nothing outside the cache is ever changed.</para>
 /// </summary>
 public sealed class S3GcBackend : IGcBackend
 {
@@ -42,13 +45,14 @@ public sealed class S3GcBackend : IGcBackend
 
     public ChunkMarkResult MarkChunk(Digest digest)
     {
+        RequireRealPrefix(digest);
         if (_cache.Touch(digest)) return ChunkMarkResult.Marked;
         var path = _cache.ChunkPath(digest);
         bool anyBad = false;
         for (int n = 0; n < 10; n++)
         {
             var bad = $"{path}.{n}.bad";
-            if (!File.Exists(bad)) continue;
+            if (!IsRegularFile(bad)) continue;
             File.SetLastAccessTimeUtc(bad, DateTime.UtcNow);
             anyBad = true;
         }
@@ -96,7 +100,8 @@ public sealed class S3GcBackend : IGcBackend
         var candidate = new Candidate(obj, digest, bad, local, held);
         try
         {
-            if (File.Exists(local))
+            RequireRealPrefix(digest);
+            if (IsRegularFile(local))
             {
                 var decision = context.Cutoff.Classify(AtimeOf(local));
                 if (decision == SweepDecision.Remove)
@@ -166,6 +171,16 @@ public sealed class S3GcBackend : IGcBackend
             c.Release();
         }
     }
+
+    // A symlinked prefix directory would move or delete files outside the cache: refuse (GC stops).
+    private void RequireRealPrefix(Digest digest)
+    {
+        var relative = LocalChunkStore.ChunkDirName + "/" + digest.Prefix;
+        if (!_store.IsRealDirectory(relative) && Directory.Exists(Path.Combine(_cache.DatastoreRoot, relative)))
+            throw new Datastore.Platform.UnsafePathException($"refusing to use {Path.Combine(_cache.DatastoreRoot, relative)}: it is a symbolic link or not a directory");
+    }
+
+    private static bool IsRegularFile(string path) => Datastore.Platform.StoreFile.IsRegularFile(path);
 
     private static long AtimeOf(string path) =>
         new DateTimeOffset(File.GetLastAccessTimeUtc(path), TimeSpan.Zero).ToUnixTimeSeconds();

@@ -62,7 +62,9 @@ public static class S3Refresh
         }
         finally
         {
-            try { Directory.Delete(work, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            // Never through a symlink: the old trees moved here are removed relative to the cache root.
+            try { Datastore.Platform.SafeDelete.Tree(cacheRoot, Path.GetRelativePath(cacheRoot, work)); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or Datastore.Formats.BackupFsException) { }
         }
     }
 
