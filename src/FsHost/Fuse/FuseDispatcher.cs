@@ -275,6 +275,7 @@ internal sealed unsafe partial class FuseDispatcher
         var flags = (uint)wanted & init->Flags;
         if (!_options.ReaddirPlus) flags &= ~(uint)(FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto);
         if (_options.WritebackCache) flags |= (uint)FuseInitFlags.WritebackCache & init->Flags;
+        if (_fs.AppliesUmask) flags |= (uint)FuseInitFlags.DontMask & init->Flags;
 
         o->Minor = minor;
         o->MaxReadahead = init->MaxReadahead;
