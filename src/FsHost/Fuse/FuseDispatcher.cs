@@ -60,10 +60,16 @@ internal sealed unsafe partial class FuseDispatcher
         }
         catch (Exception e)
         {
-            _log($"fuse: {slot.Header.Opcode} failed: {e.GetType().Name}: {e.Message}");
+            // The one place where a handler's exception becomes an errno (EIO) with a log line.
+            LogQuietly($"fuse: {slot.Header.Opcode} failed: {e.GetType().Name}: {e.Message}");
             if (!slot.Replied && NeedsReply(slot.Header.Opcode)) ReplyError(slot, Errno.EIO);
             return false;
         }
+    }
+
+    private void LogQuietly(string message)
+    {
+        try { _log(message); } catch (Exception) { } // a failing log sink must not cost a reply
     }
 
     private static bool NeedsReply(FuseOpcode op) =>
@@ -312,10 +318,11 @@ internal sealed unsafe partial class FuseDispatcher
         {
             if (failure != null)
             {
-                if (failure is not OperationCanceledException) _log($"fuse: {s.Header.Opcode} failed: {failure.GetType().Name}: {failure.Message}");
+                if (failure is not OperationCanceledException) LogQuietly($"fuse: {s.Header.Opcode} failed: {failure.GetType().Name}: {failure.Message}");
                 if (!s.Replied) ReplyError(s, failure is OperationCanceledException ? Errno.EINTR : Errno.EIO);
             }
         }
+        catch (Exception e) { LogQuietly($"fuse: reply to {s.Header.Opcode} failed: {e.Message}"); }
         finally
         {
             Interlocked.Decrement(ref _pending);

@@ -153,6 +153,7 @@ public sealed class StagingFileSystem
         try
         {
             await file.Inode.Session!.ReleaseAsync(file, CancellationToken.None).ConfigureAwait(false);
+            if (file.FailedAt is not null) ForgetCachedSize(file.Inode);
             return Errno.Ok;
         }
         catch (Exception e) { return Fail("release", e); }
@@ -292,6 +293,25 @@ public sealed class StagingFileSystem
             await Task.Delay(50).ConfigureAwait(false);
             if (parent.Id != 0) notifier.InvalidateEntry(parent.Id, link.Name);
             if (sessionRoot.Id != 0) notifier.InvalidateNode(sessionRoot.Id, -1);
+        });
+    }
+
+    /// <summary>
+    /// After writes were lost to a full spool disk: with the writeback cache the kernel keeps the
+    /// size its cached writes gave the file while it holds the inode, whatever getattr says. Drop
+    /// its names and pages so the inode goes once unused, and the next lookup shows the stored size.
+    /// </summary>
+    private void ForgetCachedSize(StagedInode inode)
+    {
+        if (Notifier is not { } notifier) return;
+        var links = inode.Links.Select(l => (l.Parent.Id, l.Name)).ToList();
+        ulong id = inode.Id;
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(50).ConfigureAwait(false);
+            if (id != 0) notifier.InvalidateNode(id, 0);
+            foreach (var (parent, name) in links)
+                if (parent != 0) notifier.InvalidateEntry(parent, name);
         });
     }
 

@@ -164,7 +164,7 @@ public sealed partial class StagingSession
 
     private static void CreateEmptySpool(string path)
     {
-        using var h = File.OpenHandle(path, FileMode.Create, FileAccess.Write);
+        using var h = StagingFiles.OpenHandle(path, FileMode.Create, FileAccess.Write);
     }
 
     private StagedInode ApplyCreate(StagedInode dir, byte[] name, ulong number, uint mode, uint uid, uint gid, Timestamp now)
