@@ -12,8 +12,17 @@ internal static class StagingFiles
     public const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     public const UnixFileMode FileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
-    /// <summary>Creates the directory and any missing parents with mode 0700.</summary>
-    public static void CreateDirectory(string path) => Directory.CreateDirectory(path, DirectoryMode);
+    /// <summary>Creates the directory and any missing parents, each with mode 0700 (Directory.CreateDirectory gives parents the default mode).</summary>
+    public static void CreateDirectory(string path)
+    {
+        var missing = new Stack<string>();
+        for (var at = Path.GetFullPath(path); !Directory.Exists(at); at = Path.GetDirectoryName(at)!)
+        {
+            missing.Push(at);
+            if (Path.GetDirectoryName(at) is null) break;
+        }
+        while (missing.TryPop(out var dir)) Directory.CreateDirectory(dir, DirectoryMode);
+    }
 
     /// <summary>Opens a file, creating it with mode 0600 when it does not exist.</summary>
     public static SafeFileHandle OpenHandle(string path, System.IO.FileMode mode, FileAccess access, FileShare share = FileShare.Read)

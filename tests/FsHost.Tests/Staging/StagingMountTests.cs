@@ -334,7 +334,12 @@ public class StagingMountTests : IDisposable
         using var mount = new DatastoreMount(store, staging: Manual);
         Assert.Contains(mount.StagingLog, l => l.Contains("cannot resume") && l.Contains("staging-broken"));
         Assert.False(Directory.Exists(dir));
-        Assert.Equal(0, Bounded.Run("mkdir", mount.PathOf("staging/host/broken")).ExitCode);
+        // The session is there again, empty, and says what happened to the old changes.
+        var error = Bounded.Run("getfattr", "--only-values", "-n", StagingFileSystem.ErrorXattr, mount.PathOf("staging/host/broken"));
+        Assert.Equal(0, error.ExitCode);
+        Assert.Contains("could not be resumed", error.Stdout);
+        Assert.Contains("staging-broken", error.Stdout);
+        Assert.Equal(0, Bounded.Run("mkdir", "-p", mount.PathOf("staging/host/broken")).ExitCode);
         Bounded.Io(() => File.WriteAllText(mount.PathOf("staging/host/broken/ok"), "ok"));
         Assert.StartsWith("host/broken/", Commit(mount.PathOf("staging/host/broken")));
     }
