@@ -258,7 +258,12 @@ internal sealed unsafe partial class FuseDispatcher
         var available = (s.BodyLength - sizeof(FuseBatchForgetIn)) / sizeof(FuseForgetOne);
         var count = (int)Math.Min(batch->Count, (uint)Math.Max(0, available));
         var items = (FuseForgetOne*)(batch + 1);
-        for (var i = 0; i < count; i++) _fs.Forget(items[i].NodeId, items[i].NLookup);
+        for (var i = 0; i < count; i++)
+        {
+            // One failing forget must not keep the rest of the batch (lookup counts) from the filesystem.
+            try { _fs.Forget(items[i].NodeId, items[i].NLookup); }
+            catch (Exception e) { LogQuietly($"fuse: forget of node {items[i].NodeId} failed: {e.GetType().Name}: {e.Message}"); }
+        }
         return false;
     }
 
