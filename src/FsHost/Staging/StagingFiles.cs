@@ -21,7 +21,11 @@ internal static class StagingFiles
             missing.Push(at);
             if (Path.GetDirectoryName(at) is null) break;
         }
-        while (missing.TryPop(out var dir)) Directory.CreateDirectory(dir, DirectoryMode);
+        while (missing.TryPop(out var dir))
+        {
+            if (OperatingSystem.IsWindows()) Directory.CreateDirectory(dir); // no modes there; the ACL of the parent applies
+            else Directory.CreateDirectory(dir, DirectoryMode);
+        }
     }
 
     /// <summary>Opens a file, creating it with mode 0600 when it does not exist.</summary>
@@ -37,12 +41,10 @@ internal static class StagingFiles
     public static FileStream OpenPrivate(string path, System.IO.FileMode mode, FileAccess access, FileShare share = FileShare.Read) =>
         new(path, Options(mode, access, share));
 
-    private static FileStreamOptions Options(System.IO.FileMode mode, FileAccess access, FileShare share) => new()
+    private static FileStreamOptions Options(System.IO.FileMode mode, FileAccess access, FileShare share)
     {
-        Mode = mode,
-        Access = access,
-        Share = share,
-        BufferSize = 0,
-        UnixCreateMode = mode is System.IO.FileMode.Open or System.IO.FileMode.Truncate ? null : FileMode,
-    };
+        var options = new FileStreamOptions { Mode = mode, Access = access, Share = share, BufferSize = 0 };
+        if (!OperatingSystem.IsWindows() && mode is not (System.IO.FileMode.Open or System.IO.FileMode.Truncate)) options.UnixCreateMode = FileMode;
+        return options;
+    }
 }
