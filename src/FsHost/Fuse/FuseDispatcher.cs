@@ -60,10 +60,16 @@ internal sealed unsafe partial class FuseDispatcher
         }
         catch (Exception e)
         {
-            _log($"fuse: {slot.Header.Opcode} failed: {e.GetType().Name}: {e.Message}");
+            // The one place where a handler's exception becomes an errno (EIO) with a log line.
+            LogQuietly($"fuse: {slot.Header.Opcode} failed: {e.GetType().Name}: {e.Message}");
             if (!slot.Replied && NeedsReply(slot.Header.Opcode)) ReplyError(slot, Errno.EIO);
             return false;
         }
+    }
+
+    private void LogQuietly(string message)
+    {
+        try { _log(message); } catch (Exception) { } // a failing log sink must not cost a reply
     }
 
     private static bool NeedsReply(FuseOpcode op) =>
@@ -252,7 +258,12 @@ internal sealed unsafe partial class FuseDispatcher
         var available = (s.BodyLength - sizeof(FuseBatchForgetIn)) / sizeof(FuseForgetOne);
         var count = (int)Math.Min(batch->Count, (uint)Math.Max(0, available));
         var items = (FuseForgetOne*)(batch + 1);
-        for (var i = 0; i < count; i++) _fs.Forget(items[i].NodeId, items[i].NLookup);
+        for (var i = 0; i < count; i++)
+        {
+            // One failing forget must not keep the rest of the batch (lookup counts) from the filesystem.
+            try { _fs.Forget(items[i].NodeId, items[i].NLookup); }
+            catch (Exception e) { LogQuietly($"fuse: forget of node {items[i].NodeId} failed: {e.GetType().Name}: {e.Message}"); }
+        }
         return false;
     }
 
@@ -275,6 +286,7 @@ internal sealed unsafe partial class FuseDispatcher
         var flags = (uint)wanted & init->Flags;
         if (!_options.ReaddirPlus) flags &= ~(uint)(FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto);
         if (_options.WritebackCache) flags |= (uint)FuseInitFlags.WritebackCache & init->Flags;
+        if (_fs.AppliesUmask) flags |= (uint)FuseInitFlags.DontMask & init->Flags;
 
         o->Minor = minor;
         o->MaxReadahead = init->MaxReadahead;
@@ -311,10 +323,11 @@ internal sealed unsafe partial class FuseDispatcher
         {
             if (failure != null)
             {
-                if (failure is not OperationCanceledException) _log($"fuse: {s.Header.Opcode} failed: {failure.GetType().Name}: {failure.Message}");
+                if (failure is not OperationCanceledException) LogQuietly($"fuse: {s.Header.Opcode} failed: {failure.GetType().Name}: {failure.Message}");
                 if (!s.Replied) ReplyError(s, failure is OperationCanceledException ? Errno.EINTR : Errno.EIO);
             }
         }
+        catch (Exception e) { LogQuietly($"fuse: reply to {s.Header.Opcode} failed: {e.Message}"); }
         finally
         {
             Interlocked.Decrement(ref _pending);

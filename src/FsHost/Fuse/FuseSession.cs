@@ -142,7 +142,16 @@ public sealed unsafe class FuseSession : IDisposable
                     break;
                 }
                 slot.RequestLength = n;
-                if (_dispatcher.Dispatch(slot)) slot = pool.Rent(); // the old slot belongs to a waiting operation
+                bool owned;
+                try { owned = _dispatcher.Dispatch(slot); }
+                catch (Exception e)
+                {
+                    // Dispatch answers every handler failure itself; this is the last guard, so one
+                    // request (or a failing log sink) never stops a reader. The slot is not reused.
+                    try { _log($"fuse: request failed outside its handler: {e.GetType().Name}: {e.Message}"); } catch (Exception) { }
+                    owned = true;
+                }
+                if (owned) slot = pool.Rent(); // the old slot belongs to a waiting operation
             }
         }
         catch (Exception e)

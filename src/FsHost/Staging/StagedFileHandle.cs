@@ -24,6 +24,10 @@ public sealed class StagedFileHandle : IDisposable
     public bool CanWrite { get; }
     /// <summary>Set by the first write: release then records the new mtime.</summary>
     public bool Wrote { get; internal set; }
+    /// <summary>The size after open (and O_TRUNC): content up to here was there before this handle wrote.</summary>
+    public long SizeAtOpen { get; internal set; }
+    /// <summary>The lowest offset at which a write through this handle could not be stored (disk full), if any.</summary>
+    public long? FailedAt { get; internal set; }
 
     internal SafeFileHandle? Spool => _spool;
 

@@ -51,7 +51,15 @@ public sealed class StagingArea : IAsyncDisposable
     {
         var top = Path.Combine(_ctx.Store.PrivateDir, StagingPath.SpoolDirName);
         if (!Directory.Exists(top)) return;
-        foreach (var journal in Directory.EnumerateFiles(top, StagingJournal.FileName, SearchOption.AllDirectories))
+        List<string> journals;
+        try { journals = Directory.EnumerateFiles(top, StagingJournal.FileName, new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint }).ToList(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The mount still comes up: a remount must never fail (and be restarted) over staging state.
+            _ctx.Log($"backupfs: staging: cannot look for journaled sessions in {top}: {e.Message}");
+            return;
+        }
+        foreach (var journal in journals)
         {
             var relative = Path.GetRelativePath(top, Path.GetDirectoryName(journal)!).Replace('\\', '/');
             BackupGroup group;
@@ -62,12 +70,23 @@ public sealed class StagingArea : IAsyncDisposable
             {
                 var aside = Path.Combine(_ctx.Store.PrivateDir, "staging-broken", relative.Replace('/', '_') + "-" + DateTimeOffset.UtcNow.ToUnixTimeSeconds());
                 _ctx.Log($"backupfs: staging {group}: cannot resume the session ({e.Message}); its files were moved to {aside}");
+                string mark = $"the journaled changes could not be resumed ({e.Message}); they were moved to {aside}";
                 try
                 {
-                    Directory.CreateDirectory(Path.GetDirectoryName(aside)!);
+                    StagingFiles.CreateDirectory(Path.GetDirectoryName(aside)!);
                     Directory.Move(Path.GetDirectoryName(journal)!, aside);
                 }
-                catch (IOException move) { _ctx.Log($"backupfs: staging {group}: could not move it aside: {move.Message}"); }
+                catch (Exception move) when (move is IOException or UnauthorizedAccessException)
+                {
+                    _ctx.Log($"backupfs: staging {group}: could not move it aside: {move.Message}");
+                    continue;
+                }
+                // A fresh session in its place, marked so the loss is visible on the directory (user.backupfs.error).
+                try { (await SessionAsync(group, create: true, ct).ConfigureAwait(false)).ReportError(mark); }
+                catch (Exception again) when (again is not OperationCanceledException)
+                {
+                    _ctx.Log($"backupfs: staging {group}: cannot start a new session either: {again.Message}");
+                }
             }
         }
     }
@@ -236,8 +255,9 @@ public sealed class StagingArea : IAsyncDisposable
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            _ctx.Log($"backupfs: staging {session.Group}: commit failed: {e.Message}");
-            Committed?.Invoke(session, null, e);
+            _ctx.Log($"backupfs: staging {session.Group}: commit failed ({session.FailedCommits} in a row): {e.Message}");
+            try { Committed?.Invoke(session, null, e); }
+            catch (Exception sink) { _ctx.Log($"backupfs: staging {session.Group}: commit observer failed: {sink.Message}"); }
             throw;
         }
     }
@@ -255,18 +275,25 @@ public sealed class StagingArea : IAsyncDisposable
                 {
                     if (!Due(session)) continue;
                     try { await RunCommitAsync(session, force: false, ct).ConfigureAwait(false); }
-                    catch (Exception) when (!ct.IsCancellationRequested) { } // logged; retried after the retry delay
+                    catch (Exception) when (!ct.IsCancellationRequested) { } // logged and marked; held until a change (see Due)
                 }
         }
         catch (OperationCanceledException) { }
     }
 
+    /// <summary>
+    /// Whether the timer commits the session now. After a failed commit it waits for a new change
+    /// (the same tree would fail the same way) and backs off: the retry delay, doubled per
+    /// consecutive failure, at most an hour. An explicit commit always tries.
+    /// </summary>
     private bool Due(StagingSession session)
     {
         long now = Environment.TickCount64;
-        return session.Dirty && session.OpenWriters == 0
-            && now - session.LastChange >= (long)_ctx.Options.CommitDelay.TotalMilliseconds
-            && (session.LastFailure == 0 || now - session.LastFailure >= (long)_ctx.Options.RetryDelay.TotalMilliseconds);
+        if (!session.Dirty || session.OpenWriters != 0 || now - session.LastChange < (long)_ctx.Options.CommitDelay.TotalMilliseconds) return false;
+        if (session.FailedCommits == 0) return true;
+        if (session.HeldAfterFailure) return false;
+        double backoff = Math.Min(_ctx.Options.RetryDelay.TotalMilliseconds * Math.Pow(2, Math.Min(session.FailedCommits - 1, 16)), TimeSpan.FromHours(1).TotalMilliseconds);
+        return now - session.LastFailure >= (long)backoff;
     }
 
     /// <summary>Unmount: stops the timer and commits every session with changes (failures stay journaled for the next mount).</summary>
@@ -276,7 +303,9 @@ public sealed class StagingArea : IAsyncDisposable
         if (_loop is { } loop) await loop.ConfigureAwait(false);
         foreach (var session in Sessions)
         {
-            if (session.Dirty)
+            if (session.Dirty && session.HeldAfterFailure)
+                _ctx.Log($"backupfs: staging {session.Group}: not committed at unmount (the last commit failed: {session.LastError}); the changes stay journaled in {session.StateDirectory}");
+            else if (session.Dirty)
             {
                 try { await RunCommitAsync(session, force: false, CancellationToken.None, closing: true).ConfigureAwait(false); }
                 catch (Exception) { _ctx.Log($"backupfs: staging {session.Group}: the changes stay journaled in {session.StateDirectory} for the next mount"); }

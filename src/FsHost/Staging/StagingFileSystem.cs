@@ -153,6 +153,7 @@ public sealed class StagingFileSystem
         try
         {
             await file.Inode.Session!.ReleaseAsync(file, CancellationToken.None).ConfigureAwait(false);
+            if (file.FailedAt is not null) ForgetCachedSize(file.Inode);
             return Errno.Ok;
         }
         catch (Exception e) { return Fail("release", e); }
@@ -255,6 +256,12 @@ public sealed class StagingFileSystem
                 case not null:
                     return Errno.EPERM; // the report attributes are read-only
             }
+            if (PosixAclRules.IsAccess(name.Span) || PosixAclRules.IsDefault(name.Span))
+            {
+                PosixAclRules.CheckSettable(inode, name.Span, value.Span, ctx, out bool empty);
+                await session.SetAclAsync(inode, name.ToArray(), value.ToArray(), empty, CallerGroups.InGroupOrRoot(ctx, inode.Gid), ctx.SessionEnding).ConfigureAwait(false);
+                return Errno.Ok;
+            }
             await session.SetXattrAsync(inode, name.ToArray(), value.ToArray(), flags, ctx.SessionEnding).ConfigureAwait(false);
             return Errno.Ok;
         }
@@ -266,7 +273,9 @@ public sealed class StagingFileSystem
         if (inode.Role == StagedRole.Virtual) return Errno.ENODATA;
         try
         {
-            await inode.Session!.RemoveXattrAsync(inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
+            if (PosixAclRules.IsAccess(name.Span) || PosixAclRules.IsDefault(name.Span))
+                await inode.Session!.RemoveAclAsync(inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
+            else await inode.Session!.RemoveXattrAsync(inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
             return Errno.Ok;
         }
         catch (Exception e) { return Fail("removexattr", e); }
@@ -284,6 +293,25 @@ public sealed class StagingFileSystem
             await Task.Delay(50).ConfigureAwait(false);
             if (parent.Id != 0) notifier.InvalidateEntry(parent.Id, link.Name);
             if (sessionRoot.Id != 0) notifier.InvalidateNode(sessionRoot.Id, -1);
+        });
+    }
+
+    /// <summary>
+    /// After writes were lost to a full spool disk: with the writeback cache the kernel keeps the
+    /// size its cached writes gave the file while it holds the inode, whatever getattr says. Drop
+    /// its names and pages so the inode goes once unused, and the next lookup shows the stored size.
+    /// </summary>
+    private void ForgetCachedSize(StagedInode inode)
+    {
+        if (Notifier is not { } notifier) return;
+        var links = inode.Links.Select(l => (l.Parent.Id, l.Name)).ToList();
+        ulong id = inode.Id;
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(50).ConfigureAwait(false);
+            if (id != 0) notifier.InvalidateNode(id, 0);
+            foreach (var (parent, name) in links)
+                if (parent != 0) notifier.InvalidateEntry(parent, name);
         });
     }
 
@@ -306,12 +334,12 @@ public sealed class StagingFileSystem
 
     // ---- changing the tree ----
 
-    public async ValueTask<VfsResult<CreateInfo>> Create(RequestContext ctx, StagedInode dir, ReadOnlyMemory<byte> name, uint mode, int flags)
+    public async ValueTask<VfsResult<CreateInfo>> Create(RequestContext ctx, StagedInode dir, ReadOnlyMemory<byte> name, uint mode, uint umask, int flags)
     {
         try
         {
             var session = SessionOf(dir);
-            var inode = await session.CreateFileAsync(dir, name.ToArray(), mode, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false);
+            var inode = await session.CreateFileAsync(dir, name.ToArray(), mode, umask, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false);
             var handle = await session.OpenAsync(inode, flags & ~0x200 /* O_TRUNC: it is empty */ | 2 /* writable: it was just created */, ctx.SessionEnding).ConfigureAwait(false);
             ulong id = NextHandle();
             _files[id] = handle;
@@ -320,27 +348,27 @@ public sealed class StagingFileSystem
         catch (Exception e) { return Fail("create", e); }
     }
 
-    public async ValueTask<VfsResult<EntryInfo>> MakeNode(RequestContext ctx, StagedInode dir, ReadOnlyMemory<byte> name, uint mode, uint rdev)
+    public async ValueTask<VfsResult<EntryInfo>> MakeNode(RequestContext ctx, StagedInode dir, ReadOnlyMemory<byte> name, uint mode, uint umask, uint rdev)
     {
         try
         {
             var session = SessionOf(dir);
             var inode = (mode & FileModes.TypeMask) is FileModes.Regular or 0
-                ? await session.CreateFileAsync(dir, name.ToArray(), mode, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false)
-                : await session.MakeSpecialAsync(dir, name.ToArray(), mode, (rdev & 0xfff00) >> 8, (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+                ? await session.CreateFileAsync(dir, name.ToArray(), mode, umask, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false)
+                : await session.MakeSpecialAsync(dir, name.ToArray(), mode, umask, (rdev & 0xfff00) >> 8, (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
                     ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false);
             return Entry(inode);
         }
         catch (Exception e) { return Fail("mknod", e); }
     }
 
-    public async ValueTask<VfsResult<EntryInfo>> MakeDirectory(RequestContext ctx, StagedInode dir, ReadOnlyMemory<byte> name, uint mode)
+    public async ValueTask<VfsResult<EntryInfo>> MakeDirectory(RequestContext ctx, StagedInode dir, ReadOnlyMemory<byte> name, uint mode, uint umask)
     {
         try
         {
             var inode = dir.Role == StagedRole.Virtual
                 ? await _area.MakeDirectoryAsync(dir, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false)
-                : await dir.Session!.MakeDirectoryAsync(dir, name.ToArray(), mode, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false);
+                : await dir.Session!.MakeDirectoryAsync(dir, name.ToArray(), mode, umask, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false);
             return Entry(inode);
         }
         catch (Exception e) { return Fail("mkdir", e); }

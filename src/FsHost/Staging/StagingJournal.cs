@@ -33,12 +33,12 @@ public sealed class StagingJournal : IDisposable
     /// <param name="baseTime">backup time of the base snapshot, or null when the session started empty</param>
     public static StagingJournal Create(string directory, long? baseTime)
     {
-        Directory.CreateDirectory(directory);
+        StagingFiles.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);
         var temp = path + ".new";
         var header = new JournalRecord { Op = JournalOp.Header, Mode = JournalRecord.FormatVersion, Number = baseTime is { } t ? (ulong)t + 1 : 0 };
         var bytes = Frame(header);
-        using (var h = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
+        using (var h = StagingFiles.OpenHandle(temp, FileMode.Create, FileAccess.Write))
         {
             RandomAccess.Write(h, bytes, 0);
             RandomAccess.FlushToDisk(h);

@@ -78,15 +78,53 @@ public sealed partial class StagingSession
 
     // ---- live changes ----
 
-    public async ValueTask<StagedInode> MakeDirectoryAsync(StagedInode dir, byte[] name, uint mode, uint uid, uint gid, CancellationToken ct)
+    public async ValueTask<StagedInode> MakeDirectoryAsync(StagedInode dir, byte[] name, uint mode, uint umask, uint uid, uint gid, CancellationToken ct)
     {
         using var _ = await EnterAsync(ct).ConfigureAwait(false);
         await FreeSlotAsync(dir, name, ct).ConfigureAwait(false);
+        var start = await NewEntryAsync(dir, FileModes.Directory | (mode & 0xFFF), umask, gid, ct).ConfigureAwait(false);
         var now = Timestamp.Now;
         long t = Nanoseconds(now);
         ulong number = _nextNumber++;
-        Append(new JournalRecord { Op = JournalOp.MakeDirectory, Time = t, Parent = Bind(dir, t), Name = name, Number = number, Mode = mode, Uid = uid, Gid = gid });
-        return ApplyMakeDirectory(dir, name, number, mode, uid, gid, now);
+        Append(new JournalRecord { Op = JournalOp.MakeDirectory, Time = t, Parent = Bind(dir, t), Name = name, Number = number, Mode = start.Mode, Uid = uid, Gid = start.Gid });
+        var inode = ApplyMakeDirectory(dir, name, number, start.Mode, uid, start.Gid, now);
+        InheritAcls(inode, start, t, now);
+        return inode;
+    }
+
+    /// <summary>
+    /// The mode, group and ACLs a new entry in <paramref name="dir"/> starts with, as a local
+    /// filesystem gives them: the directory's default ACL when it has one (the umask then does
+    /// not apply), else the mode less the umask; a set-group-ID directory passes on its group
+    /// (and, to directories, the bit itself).
+    /// </summary>
+    private async ValueTask<NewEntry> NewEntryAsync(StagedInode dir, uint mode, uint umask, uint gid, CancellationToken ct)
+    {
+        bool directory = (mode & FileModes.TypeMask) == FileModes.Directory;
+        var dirXattrs = await XattrsAsync(dir, ct).ConfigureAwait(false);
+        var entry = new NewEntry(mode & ~(umask & 0x1FF), gid, null, null);
+        foreach (var (name, value) in dirXattrs)
+        {
+            if (!PosixAclRules.IsDefault(name)) continue;
+            var (m, access, dflt) = PosixAclRules.Inherit(value, mode, directory);
+            entry = new NewEntry(m, gid, access, dflt);
+        }
+        if ((dir.Mode & SetGroupId) != 0)
+            entry = entry with { Gid = dir.Gid, Mode = directory ? entry.Mode | SetGroupId : entry.Mode };
+        return entry;
+    }
+
+    private const uint SetGroupId = 0x400;
+
+    private readonly record struct NewEntry(uint Mode, uint Gid, byte[]? Access, byte[]? Default);
+
+    /// <summary>Journals and applies the ACLs a new inode inherited (records of their own, so replay stays plain).</summary>
+    private void InheritAcls(StagedInode inode, NewEntry start, long t, Timestamp now)
+    {
+        if (start.Access is null && start.Default is null) return;
+        var list = inode.Xattrs ??= [];
+        if (start.Access is { } access) JournalSetXattr(inode, list, PosixAclRules.AccessName, access, t, now);
+        if (start.Default is { } dflt) JournalSetXattr(inode, list, PosixAclRules.DefaultName, dflt, t, now);
     }
 
     private StagedInode ApplyMakeDirectory(StagedInode dir, byte[] name, ulong number, uint mode, uint uid, uint gid, Timestamp now)
@@ -98,10 +136,12 @@ public sealed partial class StagingSession
     }
 
     /// <summary>A new empty regular file (create or mknod S_IFREG), its spool file made first.</summary>
-    public async ValueTask<StagedInode> CreateFileAsync(StagedInode dir, byte[] name, uint mode, uint uid, uint gid, CancellationToken ct)
+    public async ValueTask<StagedInode> CreateFileAsync(StagedInode dir, byte[] name, uint mode, uint umask, uint uid, uint gid, CancellationToken ct)
     {
         using var _ = await EnterAsync(ct).ConfigureAwait(false);
         await FreeSlotAsync(dir, name, ct).ConfigureAwait(false);
+        var start = await NewEntryAsync(dir, FileModes.Regular | (mode & 0xFFF), umask, gid, ct).ConfigureAwait(false);
+        (mode, gid) = (start.Mode, start.Gid);
         var now = Timestamp.Now;
         long t = Nanoseconds(now);
         ulong parent = Bind(dir, t);
@@ -117,12 +157,14 @@ public sealed partial class StagingSession
             TryDelete(spool);
             throw;
         }
-        return ApplyCreate(dir, name, number, mode, uid, gid, now);
+        var inode = ApplyCreate(dir, name, number, mode, uid, gid, now);
+        InheritAcls(inode, start, t, now);
+        return inode;
     }
 
     private static void CreateEmptySpool(string path)
     {
-        using var h = File.OpenHandle(path, FileMode.Create, FileAccess.Write);
+        using var h = StagingFiles.OpenHandle(path, FileMode.Create, FileAccess.Write);
     }
 
     private StagedInode ApplyCreate(StagedInode dir, byte[] name, ulong number, uint mode, uint uid, uint gid, Timestamp now)
@@ -134,17 +176,21 @@ public sealed partial class StagingSession
     }
 
     /// <summary>mknod of a fifo, socket or device node.</summary>
-    public async ValueTask<StagedInode> MakeSpecialAsync(StagedInode dir, byte[] name, uint mode, ulong major, ulong minor, uint uid, uint gid, CancellationToken ct)
+    public async ValueTask<StagedInode> MakeSpecialAsync(StagedInode dir, byte[] name, uint mode, uint umask, ulong major, ulong minor, uint uid, uint gid, CancellationToken ct)
     {
         uint type = mode & FileModes.TypeMask;
         if (type is not (FileModes.Fifo or FileModes.Socket or FileModes.CharDevice or FileModes.BlockDevice)) throw new StagingException(Errno.EINVAL);
         using var _ = await EnterAsync(ct).ConfigureAwait(false);
         await FreeSlotAsync(dir, name, ct).ConfigureAwait(false);
+        var start = await NewEntryAsync(dir, mode & 0xFFFF, umask, gid, ct).ConfigureAwait(false);
+        (mode, gid) = (start.Mode, start.Gid);
         var now = Timestamp.Now;
         long t = Nanoseconds(now);
         ulong number = _nextNumber++;
         Append(new JournalRecord { Op = JournalOp.MakeNode, Time = t, Parent = Bind(dir, t), Name = name, Number = number, Mode = mode, Uid = uid, Gid = gid, DeviceMajor = major, DeviceMinor = minor });
-        return ApplyMakeSpecial(dir, name, number, mode, major, minor, uid, gid, now);
+        var inode = ApplyMakeSpecial(dir, name, number, mode, major, minor, uid, gid, now);
+        InheritAcls(inode, start, t, now);
+        return inode;
     }
 
     private StagedInode ApplyMakeSpecial(StagedInode dir, byte[] name, ulong number, uint mode, ulong major, ulong minor, uint uid, uint gid, Timestamp now)
@@ -323,6 +369,13 @@ public sealed partial class StagingSession
                     AccessTime = Nanoseconds(atime), ModificationTime = Nanoseconds(mtime),
                 });
             ApplySetAttributes(inode, fields, request.Mode, request.Uid, request.Gid, atime, mtime, now);
+            if ((fields & SetAttributeFields.Mode) != 0 && inode.FileType != FileModes.Symlink)
+            {
+                // chmod of an entry with an access ACL rewrites the ACL's owner, mask (or group) and other entries.
+                var list = await XattrsAsync(inode, ct).ConfigureAwait(false);
+                int at = list.FindIndex(x => PosixAclRules.IsAccess(x.Name));
+                if (at >= 0) JournalSetXattr(inode, list, PosixAclRules.AccessName, PosixAclRules.Chmod(list[at].Value, inode.Mode), t, now);
+            }
         }
         return inode.Attributes();
     }
@@ -349,9 +402,68 @@ public sealed partial class StagingSession
         if ((flags & XattrSetFlags.Replace) != 0 && at < 0) throw new StagingException(Errno.ENODATA);
         var now = Timestamp.Now;
         long t = Nanoseconds(now);
+        JournalSetXattr(inode, list, name, value, t, now);
+    }
+
+    private void JournalSetXattr(StagedInode inode, List<(byte[] Name, byte[] Value)> list, byte[] name, byte[] value, long t, Timestamp now)
+    {
         if (TryBind(inode, t, out var number))
             Append(new JournalRecord { Op = JournalOp.SetXattr, Time = t, Number = number, Name = name, Value = value });
         ApplySetXattr(list, inode, name, value, now);
+    }
+
+    private void JournalRemoveXattr(StagedInode inode, List<(byte[] Name, byte[] Value)> list, byte[] name, long t, Timestamp now)
+    {
+        if (list.FindIndex(x => x.Name.AsSpan().SequenceEqual(name)) < 0) return;
+        if (TryBind(inode, t, out var number))
+            Append(new JournalRecord { Op = JournalOp.RemoveXattr, Time = t, Number = number, Name = name });
+        list.RemoveAll(x => x.Name.AsSpan().SequenceEqual(name));
+        inode.ChangeTime = now;
+    }
+
+    /// <summary>
+    /// setxattr of system.posix_acl_access/_default (already checked with
+    /// <see cref="PosixAclRules.CheckSettable"/>), as a local filesystem does it: an access ACL
+    /// sets the permission bits (group bits from its mask) and is kept only when it says more
+    /// than the mode; a default ACL is kept as given; an empty value removes the ACL.
+    /// </summary>
+    /// <param name="keepSetGid">false when the caller is neither in the file's group nor root: the set-group-ID bit goes</param>
+    public async ValueTask SetAclAsync(StagedInode inode, byte[] name, byte[] value, bool empty, bool keepSetGid, CancellationToken ct)
+    {
+        CheckMine(inode);
+        using var _ = await EnterAsync(ct).ConfigureAwait(false);
+        var list = await XattrsAsync(inode, ct).ConfigureAwait(false);
+        var now = Timestamp.Now;
+        long t = Nanoseconds(now);
+        if (empty)
+        {
+            JournalRemoveXattr(inode, list, name, t, now);
+            return;
+        }
+        if (PosixAclRules.IsAccess(name))
+        {
+            uint mode = (inode.Mode & ~0x1FFu) | PosixAclRules.PermissionsOf(value);
+            if (!keepSetGid) mode &= ~SetGroupId;
+            if (TryBind(inode, t, out var number))
+                Append(new JournalRecord { Op = JournalOp.SetAttributes, Time = t, Number = number, Fields = (uint)SetAttributeFields.Mode, Mode = mode });
+            ApplySetAttributes(inode, SetAttributeFields.Mode, mode, 0, 0, default, default, now);
+            if (PosixAclRules.IsMinimal(value))
+            {
+                JournalRemoveXattr(inode, list, name, t, now);
+                return;
+            }
+        }
+        JournalSetXattr(inode, list, name, value, t, now);
+    }
+
+    /// <summary>removexattr of an ACL: like a local filesystem, removing one that is not there is no error.</summary>
+    public async ValueTask RemoveAclAsync(StagedInode inode, byte[] name, CancellationToken ct)
+    {
+        CheckMine(inode);
+        using var _ = await EnterAsync(ct).ConfigureAwait(false);
+        var list = await XattrsAsync(inode, ct).ConfigureAwait(false);
+        var now = Timestamp.Now;
+        JournalRemoveXattr(inode, list, name, Nanoseconds(now), now);
     }
 
     private static void ApplySetXattr(List<(byte[] Name, byte[] Value)> list, StagedInode inode, byte[] name, byte[] value, Timestamp now)

@@ -26,6 +26,9 @@ public sealed partial class StagingSession
             throw new StagingException(Vfs.Errno.EBUSY, LastError);
         }
         SplitCommitResult result;
+        // Written before the attempt: if the process dies during it, the next mount sees the
+        // marker and does not try again by itself (no crash loop); rewritten with the error.
+        WriteErrorMarker("the last commit did not finish (the process ended during it)");
         try
         {
             _journal?.Flush();
@@ -35,13 +38,18 @@ public sealed partial class StagingSession
         }
         catch (Exception e)
         {
-            LastError = e.Message;
+            LastError = e is OperationCanceledException ? "the commit was cancelled" : e.Message;
             LastFailure = Environment.TickCount64;
+            FailedAtChange = LastChange;
+            FailedCommits++;
+            WriteErrorMarker(LastError);
             throw;
         }
         LastCommitted = result.Snapshot;
         LastResult = result;
         LastError = null;
+        FailedCommits = 0;
+        TryDelete(ErrorMarkerPath);
         try { await RebaseAsync(result.Snapshot, ct).ConfigureAwait(false); }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -50,6 +58,52 @@ public sealed partial class StagingSession
         }
         return result;
     }
+
+    /// <summary>Consecutive failed commits (0 after a success); the area backs off automatic attempts by it.</summary>
+    public int FailedCommits { get; private set; }
+    /// <summary><see cref="LastChange"/> when the last commit failed: an automatic retry waits for a newer change.</summary>
+    public long FailedAtChange { get; private set; }
+    /// <summary>True while the last commit failed and nothing changed since: only an explicit commit tries again.</summary>
+    public bool HeldAfterFailure => FailedCommits > 0 && LastChange == FailedAtChange;
+
+    /// <summary>&lt;state&gt;/commit-error: the last commit's failure, kept across mounts (private, 0600).</summary>
+    private string ErrorMarkerPath => Path.Combine(StateDirectory, "commit-error");
+
+    private void WriteErrorMarker(string message)
+    {
+        try
+        {
+            StagingFiles.CreateDirectory(StateDirectory);
+            using var f = StagingFiles.OpenPrivate(ErrorMarkerPath + ".new", FileMode.Create, FileAccess.Write);
+            f.Write(System.Text.Encoding.UTF8.GetBytes(message));
+            f.Dispose();
+            File.Move(ErrorMarkerPath + ".new", ErrorMarkerPath, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _ctx.Log($"backupfs: staging {Group}: cannot record the commit state in {ErrorMarkerPath}: {e.Message}");
+        }
+    }
+
+    /// <summary>At open: a failure recorded by an earlier mount holds automatic commits until a change or an explicit commit.</summary>
+    private void LoadErrorMarker()
+    {
+        string text;
+        try
+        {
+            if (!File.Exists(ErrorMarkerPath)) return;
+            text = File.ReadAllText(ErrorMarkerPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { text = e.Message; }
+        LastError = text.Length > 4096 ? text[..4096] : text;
+        FailedCommits = 1;
+        FailedAtChange = LastChange;
+        LastFailure = Environment.TickCount64;
+        _ctx.Log($"backupfs: staging {Group}: the last commit failed ({LastError}); not retried until something changes or `backupfs commit` asks");
+    }
+
+    /// <summary>Shows a problem on the session directory (user.backupfs.error) without holding commits.</summary>
+    internal void ReportError(string message) => LastError = message;
 
     /// <summary>What the last commit did (for `backupfs commit` and tests).</summary>
     public SplitCommitResult? LastResult { get; private set; }
@@ -142,6 +196,8 @@ public sealed partial class StagingSession
         _journal = null;
         // Never through a symlink: the state directory is deleted relative to the store root, component by component.
         Datastore.Platform.SafeDelete.Tree(_ctx.Store.Root, Path.GetRelativePath(_ctx.Store.Root, StateDirectory));
+        FailedCommits = 0;
+        LastError = null;
         await SetBaseAsync(_ctx.Store.LatestSnapshot(Group), ct).ConfigureAwait(false);
     }
 }

@@ -29,20 +29,48 @@ public sealed partial class StagingSession
         }
         else if (inode.SpoolPath is { } path) spool = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         inode.OpenHandles++;
-        return new StagedFileHandle(inode, write, spool, _baseAccessor);
+        return new StagedFileHandle(inode, write, spool, _baseAccessor) { SizeAtOpen = inode.Size };
     }
 
-    /// <summary>Writes through a handle (no gate: the spool file takes concurrent positional writes).</summary>
+    /// <summary>
+    /// Writes through a handle (no gate: the spool file takes concurrent positional writes).
+    /// When the spool disk is full the file keeps only what was stored before the first lost
+    /// write (the kernel's writeback sends blocks out of order, so later blocks may have landed
+    /// beyond a gap): it is cut there, later writes beyond it fail too, and the size says what
+    /// the file holds. Content from before this handle is never cut.
+    /// </summary>
     public void Write(StagedFileHandle handle, long offset, ReadOnlySpan<byte> data)
     {
-        handle.Write(offset, data);
         var inode = handle.Inode;
+        if (handle.FailedAt is { } failed && offset + data.Length > Math.Max(failed, handle.SizeAtOpen))
+        {
+            lock (inode) CutAfterFailure(handle, offset);
+            throw new StagingException(Errno.ENOSPC, "an earlier write to this file did not fit on the spool disk");
+        }
+        try { handle.Write(offset, data); }
+        catch (IOException e) when (e.HResult is 28 or 122 && handle.Spool is not null) // ENOSPC, EDQUOT
+        {
+            lock (inode) CutAfterFailure(handle, offset);
+            throw;
+        }
         var now = Timestamp.Now;
         lock (inode)
         {
             inode.Size = Math.Max(inode.Size, offset + data.Length);
             inode.Touch(now);
         }
+        MarkChanged();
+    }
+
+    /// <summary>Records a lost write at <paramref name="offset"/> and cuts the spool file (and size) back to the stored prefix.</summary>
+    private void CutAfterFailure(StagedFileHandle handle, long offset)
+    {
+        var spool = handle.Spool!;
+        handle.FailedAt = Math.Min(handle.FailedAt ?? long.MaxValue, offset);
+        long cut = Math.Max(handle.FailedAt.Value, handle.SizeAtOpen);
+        if (RandomAccess.GetLength(spool) > cut) RandomAccess.SetLength(spool, cut); // shrinking needs no space
+        handle.Inode.Size = RandomAccess.GetLength(spool);
+        handle.Inode.Touch(Timestamp.Now);
         MarkChanged();
     }
 
@@ -96,7 +124,7 @@ public sealed partial class StagingSession
             Journal();
             try
             {
-                using (var h = File.OpenHandle(temp, FileMode.Create, FileAccess.Write))
+                using (var h = StagingFiles.OpenHandle(temp, FileMode.Create, FileAccess.Write))
                 {
                     long keep = Math.Min(size, inode.Size);
                     if (keep > 0) await CopyBaseAsync(inode, h, keep, ct).ConfigureAwait(false);

@@ -79,6 +79,7 @@ public sealed partial class StagingSession : IDisposable
             }
         }
         else await session.SetBaseAsync(ctx.Store.LatestSnapshot(group), ct).ConfigureAwait(false);
+        session.LoadErrorMarker();
         return session;
     }
 
@@ -212,7 +213,7 @@ public sealed partial class StagingSession : IDisposable
     private StagingJournal Journal()
     {
         if (_journal is { } j) return j;
-        Directory.CreateDirectory(SpoolDirectory);
+        StagingFiles.CreateDirectory(SpoolDirectory);
         _journal = StagingJournal.Create(StateDirectory, _base?.BackupTime);
         _epoch++;
         return _journal;

@@ -47,6 +47,9 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
         if (_stagingArea is { } area) area.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
+    /// <summary>Staging gives new entries their directory's default ACL, so it needs the unmasked create mode.</summary>
+    public override bool AppliesUmask => _staging is not null;
+
     private StagedInode? Staged(ulong node) => _staging is null ? null : _nodes.Get(node) as StagedInode;
 
     public NamespaceDirNode Root { get; }
@@ -262,13 +265,13 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     // ---- changes: only below staging/ ----
 
     public override ValueTask<VfsResult<CreateInfo>> Create(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint umask, int flags) =>
-        Staged(parent) is { } dir ? _staging!.Create(ctx, dir, name, mode, flags) : Done<CreateInfo>(Errno.EROFS);
+        Staged(parent) is { } dir ? _staging!.Create(ctx, dir, name, mode, umask, flags) : Done<CreateInfo>(Errno.EROFS);
 
     public override ValueTask<VfsResult<EntryInfo>> MakeNode(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint umask, uint rdev) =>
-        Staged(parent) is { } dir ? _staging!.MakeNode(ctx, dir, name, mode, rdev) : Done<EntryInfo>(Errno.EROFS);
+        Staged(parent) is { } dir ? _staging!.MakeNode(ctx, dir, name, mode, umask, rdev) : Done<EntryInfo>(Errno.EROFS);
 
     public override ValueTask<VfsResult<EntryInfo>> MakeDirectory(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint umask) =>
-        Staged(parent) is { } dir ? _staging!.MakeDirectory(ctx, dir, name, mode) : Done<EntryInfo>(Errno.EROFS);
+        Staged(parent) is { } dir ? _staging!.MakeDirectory(ctx, dir, name, mode, umask) : Done<EntryInfo>(Errno.EROFS);
 
     public override ValueTask<Errno> Unlink(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name) =>
         Staged(parent) is { } dir ? _staging!.Unlink(ctx, dir, name, directory: false) : Done(Errno.EROFS);

@@ -25,6 +25,13 @@ public interface IFileSystem
     /// <summary>Called when the session ends (unmount, DESTROY or shutdown).</summary>
     void Destroy();
 
+    /// <summary>
+    /// True when the filesystem applies the caller's umask itself (the binding then asks the
+    /// kernel not to, FUSE_DONT_MASK): it needs the unmasked create mode to give new entries
+    /// the permissions a directory's default POSIX ACL prescribes, where the umask does not apply.
+    /// </summary>
+    bool AppliesUmask => false;
+
     // ---- names and attributes ----
 
     /// <summary>Resolves <paramref name="name"/> in directory <paramref name="parent"/>.
@@ -106,7 +113,7 @@ public interface IFileSystem
 
     /// <summary>Creates and opens regular file <paramref name="name"/> (open with O_CREAT).
     /// <paramref name="mode"/> already has the caller's <paramref name="umask"/> applied by the
-    /// kernel; the umask is informational.</summary>
+    /// kernel unless <see cref="AppliesUmask"/>; then applying it is the filesystem's job.</summary>
     ValueTask<VfsResult<CreateInfo>> Create(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint umask, int flags);
 
     /// <summary>mknod(2): a regular file, fifo, socket or device node.</summary>

@@ -201,6 +201,29 @@ public sealed unsafe class FuseDispatcherTests
     }
 
     [Fact]
+    public void A_handler_that_fails_asynchronously_gets_EIO_with_a_log_line_and_the_next_request_is_served()
+    {
+        var fs = new TinyTree { Pending = new TaskCompletionSource<VfsResult<AttributeInfo>>(TaskCreationOptions.RunContinuationsAsynchronously) };
+        using var h = new DispatcherHarness(fs);
+        Assert.True(h.Send(GetAttr, 2, new byte[16], unique: 41));
+        fs.Pending.SetException(new InvalidOperationException("late boom"));
+        Assert.True(SpinWait.SpinUntil(() => h.Dispatcher.PendingCount == 0, TimeSpan.FromSeconds(10)));
+        Assert.Equal((16u, -5, 41ul), DispatcherHarness.Header(h.Receive()!));
+        Assert.Contains(h.Log, l => l.Contains("late boom"));
+
+        // Already faulted when returned: answered the same way.
+        fs.Pending = new TaskCompletionSource<VfsResult<AttributeInfo>>();
+        fs.Pending.SetException(new IOException("early boom"));
+        h.Send(GetAttr, 2, new byte[16], unique: 42);
+        Assert.True(SpinWait.SpinUntil(() => h.Dispatcher.PendingCount == 0, TimeSpan.FromSeconds(10)));
+        Assert.Equal((16u, -5, 42ul), DispatcherHarness.Header(h.Receive()!));
+
+        fs.Pending = null;
+        h.Send(GetAttr, 2, new byte[16], unique: 43);
+        Assert.Equal(0, DispatcherHarness.Header(h.Receive()!).Error);
+    }
+
+    [Fact]
     public void Inline_replies_allocate_nothing_per_request()
     {
         using var h = new DispatcherHarness(new TinyTree());

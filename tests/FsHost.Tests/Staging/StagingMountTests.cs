@@ -293,9 +293,20 @@ public class StagingMountTests : IDisposable
             using var mount = new DatastoreMount(store, staging: Manual);
             var session = mount.PathOf("staging/host/full");
             Assert.Equal(0, Bounded.Run("mkdir", session).ExitCode);
-            var dd = Bounded.Run("dd", "if=/dev/zero", $"of={session}/big", "bs=1M", "count=16");
+            var source = Path.Combine(_tmp.Path, "random");
+            File.WriteAllBytes(source, RandomBytes(16 << 20));
+            var dd = Bounded.Run("dd", $"if={source}", $"of={session}/big", "bs=1M");
             Assert.NotEqual(0, dd.ExitCode);
             Assert.Contains("No space left on device", dd.Stderr);
+            // The file holds what was stored, a prefix of what was written without gaps, and says so.
+            var stagingSession = mount.Staging!.Sessions.Single();
+            var spooled = Directory.GetFiles(stagingSession.SpoolDirectory).Single(f => !f.EndsWith(".copy"));
+            long stored = new FileInfo(spooled).Length;
+            Assert.InRange(stored, 1, 4 << 20);
+            Assert.True(Bounded.Eventually(() => Bounded.Run("stat", "-c", "%s", $"{session}/big").Stdout.Trim() == stored.ToString(), TimeSpan.FromSeconds(10)),
+                $"stat shows {Bounded.Run("stat", "-c", "%s", $"{session}/big").Stdout.Trim()}, {stored} stored");
+            Assert.Equal(stored, Bounded.Io(() => File.ReadAllBytes($"{session}/big")).Length);
+            Assert.Equal(0, Bounded.Run("cmp", "-n", stored.ToString(), source, $"{session}/big").ExitCode);
             Assert.Equal(0, Bounded.Run("rm", $"{session}/big").ExitCode);
             Bounded.Io(() => File.WriteAllText(Path.Combine(session, "small"), "fits\n"));
             var name = Commit(session);
@@ -303,6 +314,13 @@ public class StagingMountTests : IDisposable
             Assert.False(File.Exists(mount.PathOf(name + "/root.pxar/big")));
         }
         finally { Bounded.Run("umount", "-l", spool); }
+    }
+
+    private static byte[] RandomBytes(int n)
+    {
+        var b = new byte[n];
+        new Random(7).NextBytes(b);
+        return b;
     }
 
     [Fact]
@@ -316,7 +334,12 @@ public class StagingMountTests : IDisposable
         using var mount = new DatastoreMount(store, staging: Manual);
         Assert.Contains(mount.StagingLog, l => l.Contains("cannot resume") && l.Contains("staging-broken"));
         Assert.False(Directory.Exists(dir));
-        Assert.Equal(0, Bounded.Run("mkdir", mount.PathOf("staging/host/broken")).ExitCode);
+        // The session is there again, empty, and says what happened to the old changes.
+        var error = Bounded.Run("getfattr", "--only-values", "-n", StagingFileSystem.ErrorXattr, mount.PathOf("staging/host/broken"));
+        Assert.Equal(0, error.ExitCode);
+        Assert.Contains("could not be resumed", error.Stdout);
+        Assert.Contains("staging-broken", error.Stdout);
+        Assert.Equal(0, Bounded.Run("mkdir", "-p", mount.PathOf("staging/host/broken")).ExitCode);
         Bounded.Io(() => File.WriteAllText(mount.PathOf("staging/host/broken/ok"), "ok"));
         Assert.StartsWith("host/broken/", Commit(mount.PathOf("staging/host/broken")));
     }

@@ -23,6 +23,7 @@ internal enum FuseInitFlags : uint
 {
     AsyncRead = 1u << 0,
     BigWrites = 1u << 5,
+    DontMask = 1u << 6,
     AutoInvalData = 1u << 12,
     DoReaddirplus = 1u << 13,
     ReaddirplusAuto = 1u << 14,
