@@ -16,6 +16,7 @@ public static class EncryptedBlob
 {
     public const int HeaderSize = DataBlob.EncryptedHeaderSize;
 
+    /// <exception cref="FormatCorruptException">not a DataBlob</exception>
     public static bool IsEncrypted(ReadOnlySpan<byte> blob) =>
         DataBlob.GetKind(blob) is BlobKind.Encrypted or BlobKind.EncryptedCompressed;
 

@@ -25,13 +25,14 @@ public sealed class KeyRing
 
     /// <summary>
     /// The key for a snapshot: the one its manifest names; without a name, the one that signed it;
-    /// for an unsigned, unnamed manifest, the only key if there is exactly one. Null if none fits.
+    /// for an unsigned, unnamed manifest, the only key if there is exactly one (unless
+    /// <paramref name="confirmedOnly"/>: verify renames chunks that fail, so it never guesses). Null if none fits.
     /// </summary>
-    public CryptKey? ForManifest(BackupManifest manifest, ReadOnlySpan<byte> manifestJson)
+    public CryptKey? ForManifest(BackupManifest manifest, ReadOnlySpan<byte> manifestJson, bool confirmedOnly = false)
     {
         if (ManifestSignature.FingerprintOf(manifest) is { } named) return Find(named);
         foreach (var k in _keys)
             if (ManifestSignature.IsSignedBy(manifest, manifestJson, k)) return k;
-        return manifest.Signature is null && _keys.Count == 1 ? _keys[0] : null;
+        return !confirmedOnly && manifest.Signature is null && _keys.Count == 1 ? _keys[0] : null;
     }
 }

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using BackupFs.Datastore.Crypto;
+using BackupFs.Datastore.Reading;
+
+namespace BackupFs.FsHost.Cli;
+
+/// <summary>--keyfile and the checks a command makes once it has opened a snapshot with keys.</summary>
+public static class KeyOptions
+{
+    /// <summary>Internal hand-over from a background mount to its foreground child: passphrases, one line per key file, on this descriptor.</summary>
+    public const string ChildPassphrasesFdVariable = "BACKUPFS_KEY_PASSPHRASES_FD";
+
+    public static Option<string?> KeyFile() => new("--keyfile")
+    {
+        Description = "encryption key file (PBS key config JSON) for encrypted or signed snapshots",
+    };
+
+    public static Option<string[]> KeyFiles() => new("--keyfile")
+    {
+        Description = "encryption key file (PBS key config JSON); repeat for several keys, each snapshot uses the one its manifest names",
+        AllowMultipleArgumentsPerToken = false,
+        Arity = ArgumentArity.ZeroOrMore,
+    };
+
+    public static KeyRing Load(string? path) => Load(path is null ? null : [path]);
+
+    /// <summary>Opens every key file (asking for passphrases as PBS's client does).</summary>
+    public static KeyRing Load(IEnumerable<string>? paths, IReadOnlyList<byte[]>? passphrases = null)
+    {
+        var keys = new List<CryptKey>();
+        int next = 0;
+        foreach (var path in paths ?? [])
+        {
+            var file = Datastore.Crypto.KeyFile.Load(path);
+            byte[] pass = [];
+            if (file.NeedsPassphrase)
+                pass = passphrases is not null && next < passphrases.Count ? passphrases[next++] : PassphraseSource.Get(path);
+            var key = file.Open(pass);
+            Array.Clear(pass);
+            keys.Add(key);
+        }
+        return new KeyRing(keys);
+    }
+
+    /// <summary>
+    /// PBS's check_fingerprint for commands: a snapshot that names a key none of the given keys
+    /// matches is "wrong key" (given keys) — without keys, encrypted files fail on access.
+    /// </summary>
+    public static void CheckGivenKeyFits(SnapshotReader reader, KeyRing keys, TextWriter error)
+    {
+        if (reader.Key is not null) return;
+        if (reader.NamedFingerprint is { } named)
+        {
+            if (!keys.IsEmpty)
+                throw new CryptoException($"wrong key - manifest's key {named.Short} does not match provided key {keys.Keys[0].Fingerprint.Short}");
+            if (!reader.IsEncrypted)
+                error.WriteLine($"warning: {reader.Snapshot} is signed with key {named.Short}; its signature is not checked without --keyfile");
+        }
+    }
+}
