@@ -87,10 +87,10 @@ public sealed class SnapshotReader
         return Key ?? throw MissingKey(info.Filename);
     }
 
-    /// <summary>The message a mount logs and a command prints for an encrypted file without its key.</summary>
+    /// <summary>The message a mount logs (once per snapshot) and a command prints for an encrypted file without its key.</summary>
     public EncryptedDataException MissingKey(string fileName) => new(NamedFingerprint is { } f
-        ? $"{Snapshot}/{fileName} is encrypted with key {f.Short}; no key with that fingerprint was given"
-        : $"{Snapshot}/{fileName} is encrypted and no key given matches it (its manifest names no key fingerprint)");
+        ? $"snapshot {Snapshot} is encrypted with key {f.Short}; no key with that fingerprint was given"
+        : $"snapshot {Snapshot} is encrypted and no key given matches it (its manifest names no key fingerprint)");
 
     /// <summary>Archive file names recorded in the manifest, in manifest order.</summary>
     public IEnumerable<string> FileNames => Manifest.Files.Select(f => f.Filename);

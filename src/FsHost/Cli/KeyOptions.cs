@@ -43,6 +43,37 @@ public static class KeyOptions
     }
 
     /// <summary>
+    /// Reads and checks the passphrase of every passphrase-protected key file, in order (a
+    /// background mount hands them to its detached child, which has no terminal).
+    /// </summary>
+    public static List<byte[]> CollectPassphrases(IEnumerable<string> paths)
+    {
+        var list = new List<byte[]>();
+        foreach (var path in paths)
+        {
+            var file = Datastore.Crypto.KeyFile.Load(path);
+            if (!file.NeedsPassphrase) continue;
+            var pass = PassphraseSource.Get(path);
+            file.Open(pass); // a wrong passphrase fails here, before the mount starts
+            list.Add(pass);
+        }
+        return list;
+    }
+
+    /// <summary>The passphrases a background mount wrote to this child's descriptor, one per line.</summary>
+    public static List<byte[]>? HandedOverPassphrases()
+    {
+        if (Environment.GetEnvironmentVariable(ChildPassphrasesFdVariable) is not { } text) return null;
+        Environment.SetEnvironmentVariable(ChildPassphrasesFdVariable, null);
+        if (!int.TryParse(text, out int fd) || fd < 3) throw new CryptoException($"{ChildPassphrasesFdVariable} is not a file descriptor");
+        using var stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, 1);
+        using var reader = new StreamReader(stream, new System.Text.UTF8Encoding(false));
+        var list = new List<byte[]>();
+        while (list.Count < 1000 && reader.ReadLine() is { } line) list.Add(System.Text.Encoding.UTF8.GetBytes(line));
+        return list;
+    }
+
+    /// <summary>
     /// PBS's check_fingerprint for commands: a snapshot that names a key none of the given keys
     /// matches is "wrong key" (given keys) — without keys, encrypted files fail on access.
     /// </summary>

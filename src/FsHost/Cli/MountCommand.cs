@@ -44,8 +44,10 @@ public static class MountCommand
         {
             Description = "skip compiling the read paths on a tiny throwaway datastore before mounting (the mount is ready ~0.5 s sooner; the first walk is slower)",
         };
+        var keyFiles = KeyOptions.KeyFiles();
+        keyFiles.Description += "; staging commits are encrypted with the first one";
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly, writeThrough, noWarmup };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly, writeThrough, noWarmup, keyFiles };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -59,11 +61,22 @@ public static class MountCommand
             else if (MountTable.IsFuseMounted(mnt)) throw new BackupFsException($"{mnt} is already mounted");
             if (!Directory.Exists(mnt)) throw new BackupFsException($"mount point {mnt} does not exist");
 
-            if (!parse.GetValue(foreground)) return await StartInBackgroundAsync(mnt, output, ct);
+            var keyPaths = parse.GetValue(keyFiles) ?? [];
+            if (!parse.GetValue(foreground))
+            {
+                // Passphrases are asked for here (the detached child has no terminal) and handed over on a pipe.
+                var passphrases = KeyOptions.CollectPassphrases(keyPaths);
+                try { return await StartInBackgroundAsync(mnt, output, passphrases, ct); }
+                finally { foreach (var p in passphrases) Array.Clear(p); }
+            }
 
+            var keys = KeyOptions.Load(keyPaths, KeyOptions.HandedOverPassphrases());
+            foreach (var k in keys.Keys) Console.Error.WriteLine($"Encryption key fingerprint: {k.Fingerprint.Short}");
             var ds = StoreOpener.Open(parse.GetValue(store)!);
             if (!parse.GetValue(noWarmup)) await MountWarmup.RunAsync(ct);
-            using var chunks = StoreOpener.ChunkSource(ds, parse.GetValue(cacheMb) * 1024L * 1024);
+            long cacheBytes = parse.GetValue(cacheMb) * 1024L * 1024;
+            using var chunks = StoreOpener.ChunkSource(ds, cacheBytes);
+            using var chunkSources = StoreOpener.ChunkSources(ds, chunks, cacheBytes);
             var delay = parse.GetValue(commitDelay);
             if (delay < 0 || double.IsNaN(delay)) throw new BackupFsException("--commit-delay must be 0 or more seconds");
             StagingArea? staging = null;
@@ -76,7 +89,8 @@ public static class MountCommand
             {
                 ReadaheadChunks = parse.GetValue(readahead),
                 ShowRawArchives = parse.GetValue(raw),
-            }, staging: staging);
+                Keys = keys,
+            }, staging: staging, chunkSources: chunkSources);
             using var session = FuseSession.Mount(fs,
                 new FuseMountOptions(mnt)
                 {
@@ -104,7 +118,7 @@ public static class MountCommand
     }
 
     /// <summary>Re-runs this command detached (new session, output to a log file) and waits until it has mounted.</summary>
-    private static async Task<int> StartInBackgroundAsync(string mnt, TextWriter output, CancellationToken ct)
+    private static async Task<int> StartInBackgroundAsync(string mnt, TextWriter output, IReadOnlyList<byte[]> passphrases, CancellationToken ct)
     {
         var args = Environment.GetCommandLineArgs();
         var self = Environment.ProcessPath ?? throw new BackupFsException("cannot find the backupfs executable");
@@ -117,14 +131,26 @@ public static class MountCommand
         var log = Path.Combine(Path.GetTempPath(), $"backupfs-mount-{Environment.ProcessId}.log");
         // A new session (setsid) with its own stdio: a shell or CI reading our output must not
         // wait for the mount process, which lives on after we return.
-        var start = new ProcessStartInfo("setsid") { UseShellExecute = false, RedirectStandardInput = true };
-        foreach (var a in new[] { "sh", "-c", $"exec {string.Join(' ', command.Select(Quote))} </dev/null >{Quote(log)} 2>&1" })
+        // Key passphrases travel on the stdin pipe, moved to descriptor 3 (never argv, environment or disk).
+        var start = new ProcessStartInfo("setsid") { UseShellExecute = false, RedirectStandardInput = true, StandardInputEncoding = new System.Text.UTF8Encoding(false) };
+        var handOver = passphrases.Count > 0 ? "3<&0 " : "";
+        foreach (var a in new[] { "sh", "-c", $"exec {string.Join(' ', command.Select(Quote))} {handOver}</dev/null >{Quote(log)} 2>&1" })
             start.ArgumentList.Add(a);
         start.Environment[ReadyFileVariable] = ready;
+        if (passphrases.Count > 0)
+        {
+            start.Environment[KeyOptions.ChildPassphrasesFdVariable] = "3";
+            start.Environment.Remove(PassphraseSource.FdVariable); // that descriptor is not the child's
+        }
         // A mount lives long: compile everything optimised at once instead of starting on tier-0
         // code (a first `find` over 100k files took 2.2 s with tiering, 1.3 s without).
         start.Environment["DOTNET_TieredCompilation"] = "0";
         using var child = Process.Start(start) ?? throw new BackupFsException("could not start the mount process");
+        foreach (var p in passphrases)
+        {
+            child.StandardInput.Write(System.Text.Encoding.UTF8.GetString(p));
+            child.StandardInput.Write('\n');
+        }
         child.StandardInput.Close();
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
