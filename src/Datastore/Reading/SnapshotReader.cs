@@ -76,10 +76,16 @@ public sealed class SnapshotReader
     public CryptKey? ChunkKey(string fileName) => RequireKey(RequireFile(fileName));
 
     /// <summary>The decoded-chunk cache for a file's chunks (plain or keyed).</summary>
-    public CachedChunkSource ChunksFor(string fileName, CachedChunkSource plain) =>
-        ChunkKey(fileName) is { } key
-            ? _sources?.For(key) ?? throw new InvalidOperationException("encrypted archives need a ChunkSourceSet")
-            : plain;
+    public CachedChunkSource ChunksFor(string fileName, CachedChunkSource plain)
+    {
+        if (ChunkKey(fileName) is not { } key) return plain;
+        if (_sources is not null) return _sources.For(key);
+        // Callers without a set (e.g. a commit reading its base snapshot): one small keyed cache per reader.
+        lock (_openLock) return _ownKeyed ??= new CachedChunkSource(new DecodingChunkSource(_store.Chunks, key), 32L * 1024 * 1024);
+    }
+
+    private readonly object _openLock = new();
+    private CachedChunkSource? _ownKeyed;
 
     private CryptKey? RequireKey(ManifestFileInfo info)
     {

@@ -43,6 +43,47 @@ public static class KeyOptions
     }
 
     /// <summary>
+    /// The crypto part of a backup's options from --keyfile, --crypt-mode and --master-pubkey-file,
+    /// with PBS's client rules (a key means encrypt unless sign-only; none refuses a key).
+    /// </summary>
+    public static Datastore.Writing.BackupOptions WriteCrypto(string? keyPath, string? mode, string? masterPubkeyPath, TextWriter log)
+    {
+        Datastore.Formats.CryptMode? cryptMode = null;
+        if (mode is not null)
+        {
+            if (!Datastore.Formats.CryptModeNames.TryParse(mode, out var m))
+                throw new CryptoException($"--crypt-mode must be none, encrypt or sign-only, not '{mode}'");
+            cryptMode = m;
+        }
+        if (keyPath is null)
+        {
+            if (cryptMode is Datastore.Formats.CryptMode.Encrypt or Datastore.Formats.CryptMode.SignOnly)
+                throw new CryptoException($"--crypt-mode {mode} needs --keyfile");
+            if (masterPubkeyPath is not null) throw new CryptoException("--master-pubkey-file needs --keyfile");
+            return new Datastore.Writing.BackupOptions();
+        }
+        if (cryptMode == Datastore.Formats.CryptMode.None) throw new CryptoException("--crypt-mode none does not take --keyfile");
+        var file = Datastore.Crypto.KeyFile.Load(keyPath);
+        var pass = file.NeedsPassphrase ? PassphraseSource.Get(keyPath) : [];
+        var key = file.Open(pass);
+        Array.Clear(pass);
+        log.WriteLine($"Encryption key fingerprint: {key.Fingerprint.Short}");
+        string? pem = null;
+        if (masterPubkeyPath is not null)
+        {
+            try { pem = File.ReadAllText(masterPubkeyPath); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CryptoException($"cannot read master public key {masterPubkeyPath}: {e.Message}", e); }
+        }
+        return new Datastore.Writing.BackupOptions
+        {
+            Key = key,
+            CryptMode = cryptMode ?? Datastore.Formats.CryptMode.Encrypt,
+            MasterPublicKeyPem = pem,
+            KeyCreated = file.Created.Length > 0 ? file.Created : null,
+        };
+    }
+
+    /// <summary>
     /// Reads and checks the passphrase of every passphrase-protected key file, in order (a
     /// background mount hands them to its detached child, which has no terminal).
     /// </summary>
