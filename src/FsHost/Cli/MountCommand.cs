@@ -82,7 +82,14 @@ public static class MountCommand
             StagingArea? staging = null;
             if (!parse.GetValue(readOnly))
             {
-                staging = new StagingArea(new StagingContext(ds, chunks, new StagingOptions { CommitDelay = TimeSpan.FromSeconds(delay) }, m => Console.Error.WriteLine(m)));
+                staging = new StagingArea(new StagingContext(ds, chunks, new StagingOptions
+                {
+                    CommitDelay = TimeSpan.FromSeconds(delay),
+                    // One write key per mount: the first --keyfile encrypts every staging commit.
+                    WriteKey = keys.Keys.Count > 0 ? keys.Keys[0] : null,
+                    Keys = keys,
+                    ChunkSources = chunkSources,
+                }, m => Console.Error.WriteLine(m)));
                 await staging.RecoverAsync(ct);
             }
             using var fs = new BackupTreeFileSystem(ds, chunks, new TreeOptions
