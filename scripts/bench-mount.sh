@@ -56,6 +56,9 @@ if [ ! -d "$work/bfs/.chunks" ]; then
   "$BACKUPFS" init "$work/bfs" >/dev/null
   "$BACKUPFS" backup "$work/bfs" "$data" --type host --id big >/dev/null 2>&1
   "$BACKUPFS" backup "$work/bfs" "$many" --type host --id many >/dev/null 2>&1
+fi
+if [ "${BENCH_SKIP_PEERS:-0}" != 1 ] && [ ! -d "$work/borg" ]; then
+  rm -rf "$work/restic"
   restic init -q -r "$work/restic" >/dev/null
   (cd "$data" && restic backup -q -r "$work/restic" --tag big .) >/dev/null
   (cd "$many" && restic backup -q -r "$work/restic" --tag many .) >/dev/null
