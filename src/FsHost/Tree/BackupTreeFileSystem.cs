@@ -315,5 +315,6 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     {
         foreach (var h in _files.Values) h.Dispose();
         _files.Clear();
+        _ctx.ChunkSources.Dispose(); // the keyed caches (idempotent; the plain cache is the caller's)
     }
 }
