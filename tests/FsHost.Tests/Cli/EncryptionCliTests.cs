@@ -174,6 +174,16 @@ public class EncryptionCliTests : IDisposable
     }
 
     [Fact]
+    public void PassphraseFromAnInheritedDescriptor()
+    {
+        // PBS_ENCRYPTION_PASSWORD_FD: the first line read from a descriptor the caller opened.
+        var script = $"exec 5<'{Enc("passphrase.txt")}'; PBS_ENCRYPTION_PASSWORD_FD=5 exec '{BackupFsProgram.Path}' cat '{Enc("store")}' host/enc/2025-12-01T10:00:00Z hosts.conf --keyfile '{Enc("key-pbkdf2.json")}'";
+        var r = MountedEncryptedStoreTests.RunWithEnv(new(), "bash", "-c", script);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("b63d1a873379fd7c69bda1603e1991bf030c271ca425c925c5d251bcbbce51ae", Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(r.Stdout))));
+    }
+
+    [Fact]
     public async Task VectorStoreRestoresWithTheRightKeysOnly()
     {
         var store = Enc("store");
