@@ -8,7 +8,7 @@ namespace BackupFs.Datastore.Crypto;
 /// <summary>
 /// AES-256-GCM as PBS uses it: a 16-byte IV (so the counter block comes from GHASH(IV), which
 /// .NET's AesGcm cannot do), a 16-byte tag, no associated data. One BouncyCastle cipher per thread,
-/// re-keyed only when the key changes, so a 4 MiB chunk costs no allocation beyond the cipher's own.
+/// re-keyed only when the key changes, so a 4 MiB chunk costs only a few small objects (IV copy, parameters).
 /// </summary>
 public static class AesGcmCipher
 {
