@@ -5,8 +5,10 @@
 #    of a plain directory holding the same file (a mature Go FUSE passthrough), plus `cat` of
 #    the plain file;
 #  - `find -type f | wc -l` and `du -s` over a 100,000-file snapshot through BackupFs, restic, borg;
-#  - peak RSS of the BackupFs mount process.
-# usage: scripts/bench-mount.sh [FILE_MIB] [SMALL_FILES]   (defaults 1024, 100000)
+#  - peak RSS of the BackupFs mount process;
+#  - the same 1 GiB file backed up encrypted (`--keyfile`) and read through `mount --keyfile`,
+#    with the ratio encrypted/plain from this run.
+# usage: scripts/bench-mount.sh [FILE_MIB] [SMALL_FILES]   (defaults 1024, 100000; BENCH_SKIP_PEERS=1: BackupFs only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
@@ -43,11 +45,20 @@ for i in range(n):
 PY
 fi
 
+if [ ! -d "$work/bfs-enc/.chunks" ]; then
+  rm -rf "$work/bfs-enc" "$work/bench-key.json"
+  "$BACKUPFS" init "$work/bfs-enc" >/dev/null
+  "$BACKUPFS" key create "$work/bench-key.json" --kdf none >/dev/null
+  "$BACKUPFS" backup "$work/bfs-enc" "$data" --type host --id big --keyfile "$work/bench-key.json" >/dev/null 2>&1
+fi
 if [ ! -d "$work/bfs/.chunks" ]; then
   rm -rf "$work/bfs" "$work/restic" "$work/borg"
   "$BACKUPFS" init "$work/bfs" >/dev/null
   "$BACKUPFS" backup "$work/bfs" "$data" --type host --id big >/dev/null 2>&1
   "$BACKUPFS" backup "$work/bfs" "$many" --type host --id many >/dev/null 2>&1
+fi
+if [ "${BENCH_SKIP_PEERS:-0}" != 1 ] && [ ! -d "$work/borg" ]; then
+  rm -rf "$work/restic"
   restic init -q -r "$work/restic" >/dev/null
   (cd "$data" && restic backup -q -r "$work/restic" --tag big .) >/dev/null
   (cd "$many" && restic backup -q -r "$work/restic" --tag many .) >/dev/null
@@ -87,6 +98,15 @@ t0=$(now); cat "$data/big.bin" >/dev/null; t1=$(now); cat_warm=$(python3 -c "pri
 # BackupFs
 "$BACKUPFS" mount "$work/bfs" "$mnt" >/dev/null; seq_read backupfs "$mnt/host/big/latest/root.pxar/big.bin"; track_rss; unmount
 "$BACKUPFS" mount "$work/bfs" "$mnt" >/dev/null; meta_walk backupfs "$mnt/host/many/latest/root.pxar"; track_rss; unmount
+"$BACKUPFS" mount "$work/bfs-enc" "$mnt" --keyfile "$work/bench-key.json" >/dev/null; seq_read encrypted "$mnt/host/big/latest/root.pxar/big.bin"; track_rss; unmount
+"$BACKUPFS" mount "$work/bfs" "$mnt" >/dev/null; seq_read plain2 "$mnt/host/big/latest/root.pxar/big.bin"; unmount
+if [ "${BENCH_SKIP_PEERS:-0}" = 1 ]; then
+  printf '\nsequential dd bs=1M of a %d MiB file (MiB/s)\n  %-10s %10s %10s\n' "$mib" tool cold warm
+  for t in backupfs plain2 encrypted; do printf '  %-10s %10.0f %10.0f\n' "$t" "${cold[$t]}" "${warm[$t]}"; done
+  python3 -c "import sys; p=(float(sys.argv[1])+float(sys.argv[3]))/2; pw=(float(sys.argv[2])+float(sys.argv[4]))/2; print(f'ratio encrypted/plain (plain = mean of the runs before and after): cold {float(sys.argv[5])/p:.2f}x, warm {float(sys.argv[6])/pw:.2f}x (goal >= 0.8)')" \
+    "${cold[backupfs]}" "${warm[backupfs]}" "${cold[plain2]}" "${warm[plain2]}" "${cold[encrypted]}" "${warm[encrypted]}"
+  exit 0
+fi
 # restic
 restic mount -q -r "$work/restic" "$mnt" >/dev/null 2>&1 & wait_for "$mnt/snapshots/latest"
 seq_read restic "$(ls -d "$mnt"/tags/big/latest)/big.bin"; unmount; wait || true
@@ -102,7 +122,7 @@ seq_read rclone "$mnt/big.bin"; unmount; wait || true
 printf '\nsequential dd bs=1M of a %d MiB file (MiB/s)\n' "$mib"
 printf '  %-10s %10s %10s\n' tool cold warm
 printf '  %-10s %10.0f %10.0f\n' "cat plain" "$cat_cold" "$cat_warm"
-for t in backupfs rclone restic borg; do printf '  %-10s %10.0f %10.0f\n' "$t" "${cold[$t]}" "${warm[$t]}"; done
+for t in backupfs plain2 encrypted rclone restic borg; do printf '  %-10s %10.0f %10.0f\n' "$t" "${cold[$t]}" "${warm[$t]}"; done
 printf '\nmetadata walk of %d files (seconds)\n' "$files"
 printf '  %-10s %10s %10s\n' tool find du
 for t in backupfs restic borg; do printf '  %-10s %10.2f %10.2f\n' "$t" "${walk[$t]}" "${du_t[$t]}"; done
@@ -113,3 +133,5 @@ print(f"\nratios: warm read backupfs/rclone {bw/rw:.2f}x, backupfs/restic {bw/rs
 print(f"        metadata walk restic/backupfs {wr/wb:.2f}x, borg/backupfs {wbo/wb:.2f}x")
 print(f"peak RSS of the backupfs mount process: {rss/1024:.0f} MB")
 PY
+python3 -c "import sys; p=(float(sys.argv[1])+float(sys.argv[3]))/2; pw=(float(sys.argv[2])+float(sys.argv[4]))/2; print(f'        encrypted/plain read (plain = mean of the runs before and after): cold {float(sys.argv[5])/p:.2f}x, warm {float(sys.argv[6])/pw:.2f}x (goal >= 0.8)')" \
+  "${cold[backupfs]}" "${warm[backupfs]}" "${cold[plain2]}" "${warm[plain2]}" "${cold[encrypted]}" "${warm[encrypted]}"

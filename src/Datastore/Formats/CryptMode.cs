@@ -3,7 +3,7 @@ namespace BackupFs.Datastore.Formats;
 /// <summary>How a manifest entry's data is protected; JSON names "none", "encrypt", "sign-only".</summary>
 public enum CryptMode { None, Encrypt, SignOnly }
 
-internal static class CryptModeNames
+public static class CryptModeNames
 {
     public static string ToJsonName(this CryptMode mode) => mode switch
     {

@@ -168,7 +168,32 @@ public static class DataBlob
         return (descriptor >> 6) != 0 || singleSegment;
     }
 
-    private static byte[] Decompress(ReadOnlySpan<byte> frame)
+    /// <summary>zstd level 1 into <paramref name="destination"/>; false when the frame does not fit (then the data stays plain).</summary>
+    internal static bool TryCompress(ReadOnlySpan<byte> data, Span<byte> destination, out int written) =>
+        (t_compressor ??= new Compressor(1)).TryWrap(data, destination, out written);
+
+    /// <summary>The content size a zstd frame records, or -1 (old streaming frames do not record it).</summary>
+    internal static int FrameContentSize(ReadOnlySpan<byte> frame)
+    {
+        try
+        {
+            ulong size = Decompressor.GetDecompressedSize(frame);
+            return size > 0 && size <= MaxBlobSize && FrameHasContentSize(frame) ? (int)size : -1;
+        }
+        catch (Exception e) when (e is ZstdException or ArgumentException) { return -1; }
+    }
+
+    /// <summary>Decompresses a frame whose content size is known into <paramref name="destination"/>.</summary>
+    internal static int DecompressInto(ReadOnlySpan<byte> frame, Span<byte> destination)
+    {
+        try { return (t_decompressor ??= new Decompressor()).Unwrap(frame, destination); }
+        catch (Exception e) when (e is ZstdException or InvalidOperationException or ArgumentException)
+        {
+            throw new FormatCorruptException($"bad zstd frame: {e.Message}", e);
+        }
+    }
+
+    internal static byte[] Decompress(ReadOnlySpan<byte> frame)
     {
         var decompressor = t_decompressor ??= new Decompressor();
         try

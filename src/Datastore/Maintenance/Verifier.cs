@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using BackupFs.Datastore.Crypto;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
@@ -73,7 +74,12 @@ public sealed class Verifier
             if (Posix.TryLStat(Posix.PathBytes(manifestPath)) is null) return Skipped(snapshot, "snapshot is unfinished (no manifest)");
 
             BackupManifest manifest;
-            try { manifest = BackupManifest.FromBlob(await StoreFile.ReadAllAsync(manifestPath, StoreFileLimits.Blob, ct).ConfigureAwait(false)); }
+            byte[] manifestJson;
+            try
+            {
+                manifestJson = DataBlob.Decode(await StoreFile.ReadAllAsync(manifestPath, StoreFileLimits.Blob, ct).ConfigureAwait(false));
+                manifest = BackupManifest.Parse(manifestJson);
+            }
             catch (Exception e) when (e is BackupFsException or IOException)
             {
                 // As PBS: a manifest that cannot be loaded fails the snapshot, and there is nowhere to record it.
@@ -81,14 +87,33 @@ public sealed class Verifier
             }
 
             var tally = new SnapshotTally();
+            var key = _options.Keys?.ForManifest(manifest, manifestJson, confirmedOnly: true);
+            if (key is not null)
+            {
+                try { ManifestSignature.Check(manifest, manifestJson, key); }
+                catch (Exception e) when (e is BackupFsException)
+                {
+                    tally.Errors.Add($"{DataStore.ManifestName}: {e.Message}");
+                    key = null; // a manifest that fails its signature vouches for nothing: check the rest without the key
+                }
+            }
+            var notes = new List<string>();
+            if (key is null && manifest.Files.Exists(f => f.CryptMode == CryptMode.Encrypt))
+                notes.Add(ManifestSignature.FingerprintOf(manifest) is { } named
+                    ? $"encrypted with key {named.Short}, not given: checked CRC, crypt mode, sizes and checksums only (no GCM tag, keyed digest or signature)"
+                    : "encrypted, no key given: checked CRC, crypt mode, sizes and checksums only (no GCM tag, keyed digest or signature)");
+            else if (key is null && manifest.Signature is not null)
+                notes.Add("signed, key not given: signature not checked");
+            else if (key is not null)
+                notes.Add($"key {key.Fingerprint.Short}: signature{(manifest.Files.Exists(f => f.CryptMode == CryptMode.Encrypt) ? ", GCM tags and keyed digests" : "")} checked");
             foreach (var file in manifest.Files)
             {
                 ct.ThrowIfCancellationRequested();
                 try
                 {
                     var path = Path.Combine(dir, file.Filename);
-                    if (IndexFileScanner.IsIndexName(file.Filename)) await VerifyIndexAsync(path, file, tally, ct).ConfigureAwait(false);
-                    else if (file.Filename.EndsWith(".blob", StringComparison.Ordinal)) VerifyBlob(path, file);
+                    if (IndexFileScanner.IsIndexName(file.Filename)) await VerifyIndexAsync(path, file, key, tally, ct).ConfigureAwait(false);
+                    else if (file.Filename.EndsWith(".blob", StringComparison.Ordinal)) VerifyBlob(path, file, key);
                     else throw new FormatCorruptException("not an index or blob file name");
                 }
                 catch (Exception e) when (e is BackupFsException or IOException or UnauthorizedAccessException)
@@ -117,11 +142,11 @@ public sealed class Verifier
                 }
             }
             return new SnapshotVerifyResult(snapshot, ok ? VerifyOutcome.Ok : VerifyOutcome.Failed,
-                tally.Chunks.Count, tally.Corrupt, tally.Missing, tally.Errors, recorded);
+                tally.Chunks.Count, tally.Corrupt, tally.Missing, tally.Errors, recorded) { Notes = notes };
         }
     }
 
-    private async Task VerifyIndexAsync(string path, ManifestFileInfo info, SnapshotTally tally, CancellationToken ct)
+    private async Task VerifyIndexAsync(string path, ManifestFileInfo info, CryptKey? key, SnapshotTally tally, CancellationToken ct)
     {
         byte[] bytes;
         try { bytes = await StoreFile.ReadAllAsync(path, StoreFileLimits.Index, ct).ConfigureAwait(false); }
@@ -131,6 +156,7 @@ public sealed class Verifier
         if (!index.Checksum.SequenceEqual(info.Csum)) throw new FormatCorruptException("index checksum differs from the manifest");
 
         bool encrypted = info.CryptMode == CryptMode.Encrypt;
+        if (!encrypted) key = null;
         var unique = new Dictionary<Digest, long>();
         for (int i = 0; i < index.Count; i++)
             unique.TryAdd(index.DigestAt(i), index.ChunkEnd(i) - index.ChunkStart(i));
@@ -143,7 +169,7 @@ public sealed class Verifier
         };
         await Parallel.ForEachAsync(todo, parallel, async (chunk, token) =>
         {
-            _checked[chunk.Key] = await CheckChunkAsync(chunk.Key, chunk.Value, encrypted, token).ConfigureAwait(false);
+            _checked[chunk.Key] = await CheckChunkAsync(chunk.Key, chunk.Value, encrypted, key, token).ConfigureAwait(false);
         }).ConfigureAwait(false);
         _meter.Add(index.Count - todo.Count); // references to chunks checked before cost nothing
 
@@ -170,10 +196,29 @@ public sealed class Verifier
         }
     }
 
-    private async Task<ChunkState> CheckChunkAsync(Digest digest, long expectedSize, bool encrypted, CancellationToken ct)
+    private async Task<ChunkState> CheckChunkAsync(Digest digest, long expectedSize, bool encrypted, CryptKey? key, CancellationToken ct)
     {
         try
         {
+            if (encrypted && key is not null)
+            {
+                // With the snapshot's key (confirmed by its signature): CRC, tag, keyed digest, size.
+                var raw = await _backend.UncachedChunks.ReadBlobAsync(digest, ct).ConfigureAwait(false);
+                if (raw is null) throw new ChunkMissingException(digest);
+                bool isEncrypted;
+                try { isEncrypted = EncryptedBlob.IsEncrypted(raw); }
+                catch (FormatCorruptException e) { throw new ChunkCorruptException(digest, e.Message, e); }
+                if (!isEncrypted) return ChunkState.WrongCryptMode; // a plain chunk may be good for other snapshots: never renamed
+                ChunkBuffer plain;
+                try { plain = EncryptedChunkDecoder.Decode(key, digest, raw); }
+                catch (CryptoException e) { throw new ChunkCorruptException(digest, e.Message, e); }
+                int length = plain.Length;
+                plain.Release();
+                _meter.Add(1, length);
+                if (length == expectedSize) return ChunkState.Ok;
+                await RenameAsync(digest, ct).ConfigureAwait(false);
+                return ChunkState.Corrupt;
+            }
             if (!encrypted)
             {
                 var data = await _decoder.ReadChunkAsync(digest, ct).ConfigureAwait(false);
@@ -232,14 +277,17 @@ public sealed class Verifier
         if (where is not null) _renamed.Enqueue(new RenamedChunk(digest, where));
     }
 
-    private static void VerifyBlob(string path, ManifestFileInfo info)
+    private static void VerifyBlob(string path, ManifestFileInfo info, CryptKey? key)
     {
         byte[] raw;
         try { raw = StoreFile.ReadAll(path, StoreFileLimits.Blob); }
         catch (FileNotFoundException) { throw new FormatCorruptException("listed in the manifest but missing"); }
         if ((ulong)raw.Length != info.Size) throw new FormatCorruptException($"size {raw.Length} differs from the manifest's {info.Size}");
         if (!SHA256.HashData(raw).AsSpan().SequenceEqual(info.Csum)) throw new FormatCorruptException("checksum differs from the manifest");
-        if (info.CryptMode != CryptMode.Encrypt) DataBlob.Decode(raw);
+        // The magic tells whether a blob is encrypted (an encrypt snapshot's rsa-encrypted.key.blob is plain).
+        if (!EncryptedBlob.IsEncrypted(raw)) DataBlob.Decode(raw);
+        else if (key is not null) EncryptedBlob.Decode(key, raw);
+        else EncryptedBlob.CheckHeader(raw); // CRC and structure only
     }
 
     // For the progress total: index entries, from the file sizes alone.

@@ -13,4 +13,10 @@ public sealed record VerifyOptions
     public int Parallelism { get; init; }
     /// <summary>Record verify_state in each verified snapshot's manifest, as PBS does. Default on.</summary>
     public bool RecordState { get; init; } = true;
+    /// <summary>
+    /// Keys for encrypted and signed snapshots: with a snapshot's key, verify also checks the
+    /// manifest signature, each encrypted chunk's GCM tag and keyed digest, and decrypts encrypted
+    /// blobs. Without it only what the server can check: CRC, crypt mode, sizes and checksums.
+    /// </summary>
+    public Crypto.KeyRing? Keys { get; init; }
 }

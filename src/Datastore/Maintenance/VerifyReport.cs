@@ -24,7 +24,11 @@ public sealed record SnapshotVerifyResult(
     int CorruptChunks,
     int MissingChunks,
     IReadOnlyList<string> Errors,
-    bool StateRecorded);
+    bool StateRecorded)
+{
+    /// <summary>What could not be checked (e.g. encrypted data verified without its key).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+}
 
 /// <summary>A chunk verify moved aside, and where to.</summary>
 public sealed record RenamedChunk(Digest Digest, string NewLocation);

@@ -1,20 +1,30 @@
+using BackupFs.Datastore.Crypto;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Store;
 
 namespace BackupFs.Datastore.Reading;
 
-/// <summary>Reads encoded chunks from a backend and decodes them into pooled buffers, checking CRC and digest.</summary>
+/// <summary>
+/// Reads encoded chunks from a backend and decodes them into pooled buffers, checking CRC and digest.
+/// Without a key it reads the chunks of `none`/`sign-only` archives; with one, the encrypted chunks
+/// of `encrypt` archives (and only those, as PBS's reader insists).
+/// </summary>
 public sealed class DecodingChunkSource : IChunkSource
 {
     private readonly IChunkBackend _backend;
+    private readonly CryptKey? _key;
 
-    public DecodingChunkSource(IChunkBackend backend) => _backend = backend;
+    public DecodingChunkSource(IChunkBackend backend, CryptKey? key = null)
+    {
+        _backend = backend;
+        _key = key;
+    }
 
     public async ValueTask<ChunkBuffer> ReadChunkAsync(Digest digest, CancellationToken ct = default)
     {
         var blob = await _backend.ReadBlobBufferAsync(digest, ct).ConfigureAwait(false);
         if (blob is null) throw new ChunkMissingException(digest);
-        try { return Decode(digest, blob.Span); }
+        try { return _key is null ? Decode(digest, blob.Span) : EncryptedChunkDecoder.Decode(_key, digest, blob.Span); }
         finally { blob.Release(); }
     }
 

@@ -36,9 +36,11 @@ public static class PxarArchiveOpener
         throw new BackupFsException($"no pxar archive '{archiveName}' (archives: {string.Join(", ", ArchiveNames(names))})");
     }
 
+    /// <param name="chunks">the plain chunk cache; encrypted archives use the reader's keyed one</param>
     public static async ValueTask<PxarAccessor> OpenAsync(SnapshotReader snapshot, CachedChunkSource chunks, string archiveName, CancellationToken ct = default)
     {
         var (metadata, payload) = FileNamesFor(snapshot.FileNames, archiveName);
+        chunks = snapshot.ChunksFor(metadata, chunks);
         var meta = new PrefetchingReader(snapshot.OpenIndex(metadata), chunks);
         var data = payload is null ? null : new PrefetchingReader(snapshot.OpenIndex(payload), chunks);
         try

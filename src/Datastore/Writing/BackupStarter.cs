@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Crypto;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Platform;
@@ -17,6 +18,27 @@ public sealed record BackupOptions
     public int MaxChunksInFlight { get; init; }
     /// <summary>Backend override for chunk writes (e.g. S3 without the local cache).</summary>
     public IChunkBackend? ChunkBackend { get; init; }
+    /// <summary>The key for crypt-mode encrypt or sign-only.</summary>
+    public CryptKey? Key { get; init; }
+    /// <summary>Default: encrypt with a key, none without (PBS's client rule).</summary>
+    public CryptMode? CryptMode { get; init; }
+    /// <summary>With a key: also store the key RSA-encrypted for this master public key (PEM) as rsa-encrypted.key.blob.</summary>
+    public string? MasterPublicKeyPem { get; init; }
+    /// <summary>The key file's "created" time, copied into the master-key blob's key config.</summary>
+    public string? KeyCreated { get; init; }
+
+    public CryptMode EffectiveCryptMode => CryptMode ?? (Key is null ? Formats.CryptMode.None : Formats.CryptMode.Encrypt);
+
+    /// <exception cref="BackupFsException">sign-only/encrypt without a key, or none with one</exception>
+    public void CheckCrypto()
+    {
+        if (EffectiveCryptMode != Formats.CryptMode.None && Key is null)
+            throw new BackupFsException($"crypt mode {EffectiveCryptMode.ToJsonName()} needs an encryption key (--keyfile)");
+        if (EffectiveCryptMode == Formats.CryptMode.None && Key is not null)
+            throw new BackupFsException("crypt mode none does not take an encryption key");
+        if (MasterPublicKeyPem is not null && Key is null)
+            throw new BackupFsException("a master public key needs an encryption key (--keyfile)");
+    }
 }
 
 /// <summary>Opens a backup: locks the group, checks the time, creates the group and snapshot directories.</summary>
@@ -25,6 +47,7 @@ public static class BackupStarter
     public static async Task<SnapshotWriter> BeginAsync(DataStore store, BackupGroup group, BackupOptions? options = null, CancellationToken ct = default)
     {
         options ??= new BackupOptions();
+        options.CheckCrypto();
         if (!store.NamespaceExists(group.Namespace))
             throw new BackupFsException($"namespace '{group.Namespace.Display}' does not exist");
 
@@ -56,8 +79,16 @@ public static class BackupStarter
                 groupDir.CreateChild(snapshot.TimeName, DirectoryMode).Dispose();
             }
 
-            var ingest = new ChunkIngest(options.ChunkBackend ?? store.Chunks, options.MaxChunksInFlight);
-            return new SnapshotWriter(store, snapshot, ingest, new BackupLocks(registration, groupLock), ct);
+            var mode = options.EffectiveCryptMode;
+            var ingest = new ChunkIngest(options.ChunkBackend ?? store.Chunks, options.MaxChunksInFlight,
+                encryptKey: mode == CryptMode.Encrypt ? options.Key : null);
+            var writer = new SnapshotWriter(store, snapshot, ingest, new BackupLocks(registration, groupLock), ct, mode, options.Key);
+            if (options.MasterPublicKeyPem is { } pem)
+            {
+                try { await writer.AddMasterKeyBlobAsync(pem, options.KeyCreated).ConfigureAwait(false); }
+                catch { await writer.DisposeAsync().ConfigureAwait(false); throw; }
+            }
+            return writer;
         }
         catch
         {

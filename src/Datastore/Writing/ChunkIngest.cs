@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using BackupFs.Datastore.Crypto;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Store;
 
@@ -9,6 +10,8 @@ namespace BackupFs.Datastore.Writing;
 /// Takes cut chunks from archive writers and stores them: hash, skip what the store already
 /// has (no compression, no upload), else encode and insert. Chunks are processed in parallel
 /// with a bounded number in flight, so memory stays bounded while both cores work.
+/// With an encryption key (crypt-mode encrypt) chunks are named SHA-256(plain ‖ id_key) and stored
+/// as encrypted blobs, as PBS's client uploads them.
 /// </summary>
 public sealed class ChunkIngest
 {
@@ -16,13 +19,15 @@ public sealed class ChunkIngest
     private readonly SemaphoreSlim _inFlight;
     private readonly ConcurrentDictionary<Digest, byte> _knownThisBackup = new();
     private readonly bool _compress;
+    private readonly CryptKey? _key;
 
     public ChunkIngestStats Stats { get; } = new();
 
-    public ChunkIngest(IChunkBackend backend, int maxInFlight = 0, bool compress = true)
+    public ChunkIngest(IChunkBackend backend, int maxInFlight = 0, bool compress = true, CryptKey? encryptKey = null)
     {
         _backend = backend;
         _compress = compress;
+        _key = encryptKey;
         _inFlight = new SemaphoreSlim(maxInFlight > 0 ? maxInFlight : Math.Max(4, Environment.ProcessorCount * 2));
     }
 
@@ -61,7 +66,7 @@ public sealed class ChunkIngest
     /// <summary>Stores one chunk now (used for small pieces and by tests).</summary>
     public async Task<Digest> StoreAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
     {
-        var digest = Digest.Compute(data.Span);
+        var digest = _key is null ? Digest.Compute(data.Span) : _key.ComputeDigest(data.Span);
         Stats.AddChunk(data.Length);
         if (!_knownThisBackup.TryAdd(digest, 0) || await _backend.ContainsAsync(digest, ct).ConfigureAwait(false))
         {
@@ -69,10 +74,10 @@ public sealed class ChunkIngest
             return digest;
         }
         // Encode into a pooled buffer: a new 4 MiB array per chunk kept the GC's large object heap churning.
-        var buffer = ArrayPool<byte>.Shared.Rent(DataBlob.HeaderSize + data.Length);
+        var buffer = ArrayPool<byte>.Shared.Rent(DataBlob.EncryptedHeaderSize + data.Length);
         try
         {
-            int length = DataBlob.EncodeTo(data.Span, _compress, buffer);
+            int length = _key is null ? DataBlob.EncodeTo(data.Span, _compress, buffer) : EncryptedBlob.EncodeTo(_key, data.Span, _compress, buffer);
             var result = await _backend.InsertAsync(digest, buffer.AsMemory(0, length), ct).ConfigureAwait(false);
             if (result == ChunkInsertResult.Inserted) Stats.AddInserted(length);
             else Stats.AddDuplicate(data.Length);

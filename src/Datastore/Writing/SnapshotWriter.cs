@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using BackupFs.Datastore.Crypto;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Store;
@@ -10,6 +11,8 @@ namespace BackupFs.Datastore.Writing;
 /// Writes one new snapshot: archives (chunked and deduplicated against the store) and blobs,
 /// then the manifest last. Until <see cref="FinishAsync"/> succeeds the snapshot has no manifest
 /// and is never listed as complete; disposing an unfinished writer removes it again.
+/// Crypt mode encrypt: chunks and blobs encrypted with the key, manifest signed (it stays plain);
+/// sign-only: plain data, signed manifest. Every file's crypt-mode is the snapshot's (PBS's client).
 /// </summary>
 public sealed class SnapshotWriter : IAsyncDisposable
 {
@@ -21,11 +24,17 @@ public sealed class SnapshotWriter : IAsyncDisposable
     private bool _finished;
 
     public SnapshotRef Snapshot { get; }
+    public CryptMode CryptMode { get; }
+    /// <summary>The key of an encrypt or sign-only snapshot.</summary>
+    public CryptKey? Key { get; }
     public ChunkIngestStats Stats => _ingest.Stats;
     public string Directory { get; }
 
-    internal SnapshotWriter(DataStore store, SnapshotRef snapshot, ChunkIngest ingest, IDisposable groupLock, CancellationToken ct)
+    internal SnapshotWriter(DataStore store, SnapshotRef snapshot, ChunkIngest ingest, IDisposable groupLock, CancellationToken ct,
+        CryptMode cryptMode = CryptMode.None, CryptKey? key = null)
     {
+        CryptMode = cryptMode;
+        Key = cryptMode == CryptMode.None ? null : key ?? throw new ArgumentException("a key is needed for " + cryptMode.ToJsonName());
         _store = store;
         Snapshot = snapshot;
         _ingest = ingest;
@@ -70,7 +79,7 @@ public sealed class SnapshotWriter : IAsyncDisposable
             default: throw new ArgumentException("unknown archive writer", nameof(archive));
         }
         await WriteFileAsync(archive.Name, file).ConfigureAwait(false);
-        _files.Add(new ManifestFileInfo(archive.Name, CryptMode.None, (ulong)index.Size, index.Checksum.ToArray()));
+        _files.Add(new ManifestFileInfo(archive.Name, CryptMode, (ulong)index.Size, index.Checksum.ToArray()));
         return index;
     }
 
@@ -79,9 +88,18 @@ public sealed class SnapshotWriter : IAsyncDisposable
     {
         CheckName(fileName, ".blob");
         if (fileName == DataStore.ManifestName) throw new InvalidNameException("index.json.blob is written by the backup itself");
-        var blob = DataBlob.Encode(data.Span, compress);
+        var blob = CryptMode == CryptMode.Encrypt ? EncryptedBlob.Encode(Key!, data.Span, compress) : DataBlob.Encode(data.Span, compress);
         await WriteFileAsync(fileName, blob).ConfigureAwait(false);
-        _files.Add(new ManifestFileInfo(fileName, CryptMode.None, (ulong)blob.Length, SHA256.HashData(blob)));
+        _files.Add(new ManifestFileInfo(fileName, CryptMode, (ulong)blob.Length, SHA256.HashData(blob)));
+    }
+
+    /// <summary>rsa-encrypted.key.blob: the key for the master public key, a plain uncompressed blob (crypt-mode as the snapshot, as the client writes it).</summary>
+    public async Task AddMasterKeyBlobAsync(string masterPublicKeyPem, string? keyCreated)
+    {
+        var blob = MasterKey.CreateBlob(masterPublicKeyPem, Key ?? throw new BackupFsException("a master key blob needs an encryption key"), keyCreated);
+        CheckName(MasterKey.BlobName, ".blob");
+        await WriteFileAsync(MasterKey.BlobName, blob).ConfigureAwait(false);
+        _files.Add(new ManifestFileInfo(MasterKey.BlobName, CryptMode, (ulong)blob.Length, SHA256.HashData(blob)));
     }
 
     /// <summary>Writes the manifest (last), which makes the snapshot complete.</summary>
@@ -102,6 +120,7 @@ public sealed class SnapshotWriter : IAsyncDisposable
             ["compressed_size"] = Stats.InsertedBytes,
             ["duplicates"] = Stats.DuplicateChunks,
         };
+        if (Key is not null) ManifestSignature.Sign(manifest, Key); // key-fingerprint in unprotected, signature over the rest
         await WriteFileAsync(DataStore.ManifestName, manifest.ToBlob()).ConfigureAwait(false);
         _finished = true;
         _groupLock.Dispose();

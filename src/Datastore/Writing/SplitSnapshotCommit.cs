@@ -21,11 +21,16 @@ public static class SplitSnapshotCommit
         CachedChunkSource chunks, BackupOptions? options = null, CancellationToken ct = default)
     {
         PreviousSplitArchive? previous = null;
+        options ??= new BackupOptions();
         if (store.LatestSnapshot(group) is { } latest)
         {
-            var reader = SnapshotReader.Open(store, latest, chunks);
-            var names = reader.FileNames.ToHashSet(StringComparer.Ordinal);
-            if (names.Contains(ArchiveName + ".mpxar.didx") && names.Contains(ArchiveName + ".ppxar.didx")
+            var keys = options.Key is null ? null : new Crypto.KeyRing([options.Key]);
+            SnapshotReader? reader;
+            try { reader = SnapshotReader.Open(store, latest, chunks, keys); }
+            catch (Crypto.CryptoException) { reader = null; } // its signature fails: nothing of it is reused
+            var names = reader is null ? [] : reader.FileNames.ToHashSet(StringComparer.Ordinal);
+            if (reader is not null && names.Contains(ArchiveName + ".mpxar.didx") && names.Contains(ArchiveName + ".ppxar.didx")
+                && CanReuse(reader, ArchiveName + ".ppxar.didx", options)
                 && reader.OpenIndex(ArchiveName + ".ppxar.didx") is DynamicIndex payloadIndex)
             {
                 var accessor = await PxarArchiveOpener.OpenAsync(reader, chunks, ArchiveName + ".mpxar.didx", ct).ConfigureAwait(false);
@@ -36,5 +41,18 @@ public static class SplitSnapshotCommit
         var split = await SplitArchiveBackup.WriteAsync(writer, ArchiveName, source, previous, ct).ConfigureAwait(false);
         await writer.FinishAsync().ConfigureAwait(false);
         return new SplitCommitResult(writer.Snapshot, split, writer.Stats.InsertedChunks, writer.Stats.InsertedBytes);
+    }
+
+    /// <summary>
+    /// Payload chunks are reused only from a snapshot of the same crypt mode and, when signed or
+    /// encrypted, the same key (checked by its signature): PBS's client never reuses across keys,
+    /// and an encrypted chunk's name only holds for its key.
+    /// </summary>
+    private static bool CanReuse(SnapshotReader previous, string payloadFile, BackupOptions options)
+    {
+        var info = previous.Manifest.Find(payloadFile);
+        if (info is null || info.CryptMode != options.EffectiveCryptMode) return false;
+        if (options.EffectiveCryptMode == CryptMode.None) return previous.Manifest.Signature is null;
+        return previous.Key is not null && previous.Key.Fingerprint == options.Key!.Fingerprint;
     }
 }

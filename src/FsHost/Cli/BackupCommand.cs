@@ -25,7 +25,12 @@ public static class BackupCommand
         var owner = new Option<string>("--owner") { Description = "owner of a new group", DefaultValueFactory = _ => "root@pam" };
         var chunkSize = new Option<int?>("--chunk-size") { Description = "chunk size in KiB (64…4096, a power of two): the fixed size for images, the average for directories (default 4096)" };
         var noCache = new Option<bool>("--no-cache") { Description = "S3 datastores: upload chunks without keeping them in the local cache" };
-        var command = new Command("backup", "back up a directory or an image into a new snapshot") { store, source, type, id, ns, image, archive, time, owner, chunkSize, noCache };
+        var keyFile = KeyOptions.KeyFile();
+        keyFile.Description = "encryption key file (PBS key config JSON): the snapshot is encrypted (or signed, with --crypt-mode sign-only)";
+        var cryptMode = new Option<string?>("--crypt-mode") { Description = "none, encrypt (default with --keyfile) or sign-only" };
+        var masterPubkey = new Option<string?>("--master-pubkey-file") { Description = "RSA master public key (PEM): also store the key, RSA-encrypted, as rsa-encrypted.key.blob" };
+        var command = new Command("backup", "back up a directory or an image into a new snapshot")
+            { store, source, type, id, ns, image, archive, time, owner, chunkSize, noCache, keyFile, cryptMode, masterPubkey };
         command.SetAction(async (parse, ct) =>
         {
             // Checked before anything else: a time out of range must not get as far as the store.
@@ -39,7 +44,8 @@ public static class BackupCommand
             bool isImage = parse.GetValue(image);
             if (isImage ? !File.Exists(src) : !Directory.Exists(src))
                 throw new BackupFsException(isImage ? $"image source {src} is not a file" : $"source directory {src} does not exist");
-            var options = new BackupOptions
+            var crypto = KeyOptions.WriteCrypto(parse.GetValue(keyFile), parse.GetValue(cryptMode), parse.GetValue(masterPubkey), parse.InvocationConfiguration.Error);
+            var options = crypto with
             {
                 BackupTime = backupTime,
                 Owner = parse.GetValue(owner)!,

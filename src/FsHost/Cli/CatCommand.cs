@@ -16,13 +16,17 @@ public static class CatCommand
         var archive = new Argument<string>("ARCHIVE") { Description = "archive name, e.g. root.pxar, drive-scsi0.img, qemu-server.conf (or the server name)" };
         var path = new Argument<string?>("PATH") { Description = "a file inside a pxar archive", Arity = ArgumentArity.ZeroOrOne };
         var ns = CommonOptions.Namespace();
-        var command = new Command("cat", "write an archive, or one file inside a pxar archive, to stdout") { store, snapshot, archive, path, ns };
+        var keyFile = KeyOptions.KeyFile();
+        var command = new Command("cat", "write an archive, or one file inside a pxar archive, to stdout") { store, snapshot, archive, path, ns, keyFile };
         command.SetAction(async (parse, ct) =>
         {
             var ds = StoreOpener.Open(parse.GetValue(store)!);
             var snap = SnapshotArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
+            var keys = KeyOptions.Load(parse.GetValue(keyFile));
             using var chunks = StoreOpener.ChunkSource(ds);
-            var reader = SnapshotReader.Open(ds, snap, chunks);
+            using var sources = StoreOpener.ChunkSources(ds, chunks);
+            var reader = SnapshotReader.Open(ds, snap, chunks, keys, sources);
+            KeyOptions.CheckGivenKeyFits(reader, keys, parse.InvocationConfiguration.Error);
             await using var stdout = Console.OpenStandardOutput();
             var name = parse.GetValue(archive)!;
             var inner = parse.GetValue(path);
@@ -37,7 +41,7 @@ public static class CatCommand
                 await stdout.WriteAsync(reader.ReadBlob(fileName), ct);
                 return 0;
             }
-            var source = new PrefetchingReader(reader.OpenIndex(fileName), chunks, windowChunks: 4);
+            var source = new PrefetchingReader(reader.OpenIndex(fileName), reader.ChunksFor(fileName, chunks), windowChunks: 4);
             await StreamCopy.CopyAsync(source, 0, source.Length, stdout, ct);
             S3Usage.Report(ds, parse.InvocationConfiguration.Error);
             return 0;

@@ -19,6 +19,7 @@ public static class CommandCatalog
         yield return PruneCommands.Forget();
         yield return GcCommand.Create();
         yield return VerifyCommand.Create();
+        yield return KeyCommands.Create();
         yield return AdminCommands.Protect(protect: true);
         yield return AdminCommands.Protect(protect: false);
         yield return AdminCommands.Owner();

@@ -51,8 +51,10 @@ public static class MountCommand
         {
             Description = "skip compiling the read paths on a tiny throwaway datastore before mounting (the mount is ready ~0.5 s sooner; the first walk is slower)",
         };
+        var keyFiles = KeyOptions.KeyFiles();
+        keyFiles.Description += "; staging commits are encrypted with the first one";
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, readOnly, writeThrough, noWarmup };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, readOnly, writeThrough, noWarmup, keyFiles };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -67,7 +69,16 @@ public static class MountCommand
             else if (MountTable.IsFuseMounted(mnt)) throw new BackupFsException($"{mnt} is already mounted");
             if (!Directory.Exists(mnt)) throw new BackupFsException($"mount point {mnt} does not exist");
 
-            if (!parse.GetValue(foreground)) return await StartInBackgroundAsync(mnt, output, ct);
+            var keyPaths = parse.GetValue(keyFiles) ?? [];
+            if (!parse.GetValue(foreground))
+            {
+                // Passphrases are asked for here (the detached child has no terminal) and handed over on a pipe.
+                var passphrases = KeyOptions.CollectPassphrases(keyPaths);
+                try { return await StartInBackgroundAsync(mnt, output, passphrases, ct); }
+                finally { foreach (var p in passphrases) Array.Clear(p); }
+            }
+            // Read before stdio moves to the log: the parent hands passphrases over on our stdin.
+            var handedOver = KeyOptions.HandedOverPassphrases();
             if (Environment.GetEnvironmentVariable(LogFileVariable) is { Length: > 0 } logFile)
             {
                 MountLog.RedirectStdio(logFile); // started in the background: stdout/stderr into the log the parent made
@@ -75,15 +86,26 @@ public static class MountCommand
                 output = Console.Out;
             }
 
+            var keys = KeyOptions.Load(keyPaths, handedOver);
+            foreach (var k in keys.Keys) Console.Error.WriteLine($"Encryption key fingerprint: {k.Fingerprint.Short}");
             var ds = StoreOpener.Open(parse.GetValue(store)!);
             if (!parse.GetValue(noWarmup)) await MountWarmup.RunAsync(ct);
-            using var chunks = StoreOpener.ChunkSource(ds, parse.GetValue(cacheMb) * 1024L * 1024);
+            long cacheBytes = parse.GetValue(cacheMb) * 1024L * 1024;
+            using var chunks = StoreOpener.ChunkSource(ds, cacheBytes);
+            using var chunkSources = StoreOpener.ChunkSources(ds, chunks, cacheBytes);
             var delay = parse.GetValue(commitDelay);
             if (delay < 0 || double.IsNaN(delay)) throw new BackupFsException("--commit-delay must be 0 or more seconds");
             StagingArea? staging = null;
             if (!parse.GetValue(readOnly))
             {
-                staging = new StagingArea(new StagingContext(ds, chunks, new StagingOptions { CommitDelay = TimeSpan.FromSeconds(delay) }, m => Console.Error.WriteLine(m)));
+                staging = new StagingArea(new StagingContext(ds, chunks, new StagingOptions
+                {
+                    CommitDelay = TimeSpan.FromSeconds(delay),
+                    // One write key per mount: the first --keyfile encrypts every staging commit.
+                    WriteKey = keys.Keys.Count > 0 ? keys.Keys[0] : null,
+                    Keys = keys,
+                    ChunkSources = chunkSources,
+                }, m => Console.Error.WriteLine(m)));
                 await staging.RecoverAsync(ct);
             }
             using var fs = new BackupTreeFileSystem(ds, chunks, new TreeOptions
@@ -91,7 +113,8 @@ public static class MountCommand
                 ReadaheadChunks = parse.GetValue(readahead),
                 ShowRawArchives = parse.GetValue(raw),
                 ImageMode = wholeArchiveMode,
-            }, staging: staging);
+                Keys = keys,
+            }, staging: staging, chunkSources: chunkSources);
             using var session = FuseSession.Mount(fs,
                 new FuseMountOptions(mnt)
                 {
@@ -131,7 +154,7 @@ public static class MountCommand
     }
 
     /// <summary>Re-runs this command detached (new session, output to a log file) and waits until it has mounted.</summary>
-    private static async Task<int> StartInBackgroundAsync(string mnt, TextWriter output, CancellationToken ct)
+    private static async Task<int> StartInBackgroundAsync(string mnt, TextWriter output, IReadOnlyList<byte[]> passphrases, CancellationToken ct)
     {
         var args = Environment.GetCommandLineArgs();
         var self = Environment.ProcessPath ?? throw new BackupFsException("cannot find the backupfs executable");
@@ -150,14 +173,31 @@ public static class MountCommand
         var start = new ProcessStartInfo("setsid")
         {
             UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
+            StandardInputEncoding = new System.Text.UTF8Encoding(false),
         };
         foreach (var a in command) start.ArgumentList.Add(a);
         start.Environment[ReadyFileVariable] = ready;
         start.Environment[LogFileVariable] = log;
+        if (passphrases.Count > 0)
+        {
+            // Key passphrases travel on the stdin pipe (never argv, environment or disk).
+            start.Environment[KeyOptions.ChildPassphrasesFdVariable] = "0";
+            start.Environment.Remove(PassphraseSource.FdVariable); // that descriptor is not the child's
+        }
         // A mount lives long: compile everything optimised at once instead of starting on tier-0
         // code (a first `find` over 100k files took 2.2 s with tiering, 1.3 s without).
         start.Environment["DOTNET_TieredCompilation"] = "0";
         using var child = Process.Start(start) ?? throw new BackupFsException("could not start the mount process");
+        foreach (var p in passphrases)
+        {
+            child.StandardInput.Write(System.Text.Encoding.UTF8.GetString(p));
+            child.StandardInput.Write('\n');
+        }
+        foreach (var p in passphrases)
+        {
+            child.StandardInput.Write(System.Text.Encoding.UTF8.GetString(p));
+            child.StandardInput.Write('\n');
+        }
         child.StandardInput.Close();
         child.StandardOutput.Close();
         child.StandardError.Close();

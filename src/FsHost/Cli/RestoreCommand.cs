@@ -20,13 +20,17 @@ public static class RestoreCommand
         var path = new Option<string?>("--path") { Description = "restore only this path inside a pxar archive" };
         var overwrite = new Option<bool>("--overwrite") { Description = "replace existing files in TARGET" };
         var ns = CommonOptions.Namespace();
-        var command = new Command("restore", "restore an archive, or one path inside a pxar archive") { store, snapshot, archive, target, path, overwrite, ns };
+        var keyFile = KeyOptions.KeyFile();
+        var command = new Command("restore", "restore an archive, or one path inside a pxar archive") { store, snapshot, archive, target, path, overwrite, ns, keyFile };
         command.SetAction(async (parse, ct) =>
         {
             var ds = StoreOpener.Open(parse.GetValue(store)!);
             var snap = SnapshotArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
+            var keys = KeyOptions.Load(parse.GetValue(keyFile));
             using var chunks = StoreOpener.ChunkSource(ds);
-            var reader = SnapshotReader.Open(ds, snap, chunks);
+            using var sources = StoreOpener.ChunkSources(ds, chunks);
+            var reader = SnapshotReader.Open(ds, snap, chunks, keys, sources);
+            KeyOptions.CheckGivenKeyFits(reader, keys, parse.InvocationConfiguration.Error);
             var name = parse.GetValue(archive)!;
             var dest = Path.GetFullPath(parse.GetValue(target)!);
             var fileName = ArchiveNames.Resolve(reader, name);
@@ -53,7 +57,7 @@ public static class RestoreCommand
                     await file.WriteAsync(reader.ReadBlob(fileName), ct);
                 else
                 {
-                    var source = new PrefetchingReader(reader.OpenIndex(fileName), chunks, windowChunks: 4);
+                    var source = new PrefetchingReader(reader.OpenIndex(fileName), reader.ChunksFor(fileName, chunks), windowChunks: 4);
                     using var progress = new ProgressLine("restore");
                     await StreamCopy.CopyAsync(source, 0, source.Length, file, ct, n => progress.Add(n));
                 }

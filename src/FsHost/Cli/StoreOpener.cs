@@ -38,4 +38,8 @@ public static class StoreOpener
     /// <summary>Decoded-chunk source for readers: decode + digest check, behind an in-memory cache.</summary>
     public static CachedChunkSource ChunkSource(DataStore store, long cacheBytes = 64L * 1024 * 1024) =>
         new(new DecodingChunkSource(store.Chunks), cacheBytes);
+
+    /// <summary>The plain cache plus one per encryption key in use (same capacity each).</summary>
+    public static ChunkSourceSet ChunkSources(DataStore store, CachedChunkSource plain, long cacheBytes = 64L * 1024 * 1024) =>
+        new(store.Chunks, plain, cacheBytes);
 }

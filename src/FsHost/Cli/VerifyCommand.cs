@@ -12,11 +12,14 @@ public static class VerifyCommand
         var store = CommonOptions.Store();
         var snapshot = new Argument<string?>("SNAPSHOT") { Description = "one snapshot (default: every snapshot of every namespace)", Arity = ArgumentArity.ZeroOrOne };
         var ns = CommonOptions.Namespace();
-        var command = new Command("verify", "read every chunk of every index (bypassing caches) and check its digest") { store, snapshot, ns };
+        var keyFile = KeyOptions.KeyFiles();
+        var command = new Command("verify", "read every chunk of every index (bypassing caches) and check its digest; "
+            + "encrypted snapshots without --keyfile: CRC, crypt mode, sizes and checksums only") { store, snapshot, ns, keyFile };
         command.SetAction(async (parse, ct) =>
         {
             var ds = StoreOpener.Open(parse.GetValue(store)!);
-            var verifier = new Verifier(ds, new VerifyOptions { Progress = new MaintenanceProgressPrinter(parse.InvocationConfiguration.Error) });
+            var keys = KeyOptions.Load(parse.GetValue(keyFile));
+            var verifier = new Verifier(ds, new VerifyOptions { Progress = new MaintenanceProgressPrinter(parse.InvocationConfiguration.Error), Keys = keys });
             var one = parse.GetValue(snapshot);
             var report = one is null
                 ? await verifier.VerifyAllAsync(ct)
@@ -27,6 +30,7 @@ public static class VerifyCommand
                 var bad = s.CorruptChunks + s.MissingChunks > 0 ? $" ({s.CorruptChunks} corrupt, {s.MissingChunks} missing)" : "";
                 o.WriteLine($"{s.Snapshot.RelativePath}  {s.Outcome.ToString().ToLowerInvariant()}  {s.Chunks} chunks{bad}");
                 foreach (var e in s.Errors) o.WriteLine("    " + e);
+                foreach (var n in s.Notes) o.WriteLine("    note: " + n);
             }
             foreach (var r in report.RenamedChunks) o.WriteLine($"renamed corrupt chunk {r.Digest} to {r.NewLocation}");
             o.WriteLine($"verified {report.Snapshots.Count} snapshots: {report.OkCount} ok, {report.FailedCount} failed, {report.SkippedCount} skipped; {report.DistinctChunksChecked} chunks, {ProgressLine.Format(report.DecodedBytes)}");

@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Crypto;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
 
@@ -12,6 +13,18 @@ public sealed record StagingOptions
     public TimeSpan OpenFilesWait { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Pause before a failed automatic commit is tried again.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// The key commits are encrypted with (crypt-mode encrypt, signed manifest): one write key per
+    /// mount, the first --keyfile. Null: plain commits.
+    /// </summary>
+    public CryptKey? WriteKey { get; init; }
+    /// <summary>Keys for reading base snapshots (the mount's keys; includes the write key).</summary>
+    public KeyRing Keys { get; init; } = KeyRing.Empty;
+    /// <summary>Keyed chunk caches shared with the mount's tree (else each base reader keeps a small one).</summary>
+    public ChunkSourceSet? ChunkSources { get; init; }
+
+    /// <summary>What a commit writes with: encrypted with <see cref="WriteKey"/> when there is one.</summary>
+    public Datastore.Writing.BackupOptions CommitOptions() => new() { Key = WriteKey };
 }
 
 /// <summary>What every staging session needs: the datastore, the chunk cache for reading bases, options and a log.</summary>

@@ -34,7 +34,7 @@ public sealed partial class StagingSession
             _journal?.Flush();
             await EnsureNamespaceAsync(Group.Namespace, ct).ConfigureAwait(false);
             var source = await SessionTreeSource.CreateAsync(this, ct).ConfigureAwait(false);
-            result = await SplitSnapshotCommit.CommitAsync(_ctx.Store, Group, source, _ctx.Chunks, ct: ct).ConfigureAwait(false);
+            result = await SplitSnapshotCommit.CommitAsync(_ctx.Store, Group, source, _ctx.Chunks, _ctx.Options.CommitOptions(), ct).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -121,7 +121,7 @@ public sealed partial class StagingSession
     /// </summary>
     private async Task RebaseAsync(SnapshotRef snapshot, CancellationToken ct)
     {
-        var reader = SnapshotReader.Open(_ctx.Store, snapshot, _ctx.Chunks);
+        var reader = SnapshotReader.Open(_ctx.Store, snapshot, _ctx.Chunks, _ctx.Options.Keys, _ctx.Options.ChunkSources);
         var accessor = await PxarArchiveOpener.OpenAsync(reader, _ctx.Chunks, SplitSnapshotCommit.ArchiveName + ".pxar", ct).ConfigureAwait(false);
         var files = new Dictionary<long, StagedInode>();
         Root.BaseEntry = accessor.Root;

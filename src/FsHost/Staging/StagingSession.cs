@@ -95,7 +95,7 @@ public sealed partial class StagingSession : IDisposable
         var now = Timestamp.Now;
         Root.AccessTime = Root.ModificationTime = Root.ChangeTime = now;
         if (snapshot is null) return;
-        var reader = SnapshotReader.Open(_ctx.Store, snapshot, _ctx.Chunks);
+        var reader = SnapshotReader.Open(_ctx.Store, snapshot, _ctx.Chunks, _ctx.Options.Keys, _ctx.Options.ChunkSources);
         var archives = PxarArchiveOpener.ArchiveNames(reader.FileNames).ToList();
         var archive = archives.Contains("root.pxar") ? "root.pxar" : archives.Count == 1 ? archives[0] : null;
         _base = snapshot;

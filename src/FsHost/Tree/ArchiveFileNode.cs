@@ -33,7 +33,7 @@ public sealed class ArchiveFileNode : FileNode
         ValueTask.FromResult(_ctx.WholeArchiveAttributes(StableInode, Index.Size, new Timestamp(_snapshot.Snapshot.BackupTime, 0)));
 
     public override ValueTask<IFileHandle> OpenAsync(CancellationToken ct) =>
-        ValueTask.FromResult<IFileHandle>(new Handle(new PrefetchingReader(Index, _ctx.Chunks, _ctx.Options.ReadaheadChunks)));
+        ValueTask.FromResult<IFileHandle>(new Handle(new PrefetchingReader(Index, _snapshot.Reader.ChunksFor(_fileName, _ctx.Chunks), _ctx.Options.ReadaheadChunks)));
 
     private sealed class Handle(PrefetchingReader reader) : IFileHandle
     {

@@ -25,9 +25,9 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     private long _nextHandle;
 
     /// <param name="staging">the writable staging area; null for a read-only mount</param>
-    public BackupTreeFileSystem(DataStore store, CachedChunkSource chunks, TreeOptions? options = null, TreeErrorLog? errors = null, StagingArea? staging = null)
+    public BackupTreeFileSystem(DataStore store, CachedChunkSource chunks, TreeOptions? options = null, TreeErrorLog? errors = null, StagingArea? staging = null, ChunkSourceSet? chunkSources = null)
     {
-        _ctx = new TreeContext(store, chunks, options ?? new TreeOptions(), errors ?? new TreeErrorLog()) { Staging = staging };
+        _ctx = new TreeContext(store, chunks, options ?? new TreeOptions(), errors ?? new TreeErrorLog(), chunkSources) { Staging = staging };
         Root = new NamespaceDirNode(_ctx, null, [], BackupNamespace.Root);
         _nodes = new NodeTable(Root);
         _stagingArea = staging;
@@ -304,7 +304,7 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
         switch (e)
         {
             case OperationCanceledException: return Errno.EINTR;
-            case EncryptedDataException: _ctx.Errors.Report(operation, e); return Errno.EACCES;
+            case EncryptedDataException: _ctx.Errors.ReportOnce(e.Message); return Errno.EACCES; // one line per snapshot, naming the key it needs
             case BackupFsException or IOException or InvalidDataException:
                 _ctx.Errors.Report(operation, e);
                 return Errno.EIO;
@@ -318,5 +318,6 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     {
         foreach (var h in _files.Values) h.Dispose();
         _files.Clear();
+        _ctx.ChunkSources.Dispose(); // the keyed caches (idempotent; the plain cache is the caller's)
     }
 }

@@ -34,7 +34,7 @@ public sealed class SnapshotDirNode : DirectoryNode
     {
         get
         {
-            lock (_openLock) return _reader ??= SnapshotReader.Open(_ctx.Store, Snapshot, _ctx.Chunks);
+            lock (_openLock) return _reader ??= SnapshotReader.Open(_ctx.Store, Snapshot, _ctx.Chunks, _ctx.Options.Keys, _ctx.ChunkSources);
         }
     }
 

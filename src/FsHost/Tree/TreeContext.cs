@@ -1,5 +1,6 @@
 using System.IO.Hashing;
 using System.Text;
+using BackupFs.Datastore.Crypto;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
 using BackupFs.FsHost.Vfs;
@@ -15,13 +16,16 @@ public sealed class TreeContext
     public TreeErrorLog Errors { get; }
     /// <summary>The writable staging area at MOUNTPOINT/staging, when the mount has one.</summary>
     public Staging.StagingArea? Staging { get; init; }
+    /// <summary>The plain cache plus one per encryption key in use.</summary>
+    public ChunkSourceSet ChunkSources { get; }
 
-    public TreeContext(DataStore store, CachedChunkSource chunks, TreeOptions options, TreeErrorLog errors)
+    public TreeContext(DataStore store, CachedChunkSource chunks, TreeOptions options, TreeErrorLog errors, ChunkSourceSet? chunkSources = null)
     {
         Store = store;
         Chunks = chunks;
         Options = options;
         Errors = errors;
+        ChunkSources = chunkSources ?? new ChunkSourceSet(store.Chunks, chunks, 64L * 1024 * 1024);
     }
 
     /// <summary>A stable inode number for a datastore-level path (or an archive entry, with its offset).</summary>
@@ -90,6 +94,8 @@ public sealed record TreeOptions
     /// <summary>Permission bits of whole archives in the mount (images, raw streams, blobs); default 0400, owner only.</summary>
     public uint ImageMode { get; init; } = DefaultImageMode;
     public const uint DefaultImageMode = 0x100; // 0400
+    /// <summary>Keys for encrypted and signed snapshots; each snapshot uses the one its manifest names.</summary>
+    public KeyRing Keys { get; init; } = KeyRing.Empty;
 }
 
 /// <summary>The user running the mount: owner of the files that are whole archives.</summary>
@@ -121,5 +127,17 @@ public sealed class TreeErrorLog
             Interlocked.Exchange(ref _inWindow, 0);
         }
         if (Interlocked.Increment(ref _inWindow) <= 5) _sink($"backupfs: {what}: {e.Message}");
+    }
+
+    private readonly HashSet<string> _once = new();
+
+    /// <summary>A message logged only the first time (e.g. the key an encrypted snapshot needs), at most 10000 remembered.</summary>
+    public void ReportOnce(string message)
+    {
+        lock (_once)
+        {
+            if (_once.Count >= 10000 || !_once.Add(message)) return;
+        }
+        _sink($"backupfs: {message}");
     }
 }
