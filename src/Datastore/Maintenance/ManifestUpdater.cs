@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Store;
 
 namespace BackupFs.Datastore.Maintenance;
@@ -12,12 +13,9 @@ namespace BackupFs.Datastore.Maintenance;
 /// </summary>
 public static class ManifestUpdater
 {
-    private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(10);
-
     public static async Task<BackupManifest> UpdateAsync(DataStore store, SnapshotRef snapshot, Action<BackupManifest> change, CancellationToken ct = default)
     {
-        using var manifestLock = await FileLock.AcquireWithRetryAsync(
-            LockPaths.Manifest(store, snapshot), $"manifest of {snapshot}", LockPatience, ct).ConfigureAwait(false);
+        using var manifestLock = await DatastoreLocks.LockManifestAsync(store, snapshot, ct).ConfigureAwait(false);
         var path = Path.Combine(store.FullPath(snapshot.RelativePath), DataStore.ManifestName);
         byte[] current;
         try { current = await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false); }

@@ -1,6 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
-using BackupFs.Datastore.Store;
+using BackupFs.Datastore.Locking;
 
 namespace BackupFs.Datastore.Maintenance;
 
@@ -74,7 +74,7 @@ public static class NamespaceAdmin
     private static async Task<(int Snapshots, bool GroupRemoved, List<SnapshotRef> Protected)> RemoveGroupAsync(
         DataStore store, BackupGroup group, CancellationToken ct)
     {
-        using var groupLock = FileLock.Acquire(LockPaths.Group(store, group), $"group {group}");
+        using var groupLock = DatastoreLocks.LockGroup(store, group);
         var kept = new List<SnapshotRef>();
         int removed = 0;
         foreach (var info in store.ListSnapshots(group))
@@ -88,6 +88,7 @@ public static class NamespaceAdmin
         foreach (var file in new[] { DataStore.OwnerFile, DataStore.NotesFile })
             await store.Mirror.DeleteAsync(group.RelativePath + "/" + file, ct).ConfigureAwait(false);
         Directory.Delete(store.FullPath(group.RelativePath), recursive: true);
+        DatastoreLocks.RemoveGroupLockFile(store, group);
         return (removed, true, kept);
     }
 

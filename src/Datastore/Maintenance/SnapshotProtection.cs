@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Locking;
 
 namespace BackupFs.Datastore.Maintenance;
 
@@ -17,6 +18,8 @@ public static class SnapshotProtection
     public static async Task<bool> SetAsync(DataStore store, SnapshotRef snapshot, bool protect, CancellationToken ct = default)
     {
         if (!store.SnapshotExists(snapshot)) throw new BackupFsException($"snapshot {snapshot} does not exist");
+        // As PBS: under the snapshot lock, so a removal or a running backup of it is not raced.
+        using var snapshotLock = DatastoreLocks.LockSnapshot(store, snapshot, exclusive: true);
         var path = MarkerPath(store, snapshot);
         var relative = snapshot.RelativePath + "/" + DataStore.ProtectedMarker;
         bool was = File.Exists(path);

@@ -1,6 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
-using BackupFs.Datastore.Store;
+using BackupFs.Datastore.Locking;
 
 namespace BackupFs.Datastore.Maintenance;
 
@@ -16,8 +16,9 @@ internal static class SnapshotRemover
     {
         var dir = store.FullPath(snapshot.RelativePath);
         if (!Directory.Exists(dir)) throw new BackupFsException($"snapshot {snapshot} does not exist");
-        // A verify holds the snapshot lock shared; removing under it would fail that verify.
-        using var snapshotLock = FileLock.Acquire(LockPaths.Snapshot(store, snapshot), $"snapshot {snapshot}");
+        // As PBS: the snapshot lock (a verify or reader holds it shared, a backup exclusively) and the manifest lock.
+        using var snapshotLock = DatastoreLocks.LockSnapshot(store, snapshot, exclusive: true);
+        using var manifestLock = await DatastoreLocks.LockManifestAsync(store, snapshot, ct).ConfigureAwait(false);
         if (File.Exists(Path.Combine(dir, DataStore.ProtectedMarker)))
             throw new SnapshotProtectedException(snapshot.ToString());
 
@@ -33,7 +34,6 @@ internal static class SnapshotRemover
         // Manifest first: if anything below fails the rest is an unfinished snapshot, never listed as complete.
         try { File.Delete(Path.Combine(dir, DataStore.ManifestName)); } catch (DirectoryNotFoundException) { }
         try { Directory.Delete(dir, recursive: true); } catch (DirectoryNotFoundException) { }
-        foreach (var lockFile in new[] { LockPaths.Snapshot(store, snapshot), LockPaths.Manifest(store, snapshot) })
-            try { File.Delete(lockFile); } catch (IOException) { }
+        DatastoreLocks.RemoveSnapshotLockFiles(store, snapshot);
     }
 }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
+using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Store;
 
 namespace BackupFs.Datastore.Maintenance;
@@ -62,7 +63,7 @@ public sealed class Verifier
     {
         if (!_store.SnapshotExists(snapshot)) return Skipped(snapshot, "snapshot does not exist (anymore)");
         FileLock snapshotLock;
-        try { snapshotLock = FileLock.AcquireShared(LockPaths.Snapshot(_store, snapshot), $"snapshot {snapshot}"); }
+        try { snapshotLock = DatastoreLocks.LockSnapshot(_store, snapshot, exclusive: false); }
         catch (BackupFsException e) { return Skipped(snapshot, e.Message); }
         using (snapshotLock)
         {

@@ -1,6 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
-using BackupFs.Datastore.Maintenance;
+using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Store;
 
 namespace BackupFs.Datastore.Writing;
@@ -18,7 +18,12 @@ public sealed record BackupOptions
     public IChunkBackend? ChunkBackend { get; init; }
 }
 
-/// <summary>Opens a backup: locks the group, checks the time, creates the group and snapshot directories.</summary>
+/// <summary>
+/// Opens a backup as PBS does: the datastore's process lock shared (so no garbage collection of
+/// another process runs while this backup may reference chunks), the group lock, the time check,
+/// the group directory and owner, then the new snapshot directory and its lock. All are held until
+/// the manifest is written or the backup is abandoned.
+/// </summary>
 public static class BackupStarter
 {
     public static async Task<SnapshotWriter> BeginAsync(DataStore store, BackupGroup group, BackupOptions? options = null, CancellationToken ct = default)
@@ -27,12 +32,16 @@ public static class BackupStarter
         if (!store.NamespaceExists(group.Namespace))
             throw new BackupFsException($"namespace '{group.Namespace.Display}' does not exist");
 
-        var groupLock = FileLock.Acquire(LockPaths.Group(store, group), $"group {group}");
-        WriterRegistration? registration = null;
+        // Taken before any chunk is looked up or stored: GC keeps what this backup touches.
+        var processLock = DatastoreProcessLock.AcquireShared(store);
+        FileLock? groupLock = null, snapshotLock = null;
         try
         {
-            // Registered before any chunk is looked up or stored: GC keeps what this backup touches.
-            registration = BackupWriterRegistry.Register(store);
+            var groupDir = store.FullPath(group.RelativePath);
+            // In the directory modes the lock is the group directory itself, so it must exist first (PBS creates it first too).
+            if (PbsLockLayout.Mode != PbsLockMode.RunDirectory) Directory.CreateDirectory(groupDir);
+            groupLock = DatastoreLocks.LockGroup(store, group);
+
             long time = options.BackupTime ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             var last = store.ListSnapshots(group).LastOrDefault();
             if (last is not null && time <= last.Snapshot.BackupTime)
@@ -43,34 +52,36 @@ public static class BackupStarter
             }
             var snapshot = new SnapshotRef(group, time);
 
-            if (!store.GroupExists(group))
+            if (!File.Exists(Path.Combine(groupDir, DataStore.OwnerFile)))
             {
-                Directory.CreateDirectory(store.FullPath(group.RelativePath));
+                Directory.CreateDirectory(groupDir);
                 await store.SetOwnerAsync(group, options.Owner, ct).ConfigureAwait(false);
             }
             var dir = store.FullPath(snapshot.RelativePath);
-            Directory.CreateDirectory(Path.GetDirectoryName(dir)!);
             if (Directory.Exists(dir)) throw new BackupFsException($"snapshot {snapshot} already exists");
             Directory.CreateDirectory(dir);
+            snapshotLock = DatastoreLocks.LockSnapshot(store, snapshot, exclusive: true);
 
             var ingest = new ChunkIngest(options.ChunkBackend ?? store.Chunks, options.MaxChunksInFlight);
-            return new SnapshotWriter(store, snapshot, ingest, new BackupLocks(registration, groupLock), ct);
+            return new SnapshotWriter(store, snapshot, ingest, new BackupLocks(snapshotLock, groupLock, processLock), ct);
         }
         catch
         {
-            registration?.Dispose();
-            groupLock.Dispose();
+            snapshotLock?.Dispose();
+            groupLock?.Dispose();
+            processLock.Dispose();
             throw;
         }
     }
 
     /// <summary>What a running backup holds; released when the manifest is written or the backup is abandoned.</summary>
-    private sealed class BackupLocks(WriterRegistration registration, FileLock groupLock) : IDisposable
+    private sealed class BackupLocks(FileLock snapshotLock, FileLock groupLock, ProcessLockGuard processLock) : IDisposable
     {
         public void Dispose()
         {
-            registration.Dispose();
+            snapshotLock.Dispose();
             groupLock.Dispose();
+            processLock.Dispose();
         }
     }
 }

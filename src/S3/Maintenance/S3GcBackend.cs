@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Maintenance;
 using BackupFs.Datastore.Store;
 using BackupFs.S3.Chunks;
@@ -16,7 +17,7 @@ namespace BackupFs.S3.Maintenance;
 /// its chunk's upload lock, after its local file was moved aside and its atime read again (a
 /// backup that touched it meanwhile keeps it; one that looks after the move uploads again, and
 /// waits for the lock). An object the cache knows nothing of is deleted only while no backup is
-/// registered as running, since such a backup may have found it in the bucket (412) a moment ago.</para>
+/// holding the process lock in this process (others cannot while GC holds it exclusively), since such a backup may have found it in the bucket (412) a moment ago.</para>
 /// </summary>
 public sealed class S3GcBackend : IGcBackend
 {
@@ -137,7 +138,7 @@ public sealed class S3GcBackend : IGcBackend
     private async Task FlushAsync(List<Candidate> batch, GcSweepContext context, CancellationToken ct)
     {
         if (batch.Count == 0) return;
-        bool writersRunning = BackupWriterRegistry.OldestRunningWriter(_store) is not null;
+        bool writersRunning = DatastoreProcessLock.OldestShared(_store) is not null;
         var delete = new List<Candidate>(batch.Count);
         foreach (var c in batch)
         {
