@@ -28,7 +28,7 @@ public static class BackupCommand
         var command = new Command("backup", "back up a directory or an image into a new snapshot") { store, source, type, id, ns, image, archive, time, owner, chunkSize, noCache };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!, new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache) });
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "backup", new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache) });
             var space = BackupNamespace.Parse(parse.GetValue(ns));
             await EnsureNamespaceAsync(ds, space, ct);
             var group = new BackupGroup(space, BackupTypes.Parse(parse.GetValue(type)!), parse.GetValue(id)!);

@@ -16,7 +16,7 @@ public static class GcCommand
         var command = new Command("gc", "garbage collection: remove chunks no snapshot references") { store, cutoff, noAtimeCheck, wait };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "gc");
             var options = new GcOptions
             {
                 AtimeCutoff = parse.GetValue(cutoff) is long s ? TimeSpan.FromSeconds(s) : GcCutoff.DefaultAtimeCutoff,

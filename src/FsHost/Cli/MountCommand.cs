@@ -61,13 +61,15 @@ public static class MountCommand
 
             if (!parse.GetValue(foreground)) return await StartInBackgroundAsync(mnt, output, ct);
 
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var (ds, s3) = StoreOpener.OpenS3Aware(parse.GetValue(store)!, new S3.S3OpenOptions { ReadOnly = parse.GetValue(readOnly) });
+            // A reader host never writes: no staging, and the bucket client refuses writes anyway.
+            bool readOnlyMount = parse.GetValue(readOnly) || s3 is { IsReader: true };
             if (!parse.GetValue(noWarmup)) await MountWarmup.RunAsync(ct);
             using var chunks = StoreOpener.ChunkSource(ds, parse.GetValue(cacheMb) * 1024L * 1024);
             var delay = parse.GetValue(commitDelay);
             if (delay < 0 || double.IsNaN(delay)) throw new BackupFsException("--commit-delay must be 0 or more seconds");
             StagingArea? staging = null;
-            if (!parse.GetValue(readOnly))
+            if (!readOnlyMount)
             {
                 staging = new StagingArea(new StagingContext(ds, chunks, new StagingOptions { CommitDelay = TimeSpan.FromSeconds(delay) }, m => Console.Error.WriteLine(m)));
                 await staging.RecoverAsync(ct);

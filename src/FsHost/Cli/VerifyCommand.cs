@@ -15,7 +15,7 @@ public static class VerifyCommand
         var command = new Command("verify", "read every chunk of every index (bypassing caches) and check its digest") { store, snapshot, ns };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "verify");
             var verifier = new Verifier(ds, new VerifyOptions { Progress = new MaintenanceProgressPrinter(parse.InvocationConfiguration.Error) });
             var one = parse.GetValue(snapshot);
             var report = one is null

@@ -35,6 +35,8 @@ public sealed class S3ObjectClient : IDisposable
     /// <summary>Endpoint URL for messages.</summary>
     public string Endpoint { get; }
     public S3RequestCounters Counters { get; } = new();
+    /// <summary>When set, every writing request (PUT, DELETE, COPY) is refused before it is sent, with this reason.</summary>
+    public string? ReadOnlyReason { get; set; }
     public TimeSpan RequestTimeout => _options.RequestTimeout;
     public int MaxAttempts => _options.Retry.MaxAttempts;
     /// <summary>The PUT rate limit in requests per second, or null when unlimited.</summary>
@@ -227,6 +229,8 @@ public sealed class S3ObjectClient : IDisposable
     /// </summary>
     private async Task<T> RunAsync<T>(S3RequestKind kind, string operation, string? key, Func<CancellationToken, Task<T>> call, CancellationToken ct)
     {
+        if (ReadOnlyReason is { } readOnly && kind is S3RequestKind.Put or S3RequestKind.Delete or S3RequestKind.Copy)
+            throw new S3ReadOnlyException($"refusing S3 {operation} '{key}': {readOnly}");
         var retry = _options.Retry;
         for (int attempt = 1; ; attempt++)
         {

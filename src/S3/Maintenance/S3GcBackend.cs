@@ -4,6 +4,7 @@ using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Maintenance;
 using BackupFs.Datastore.Store;
 using BackupFs.S3.Chunks;
+using BackupFs.S3.Client;
 
 namespace BackupFs.S3.Maintenance;
 
@@ -37,6 +38,9 @@ public sealed class S3GcBackend : IGcBackend
 
     public async ValueTask PrepareAsync(bool atimeSafetyCheck, CancellationToken ct)
     {
+        // GC deletes objects: a reader host (or a read-only opening) must not even start it.
+        if (_chunks.Client.ReadOnlyReason is { } readOnly)
+            throw new S3ReadOnlyException($"refusing garbage collection: {readOnly}");
         await _chunks.Client.HeadBucketAsync(ct).ConfigureAwait(false); // fail before marking when the bucket is unreachable
         if (atimeSafetyCheck) AtimeCheck.Run(_cache.ChunkDir);
     }
