@@ -40,12 +40,17 @@ public static class MountCommand
             Description = "send every write(2) in staging to the spool at once instead of through the kernel's writeback cache "
                 + "(slower; data survives a crash of the mount before close/fsync too)",
         };
+        var dirCacheTime = new Option<double>("--s3-dir-cache-time")
+        {
+            Description = "S3 stores: seconds a directory listing from the bucket is trusted before it is listed again when looked at (new and pruned snapshots show after at most this long; 0 = every time)",
+            DefaultValueFactory = _ => 60,
+        };
         var noWarmup = new Option<bool>("--no-warmup")
         {
             Description = "skip compiling the read paths on a tiny throwaway datastore before mounting (the mount is ready ~0.5 s sooner; the first walk is slower)",
         };
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly, writeThrough, noWarmup };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly, writeThrough, noWarmup, dirCacheTime };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -78,7 +83,7 @@ public static class MountCommand
             {
                 ReadaheadChunks = parse.GetValue(readahead),
                 ShowRawArchives = parse.GetValue(raw),
-            }, staging: staging);
+            }, staging: staging, follower: Follower(s3, parse.GetValue(dirCacheTime)));
             using var session = FuseSession.Mount(fs,
                 new FuseMountOptions(mnt)
                 {
@@ -103,6 +108,14 @@ public static class MountCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>An S3 store's mount follows its bucket (listings with a time-to-live); a local one reads its directory.</summary>
+    private static S3.Following.S3MetadataFollower? Follower(S3.S3Datastore? s3, double seconds)
+    {
+        if (s3 is null) return null;
+        if (seconds < 0 || double.IsNaN(seconds)) throw new BackupFsException("--s3-dir-cache-time must be 0 or more seconds");
+        return new S3.Following.S3MetadataFollower(s3.Client, s3.Layout, s3.CacheRoot, TimeSpan.FromSeconds(seconds), m => Console.Error.WriteLine("backupfs: " + m));
     }
 
     /// <summary>Re-runs this command detached (new session, output to a log file) and waits until it has mounted.</summary>

@@ -166,6 +166,37 @@ public sealed class S3ObjectClient : IDisposable
         } while (token != null);
     }
 
+    /// <summary>
+    /// One directory level below a prefix (ListObjectsV2 with a delimiter, following continuation
+    /// tokens): the objects directly in it and the sub-prefixes ("directories"). At most
+    /// <paramref name="maxEntries"/> entries are collected, so a hostile bucket cannot exhaust memory.
+    /// </summary>
+    public async Task<S3DirectoryListing> ListDirectoryAsync(string prefix, string delimiter = "/", int maxEntries = 1_000_000, CancellationToken ct = default)
+    {
+        var objects = new List<S3ObjectEntry>();
+        var prefixes = new List<string>();
+        string? token = null;
+        do
+        {
+            var page = await RunAsync(S3RequestKind.List, "LIST", prefix, t => _s3.ListObjectsV2Async(new ListObjectsV2Request
+            {
+                BucketName = Bucket,
+                Prefix = prefix,
+                Delimiter = delimiter,
+                ContinuationToken = token,
+            }, t), ct).ConfigureAwait(false);
+            foreach (var o in page.S3Objects ?? [])
+                objects.Add(new S3ObjectEntry(o.Key, o.Size ?? 0, o.LastModified, o.ETag));
+            prefixes.AddRange(page.CommonPrefixes ?? []);
+            if (objects.Count + prefixes.Count > maxEntries)
+                throw new S3RequestException($"S3 LIST '{prefix}': more than {maxEntries} entries in one directory", null, null, false);
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+            if (page.IsTruncated == true && string.IsNullOrEmpty(token))
+                throw new S3RequestException($"S3 LIST '{prefix}': truncated result without a continuation token", null, null, false);
+        } while (token != null);
+        return new S3DirectoryListing(objects, prefixes);
+    }
+
     public Task DeleteAsync(string key, CancellationToken ct = default) =>
         RunAsync(S3RequestKind.Delete, "DELETE", key, async token =>
         {
