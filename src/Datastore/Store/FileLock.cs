@@ -49,10 +49,18 @@ public sealed class FileLock : IDisposable
     /// <exception cref="LockBusyException">someone holds a conflicting lock</exception>
     public static FileLock LockFile(string path, string what, bool exclusive, LockFileOwner? owner = null)
     {
-        CreateParents(System.IO.Path.GetDirectoryName(path)!, owner);
         for (int attempt = 0; ; attempt++)
         {
-            var handle = PosixLocking.OpenLockFile(path, 0b110_110_000);
+            SafeFileHandle handle;
+            try
+            {
+                CreateParents(System.IO.Path.GetDirectoryName(path)!, owner);
+                handle = PosixLocking.OpenLockFile(path, 0b110_110_000);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new BackupFsException($"{what}: cannot open the lock file {path}: {e.Message} (PBS's lock directory needs root or the backup user)", e);
+            }
             try
             {
                 if (owner is { } o) PosixLocking.TryChown(handle, o.Uid, o.Gid);
