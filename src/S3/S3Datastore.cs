@@ -22,6 +22,8 @@ public sealed class S3OpenOptions
     public TimeSpan? RetryBaseDelay { get; init; }
     /// <summary>Track the full chunk files an earlier run left in the cache (scans .chunks).</summary>
     public bool AdoptCachedChunks { get; init; } = true;
+    /// <summary>Never write to the bucket (a read-only mount); implied for a reader store.</summary>
+    public bool ReadOnly { get; init; }
 }
 
 /// <summary>
@@ -53,6 +55,17 @@ public sealed class S3Datastore : IDisposable
 
     public static bool IsS3Datastore(string cacheRoot) => S3ConfigFiles.IsS3Datastore(cacheRoot);
 
+    /// <summary>True for a reader host's cache store: nothing may write to the bucket through it.</summary>
+    public bool IsReader => Config.Reader;
+
+    /// <summary>Marks this cache store as a reader's (or a writer's again) in its s3.json.</summary>
+    public static void SetReader(string cacheRoot, bool reader)
+    {
+        cacheRoot = Path.GetFullPath(cacheRoot);
+        var config = S3ConfigFiles.LoadConfig(cacheRoot);
+        if (config.Reader != reader) S3ConfigFiles.SaveConfig(cacheRoot, config with { Reader = reader });
+    }
+
     /// <summary>
     /// `backupfs init STORE --s3-endpoint ...`: creates the cache directory as a datastore
     /// (.chunks with its 65536 prefix dirs) and writes the config (and a 0600 secrets file when
@@ -83,6 +96,10 @@ public sealed class S3Datastore : IDisposable
         MaintenanceMarker.ThrowIfActive(cacheRoot);
         var credentials = options.Credentials ?? S3CredentialResolver.Resolve(cacheRoot);
         var client = S3ClientFactory.Create(config, credentials, options.RetryBaseDelay);
+        if (config.Reader)
+            client.ReadOnlyReason = $"{cacheRoot} is a reader of S3 datastore '{config.StoreName}' (set up with --reader) and never writes to the bucket";
+        else if (options.ReadOnly)
+            client.ReadOnlyReason = "opened read-only";
         try
         {
             var layout = new S3KeyLayout(config.StoreName);

@@ -1,11 +1,13 @@
 using BackupFs.Datastore.Layout;
-using BackupFs.Datastore.Store;
+using BackupFs.Datastore.Locking;
 
 namespace BackupFs.Datastore.Maintenance;
 
 /// <summary>
-/// PBS's two-phase garbage collection of a datastore. One GC per store at a time (exclusive GC
-/// lock); backups keep running, each registered in the <see cref="BackupWriterRegistry"/>.
+/// PBS's two-phase garbage collection of a datastore, under the exclusive process lock of
+/// &lt;store&gt;/.lock (<see cref="DatastoreProcessLock"/>): refused while another process (BackupFs
+/// or PBS) runs a backup, and no other process can start one until it ends. Backups of this
+/// process may run beside it; the oldest one's start bounds the cutoff, as in PBS.
 /// <list type="number">
 /// <item>Cutoff: phase-1 start and the oldest running backup give min_atime (<see cref="GcCutoff"/>).</item>
 /// <item>Mark: every chunk of every index gets atime = now (<see cref="ChunkMarker"/>); missing chunks are counted, never fatal.</item>
@@ -27,14 +29,14 @@ public sealed class GarbageCollector
     /// <exception cref="Formats.BackupFsException">GC already runs, the backend failed its checks, or an index is unreadable (nothing swept then)</exception>
     public async Task<GarbageCollectionStatus> RunAsync(CancellationToken ct = default)
     {
-        using var gcLock = FileLock.Acquire(LockPaths.GarbageCollection(_store), $"garbage collection of datastore {_store.Name}");
+        using var gcLock = DatastoreProcessLock.AcquireExclusive(_store);
         var backend = _options.Backend ?? MaintenanceBackends.ForGc(_store);
         await backend.PrepareAsync(_options.AtimeSafetyCheck, ct).ConfigureAwait(false);
 
         // File times come from the kernel's coarse clock, which may lag the clock read here by a
         // tick: taking phase 1 one second early keeps a chunk written right after this moment.
         long phase1Start = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1;
-        var cutoff = GcCutoff.Compute(phase1Start, BackupWriterRegistry.OldestRunningWriter(_store), _options.AtimeCutoff);
+        var cutoff = GcCutoff.Compute(phase1Start, DatastoreProcessLock.OldestShared(_store), _options.AtimeCutoff);
         var status = new GarbageCollectionStatus
         {
             Upid = _options.Upid ?? Upid.Create("garbage_collection", _store.Name),

@@ -16,7 +16,7 @@ public enum ChunkMarkResult
 /// <summary>
 /// The seam between <see cref="GarbageCollector"/> and where chunks live. The collector owns what
 /// is the same for every backend: the GC lock, the cutoff (<see cref="GcCutoff"/>, from the
-/// <see cref="BackupWriterRegistry"/>), walking every index of every snapshot, the digest cache,
+/// oldest shared holder of <see cref="Locking.DatastoreProcessLock"/>), walking every index of every snapshot, the digest cache,
 /// missing-chunk accounting, progress and .gc-status. A backend supplies three steps.
 ///
 /// <para><b>Local datastore</b> (<see cref="LocalGcBackend"/>): Prepare checks that the file

@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Store;
 using BackupFs.Datastore.Platform;
 
@@ -13,12 +14,9 @@ namespace BackupFs.Datastore.Maintenance;
 /// </summary>
 public static class ManifestUpdater
 {
-    private static readonly TimeSpan LockPatience = TimeSpan.FromSeconds(10);
-
     public static async Task<BackupManifest> UpdateAsync(DataStore store, SnapshotRef snapshot, Action<BackupManifest> change, CancellationToken ct = default)
     {
-        using var manifestLock = await FileLock.AcquireWithRetryAsync(
-            LockPaths.Manifest(store, snapshot), $"manifest of {snapshot}", LockPatience, ct).ConfigureAwait(false);
+        using var manifestLock = await DatastoreLocks.LockManifestAsync(store, snapshot, ct).ConfigureAwait(false);
         var path = Path.Combine(store.FullPath(snapshot.RelativePath), DataStore.ManifestName);
         byte[] current;
         try { current = await StoreFile.ReadAllAsync(path, StoreFileLimits.Blob, ct).ConfigureAwait(false); }

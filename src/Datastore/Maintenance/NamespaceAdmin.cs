@@ -2,6 +2,7 @@ using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Store;
+using BackupFs.Datastore.Locking;
 
 namespace BackupFs.Datastore.Maintenance;
 
@@ -79,7 +80,7 @@ public static class NamespaceAdmin
     private static async Task<(int Snapshots, bool GroupRemoved, List<SnapshotRef> Protected)> RemoveGroupAsync(
         DataStore store, BackupGroup group, CancellationToken ct)
     {
-        using var groupLock = FileLock.Acquire(LockPaths.Group(store, group), $"group {group}");
+        using var groupLock = DatastoreLocks.LockGroup(store, group);
         var kept = new List<SnapshotRef>();
         int removed = 0;
         foreach (var info in store.ListSnapshots(group))
@@ -93,6 +94,7 @@ public static class NamespaceAdmin
         foreach (var file in new[] { DataStore.OwnerFile, DataStore.NotesFile })
             await store.Mirror.DeleteAsync(group.RelativePath + "/" + file, ct).ConfigureAwait(false);
         SafeDelete.Tree(store.Root, group.RelativePath);
+        DatastoreLocks.RemoveGroupLockFile(store, group);
         return (removed, true, kept);
     }
 

@@ -1,6 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
-using BackupFs.Datastore.Store;
+using BackupFs.Datastore.Locking;
 
 namespace BackupFs.Datastore.Maintenance;
 
@@ -36,7 +36,8 @@ public sealed class Pruner
         TimeZoneInfo? zone = null, IProgress<MaintenanceProgress>? progress = null, CancellationToken ct = default)
     {
         if (dryRun) return Plan(group, options, zone);
-        using var groupLock = FileLock.Acquire(LockPaths.Group(_store, group), $"group {group}");
+        if (!_store.GroupExists(group)) throw new BackupFsException($"group {group} does not exist");
+        using var groupLock = DatastoreLocks.LockGroup(_store, group);
         var plan = Plan(group, options, zone);
         var meter = new ProgressMeter(progress, "prune", plan.RemoveCount);
         var entries = new List<PruneEntry>(plan.Entries.Count);
@@ -62,7 +63,7 @@ public sealed class Pruner
     public async Task ForgetAsync(SnapshotRef snapshot, CancellationToken ct = default)
     {
         _store.RequireRealDirectory(snapshot.RelativePath, $"snapshot {snapshot}");
-        using var groupLock = FileLock.Acquire(LockPaths.Group(_store, snapshot.Group), $"group {snapshot.Group}");
+        using var groupLock = DatastoreLocks.LockGroup(_store, snapshot.Group);
         await SnapshotRemover.RemoveAsync(_store, snapshot, ct).ConfigureAwait(false);
     }
 }

@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Locking;
 
 namespace BackupFs.Datastore.Maintenance;
 
@@ -20,6 +21,8 @@ public static class SnapshotProtection
         // snapshot is refused, so the marker is never created or deleted outside the store.
         using var dir = Platform.SafeDirectory.OpenBelow(store.Root, snapshot.RelativePath)
             ?? throw new BackupFsException($"snapshot {snapshot} does not exist");
+        // As PBS: under the snapshot lock, so a removal or a running backup of it is not raced.
+        using var snapshotLock = DatastoreLocks.LockSnapshot(store, snapshot, exclusive: true);
         var path = MarkerPath(store, snapshot);
         var relative = snapshot.RelativePath + "/" + DataStore.ProtectedMarker;
         bool was = dir.Stat(DataStore.ProtectedMarker) is not null;

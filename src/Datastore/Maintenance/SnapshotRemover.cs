@@ -2,6 +2,7 @@ using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Store;
+using BackupFs.Datastore.Locking;
 
 namespace BackupFs.Datastore.Maintenance;
 
@@ -23,8 +24,9 @@ internal static class SnapshotRemover
             ?? throw new BackupFsException($"snapshot {snapshot} does not exist");
         using var snapshotDir = groupDir.OpenChild(timeName)
             ?? throw new BackupFsException($"snapshot {snapshot} does not exist");
-        // A verify holds the snapshot lock shared; removing under it would fail that verify.
-        using var snapshotLock = FileLock.Acquire(LockPaths.Snapshot(store, snapshot), $"snapshot {snapshot}");
+        // As PBS: the snapshot lock (a verify or reader holds it shared, a backup exclusively) and the manifest lock.
+        using var snapshotLock = DatastoreLocks.LockSnapshot(store, snapshot, exclusive: true);
+        using var manifestLock = await DatastoreLocks.LockManifestAsync(store, snapshot, ct).ConfigureAwait(false);
         if (snapshotDir.Stat(DataStore.ProtectedMarker) is not null)
             throw new SnapshotProtectedException(snapshot.ToString());
 
@@ -40,7 +42,6 @@ internal static class SnapshotRemover
         // Manifest first: if anything below fails the rest is an unfinished snapshot, never listed as complete.
         snapshotDir.DeleteFile(DataStore.ManifestName);
         groupDir.DeleteTree(timeName);
-        foreach (var lockFile in new[] { LockPaths.Snapshot(store, snapshot), LockPaths.Manifest(store, snapshot) })
-            try { SafeDelete.File(store.Root, Path.GetRelativePath(store.Root, lockFile)); } catch (IOException) { }
+        DatastoreLocks.RemoveSnapshotLockFiles(store, snapshot);
     }
 }

@@ -5,6 +5,7 @@ using BackupFs.Datastore.Crypto;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
+using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Store;
 using BackupFs.Datastore.Platform;
 
@@ -64,7 +65,7 @@ public sealed class Verifier
     {
         if (!_store.SnapshotExists(snapshot)) return Skipped(snapshot, "snapshot does not exist (anymore)");
         FileLock snapshotLock;
-        try { snapshotLock = FileLock.AcquireShared(LockPaths.Snapshot(_store, snapshot), $"snapshot {snapshot}"); }
+        try { snapshotLock = DatastoreLocks.LockSnapshot(_store, snapshot, exclusive: false); }
         catch (BackupFsException e) { return Skipped(snapshot, e.Message); }
         using (snapshotLock)
         {

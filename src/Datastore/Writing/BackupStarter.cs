@@ -3,6 +3,7 @@ using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Maintenance;
+using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Store;
 
 namespace BackupFs.Datastore.Writing;
@@ -41,7 +42,12 @@ public sealed record BackupOptions
     }
 }
 
-/// <summary>Opens a backup: locks the group, checks the time, creates the group and snapshot directories.</summary>
+/// <summary>
+/// Opens a backup as PBS does: the datastore's process lock shared (so no garbage collection of
+/// another process runs while this backup may reference chunks), the group lock, the time check,
+/// the group directory and owner, then the new snapshot directory and its lock. All are held until
+/// the manifest is written or the backup is abandoned.
+/// </summary>
 public static class BackupStarter
 {
     public static async Task<SnapshotWriter> BeginAsync(DataStore store, BackupGroup group, BackupOptions? options = null, CancellationToken ct = default)
@@ -51,12 +57,15 @@ public static class BackupStarter
         if (!store.NamespaceExists(group.Namespace))
             throw new BackupFsException($"namespace '{group.Namespace.Display}' does not exist");
 
-        var groupLock = FileLock.Acquire(LockPaths.Group(store, group), $"group {group}");
-        WriterRegistration? registration = null;
+        // Taken before any chunk is looked up or stored: GC keeps what this backup touches.
+        var processLock = DatastoreProcessLock.AcquireShared(store);
+        FileLock? groupLock = null, snapshotLock = null;
         try
         {
-            // Registered before any chunk is looked up or stored: GC keeps what this backup touches.
-            registration = BackupWriterRegistry.Register(store);
+            // In the directory modes the lock is the group directory itself, so it must exist first (PBS creates it first too).
+            if (PbsLockLayout.Mode != PbsLockMode.RunDirectory) SafeDirectory.CreateBelow(store.Root, group.RelativePath, DirectoryMode).Dispose();
+            groupLock = DatastoreLocks.LockGroup(store, group);
+
             long time = options.BackupTime ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             var last = store.ListSnapshots(group).LastOrDefault();
             if (last is not null && time <= last.Snapshot.BackupTime)
@@ -71,18 +80,18 @@ public static class BackupStarter
 
             // Created through SafeDirectory: a symlink planted at the type or group level is refused, so
             // nothing (owner file, snapshot) is ever written outside the store.
-            bool newGroup = !store.GroupExists(group);
-            using (var groupDir = SafeDirectory.CreateBelow(store.Root, group.RelativePath, DirectoryMode))
+            using (var groupHandle = SafeDirectory.CreateBelow(store.Root, group.RelativePath, DirectoryMode))
             {
-                if (newGroup) await store.SetOwnerAsync(group, options.Owner, ct).ConfigureAwait(false);
-                if (groupDir.Stat(snapshot.TimeName) is not null) throw new BackupFsException($"snapshot {snapshot} already exists");
-                groupDir.CreateChild(snapshot.TimeName, DirectoryMode).Dispose();
+                if (groupHandle.Stat(DataStore.OwnerFile) is null) await store.SetOwnerAsync(group, options.Owner, ct).ConfigureAwait(false);
+                if (groupHandle.Stat(snapshot.TimeName) is not null) throw new BackupFsException($"snapshot {snapshot} already exists");
+                groupHandle.CreateChild(snapshot.TimeName, DirectoryMode).Dispose();
             }
+            snapshotLock = DatastoreLocks.LockSnapshot(store, snapshot, exclusive: true);
 
             var mode = options.EffectiveCryptMode;
             var ingest = new ChunkIngest(options.ChunkBackend ?? store.Chunks, options.MaxChunksInFlight,
                 encryptKey: mode == CryptMode.Encrypt ? options.Key : null);
-            var writer = new SnapshotWriter(store, snapshot, ingest, new BackupLocks(registration, groupLock), ct, mode, options.Key);
+            var writer = new SnapshotWriter(store, snapshot, ingest, new BackupLocks(snapshotLock, groupLock, processLock), ct, mode, options.Key);
             if (options.MasterPublicKeyPem is { } pem)
             {
                 try { await writer.AddMasterKeyBlobAsync(pem, options.KeyCreated).ConfigureAwait(false); }
@@ -92,8 +101,9 @@ public static class BackupStarter
         }
         catch
         {
-            registration?.Dispose();
-            groupLock.Dispose();
+            snapshotLock?.Dispose();
+            groupLock?.Dispose();
+            processLock.Dispose();
             throw;
         }
     }
@@ -101,12 +111,13 @@ public static class BackupStarter
     private const uint DirectoryMode = 0x1ED; // 0755, as PBS creates its directories
 
     /// <summary>What a running backup holds; released when the manifest is written or the backup is abandoned.</summary>
-    private sealed class BackupLocks(WriterRegistration registration, FileLock groupLock) : IDisposable
+    private sealed class BackupLocks(FileLock snapshotLock, FileLock groupLock, ProcessLockGuard processLock) : IDisposable
     {
         public void Dispose()
         {
-            registration.Dispose();
+            snapshotLock.Dispose();
             groupLock.Dispose();
+            processLock.Dispose();
         }
     }
 }

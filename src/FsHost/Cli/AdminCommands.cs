@@ -16,7 +16,7 @@ public static class AdminCommands
             protect ? "protect a snapshot from prune and forget" : "remove a snapshot's protection") { store, snapshot, ns };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, protect ? "protect" : "unprotect");
             var snap = SnapshotArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
             bool changed = await SnapshotProtection.SetAsync(ds, snap, protect, ct);
             parse.InvocationConfiguration.Output.WriteLine($"{snap} {(protect ? "protected" : "unprotected")}{(changed ? "" : " (unchanged)")}");
@@ -34,7 +34,7 @@ public static class AdminCommands
         var command = new Command("owner", "show or set a group's owner") { store, group, owner, ns };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = parse.GetValue(owner) is null ? StoreOpener.Open(parse.GetValue(store)!) : StoreOpener.OpenForWriting(parse.GetValue(store)!, "owner");
             var g = PruneCommands.ParseGroup(parse.GetValue(group)!, parse.GetValue(ns));
             if (!ds.GroupExists(g)) throw new Datastore.Formats.BackupFsException($"group {g} does not exist");
             var o = parse.InvocationConfiguration.Output;
@@ -57,7 +57,7 @@ public static class AdminCommands
         var create = new Command("create", "create a namespace (its parent must exist)") { store, name };
         create.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "ns create");
             await NamespaceAdmin.CreateAsync(ds, BackupNamespace.Parse(parse.GetValue(name)), ct);
             parse.InvocationConfiguration.Output.WriteLine($"created namespace {parse.GetValue(name)}");
             return 0;
@@ -68,7 +68,7 @@ public static class AdminCommands
         var remove = new Command("remove", "remove a namespace (empty unless --recursive)") { store2, name2, recursive };
         remove.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store2)!);
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store2)!, "ns remove");
             var target = BackupNamespace.Parse(parse.GetValue(name2));
             var r = await NamespaceAdmin.RemoveAsync(ds, target, parse.GetValue(recursive), ct);
             var o = parse.InvocationConfiguration.Output;

@@ -36,7 +36,7 @@ public static class BackupCommand
             // Checked before anything else: a time out of range must not get as far as the store.
             var timeText = parse.GetValue(time);
             long? backupTime = timeText is null ? null : NameRules.ParseNewBackupTime(timeText, DateTimeOffset.UtcNow);
-            var ds = StoreOpener.Open(parse.GetValue(store)!, new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache) });
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "backup", new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache) });
             var space = BackupNamespace.Parse(parse.GetValue(ns));
             await EnsureNamespaceAsync(ds, space, ct);
             var group = new BackupGroup(space, BackupTypes.Parse(parse.GetValue(type)!), parse.GetValue(id)!);

@@ -23,8 +23,12 @@ public static class InitCommand
         var fingerprint = new Option<string?>("--fingerprint") { Description = "SHA-256 fingerprint of the endpoint's TLS certificate (self-signed endpoints)" };
         var cacheChunks = new Option<long?>("--cache-chunks") { Description = "local chunk cache capacity in chunks (default from free space)" };
         var saveKeys = new Option<bool>("--save-credentials") { Description = "store AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in a 0600 secrets file in STORE" };
+        var reader = new Option<bool>("--reader")
+        {
+            Description = "this host only reads the datastore (another host, e.g. the PBS server, writes it): nothing here ever writes to the bucket",
+        };
         var command = new Command("init", "create an empty datastore (PBS layout), locally or as the cache of an S3 bucket")
-            { store, endpoint, bucket, region, pathStyle, storeName, putRate, fingerprint, cacheChunks, saveKeys };
+            { store, endpoint, bucket, region, pathStyle, storeName, putRate, fingerprint, cacheChunks, saveKeys, reader };
         command.SetAction(parse =>
         {
             var path = parse.GetValue(store)!;
@@ -33,16 +37,17 @@ public static class InitCommand
             if (url is null)
             {
                 if (parse.GetValue(bucket) is not null) throw new Datastore.Formats.BackupFsException("--bucket needs --s3-endpoint");
+                if (parse.GetValue(reader)) throw new Datastore.Formats.BackupFsException("--reader is for S3 datastores (a local datastore is written where it lives)");
                 var ds = DataStore.CreateLocal(path);
                 output.WriteLine($"created datastore {ds.Root}");
                 return 0;
             }
             var bucketName = parse.GetValue(bucket) ?? throw new Datastore.Formats.BackupFsException("--s3-endpoint needs --bucket");
             var config = S3StoreConfig.ForInit(path, url, bucketName, parse.GetValue(region), parse.GetValue(pathStyle),
-                parse.GetValue(storeName), parse.GetValue(putRate), parse.GetValue(fingerprint), parse.GetValue(cacheChunks));
+                parse.GetValue(storeName), parse.GetValue(putRate), parse.GetValue(fingerprint), parse.GetValue(cacheChunks), parse.GetValue(reader));
             var keys = parse.GetValue(saveKeys) ? S3CredentialResolver.Resolve(null) : null;
             S3Datastore.Init(path, config, keys);
-            output.WriteLine($"created S3 datastore '{config.StoreName}' in bucket {config.Bucket} with local cache {Path.GetFullPath(path)}");
+            output.WriteLine($"created S3 datastore '{config.StoreName}' in bucket {config.Bucket} with local cache {Path.GetFullPath(path)}{(config.Reader ? " (reader: never writes to the bucket)" : "")}");
             output.WriteLine($"next: backupfs s3 check {path}  (and backupfs s3 refresh {path} if the bucket already holds this datastore)");
             return 0;
         });

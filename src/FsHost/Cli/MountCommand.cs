@@ -47,6 +47,11 @@ public static class MountCommand
             Description = "send every write(2) in staging to the spool at once instead of through the kernel's writeback cache "
                 + "(slower; data survives a crash of the mount before close/fsync too)",
         };
+        var dirCacheTime = new Option<double>("--s3-dir-cache-time")
+        {
+            Description = "S3 stores: seconds a directory listing from the bucket is trusted before it is listed again when looked at (new and pruned snapshots show after at most this long; 0 = every time)",
+            DefaultValueFactory = _ => 60,
+        };
         var noWarmup = new Option<bool>("--no-warmup")
         {
             Description = "skip compiling the read paths on a tiny throwaway datastore before mounting (the mount is ready ~0.5 s sooner; the first walk is slower)",
@@ -54,7 +59,7 @@ public static class MountCommand
         var keyFiles = KeyOptions.KeyFiles();
         keyFiles.Description += "; staging commits are encrypted with the first one";
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, readOnly, writeThrough, noWarmup, keyFiles };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, readOnly, writeThrough, noWarmup, keyFiles, dirCacheTime };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -88,7 +93,9 @@ public static class MountCommand
 
             var keys = KeyOptions.Load(keyPaths, handedOver);
             foreach (var k in keys.Keys) Console.Error.WriteLine($"Encryption key fingerprint: {k.Fingerprint.Short}");
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var (ds, s3) = StoreOpener.OpenS3Aware(parse.GetValue(store)!, new S3.S3OpenOptions { ReadOnly = parse.GetValue(readOnly) });
+            // A reader host never writes: no staging, and the bucket client refuses writes anyway.
+            bool readOnlyMount = parse.GetValue(readOnly) || s3 is { IsReader: true };
             if (!parse.GetValue(noWarmup)) await MountWarmup.RunAsync(ct);
             long cacheBytes = parse.GetValue(cacheMb) * 1024L * 1024;
             using var chunks = StoreOpener.ChunkSource(ds, cacheBytes);
@@ -96,7 +103,7 @@ public static class MountCommand
             var delay = parse.GetValue(commitDelay);
             if (delay < 0 || double.IsNaN(delay)) throw new BackupFsException("--commit-delay must be 0 or more seconds");
             StagingArea? staging = null;
-            if (!parse.GetValue(readOnly))
+            if (!readOnlyMount)
             {
                 staging = new StagingArea(new StagingContext(ds, chunks, new StagingOptions
                 {
@@ -114,7 +121,7 @@ public static class MountCommand
                 ShowRawArchives = parse.GetValue(raw),
                 ImageMode = wholeArchiveMode,
                 Keys = keys,
-            }, staging: staging, chunkSources: chunkSources);
+            }, staging: staging, chunkSources: chunkSources, follower: Follower(s3, parse.GetValue(dirCacheTime)));
             using var session = FuseSession.Mount(fs,
                 new FuseMountOptions(mnt)
                 {
@@ -151,6 +158,14 @@ public static class MountCommand
         }
         catch (Exception e) when (e is FormatException or OverflowException or ArgumentException) { }
         throw new BackupFsException($"--image-mode must be octal read permissions such as 0400, 0440 or 0444, not '{text}'");
+    }
+
+    /// <summary>An S3 store's mount follows its bucket (listings with a time-to-live); a local one reads its directory.</summary>
+    private static S3.Following.S3MetadataFollower? Follower(S3.S3Datastore? s3, double seconds)
+    {
+        if (s3 is null) return null;
+        if (seconds < 0 || double.IsNaN(seconds)) throw new BackupFsException("--s3-dir-cache-time must be 0 or more seconds");
+        return new S3.Following.S3MetadataFollower(s3.Client, s3.Layout, s3.CacheRoot, TimeSpan.FromSeconds(seconds), m => Console.Error.WriteLine("backupfs: " + m));
     }
 
     /// <summary>Re-runs this command detached (new session, output to a log file) and waits until it has mounted.</summary>

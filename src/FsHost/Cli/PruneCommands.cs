@@ -23,7 +23,7 @@ public static class PruneCommands
             { store, group, ns, last, hourly, daily, weekly, monthly, yearly, dryRun };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = parse.GetValue(dryRun) ? StoreOpener.Open(parse.GetValue(store)!) : StoreOpener.OpenForWriting(parse.GetValue(store)!, "prune");
             var g = ParseGroup(parse.GetValue(group)!, parse.GetValue(ns));
             var options = new KeepOptions(parse.GetValue(last), parse.GetValue(hourly), parse.GetValue(daily),
                 parse.GetValue(weekly), parse.GetValue(monthly), parse.GetValue(yearly));
@@ -47,7 +47,7 @@ public static class PruneCommands
         var command = new Command("forget", "remove one snapshot (not a protected one)") { store, snapshot, ns };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "forget");
             var snap = SnapshotRef.Parse(parse.GetValue(snapshot)!, BackupNamespace.Parse(parse.GetValue(ns)));
             await new Pruner(ds).ForgetAsync(snap, ct);
             parse.InvocationConfiguration.Output.WriteLine($"removed {snap}");

@@ -21,7 +21,7 @@ public static class S3Commands
         command.SetAction(async (parse, ct) =>
         {
             using var s3 = StoreOpener.OpenS3(parse.GetValue(store)!);
-            var result = await s3.CheckAsync(!parse.GetValue(readOnly), ct);
+            var result = await s3.CheckAsync(!parse.GetValue(readOnly) && !s3.IsReader, ct);
             (result.Ok ? parse.InvocationConfiguration.Output : parse.InvocationConfiguration.Error)
                 .WriteLine((result.Ok ? "ok: " : "error: ") + result.Message);
             return result.Ok ? 0 : 1;
@@ -32,9 +32,17 @@ public static class S3Commands
     private static Command Refresh()
     {
         var store = CommonOptions.Store();
-        var command = new Command("refresh", "resync namespaces, groups, snapshots, indexes, manifests, owners and markers from the bucket (blocks other operations meanwhile)") { store };
+        var reader = new Option<bool>("--reader") { Description = "from now on this cache store belongs to a reader host: nothing here writes to the bucket" };
+        var writer = new Option<bool>("--writer") { Description = "make a reader's cache store a writer's again (only on the host that owns the datastore)" };
+        var command = new Command("refresh", "resync namespaces, groups, snapshots, indexes, manifests, owners and markers from the bucket (blocks other operations meanwhile)") { store, reader, writer };
         command.SetAction(async (parse, ct) =>
         {
+            if (parse.GetValue(reader) && parse.GetValue(writer)) throw new Datastore.Formats.BackupFsException("--reader and --writer exclude each other");
+            if (parse.GetValue(reader) || parse.GetValue(writer))
+            {
+                StoreOpener.OpenS3(parse.GetValue(store)!).Dispose(); // an S3 store, with a valid config
+                S3.S3Datastore.SetReader(parse.GetValue(store)!, parse.GetValue(reader));
+            }
             using var s3 = StoreOpener.OpenS3(parse.GetValue(store)!);
             var r = await s3.RefreshAsync(ct);
             parse.InvocationConfiguration.Output.WriteLine($"refreshed: {r.Files} files, {r.Namespaces} namespaces{(r.Ignored > 0 ? $", {r.Ignored} keys ignored (see warnings)" : "")}");

@@ -29,6 +29,23 @@ public static class StoreOpener
         return (DataStore.OpenLocal(full), null);
     }
 
+    /// <summary>
+    /// Opens a datastore for a command that writes (to the bucket, for an S3 store): a reader
+    /// host's cache store is refused with one clear line before anything happens.
+    /// </summary>
+    /// <exception cref="BackupFsException">the store is a reader's</exception>
+    public static DataStore OpenForWriting(string path, string command, S3OpenOptions? s3Options = null)
+    {
+        var (store, s3) = OpenS3Aware(path, s3Options);
+        if (s3 is { IsReader: true })
+        {
+            s3.Dispose();
+            throw new BackupFsException(
+                $"{s3.CacheRoot} is a reader of S3 datastore '{s3.Config.StoreName}' (set up with --reader): '{command}' writes to the bucket, run it on the datastore's writer host");
+        }
+        return store;
+    }
+
     public static S3Datastore OpenS3(string path)
     {
         var (_, s3) = OpenS3Aware(path);

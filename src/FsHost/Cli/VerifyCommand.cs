@@ -17,7 +17,7 @@ public static class VerifyCommand
             + "encrypted snapshots without --keyfile: CRC, crypt mode, sizes and checksums only") { store, snapshot, ns, keyFile };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "verify");
             var keys = KeyOptions.Load(parse.GetValue(keyFile));
             var verifier = new Verifier(ds, new VerifyOptions { Progress = new MaintenanceProgressPrinter(parse.InvocationConfiguration.Error), Keys = keys });
             var one = parse.GetValue(snapshot);

@@ -25,9 +25,11 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     private long _nextHandle;
 
     /// <param name="staging">the writable staging area; null for a read-only mount</param>
-    public BackupTreeFileSystem(DataStore store, CachedChunkSource chunks, TreeOptions? options = null, TreeErrorLog? errors = null, StagingArea? staging = null, ChunkSourceSet? chunkSources = null)
+    /// <param name="follower">keeps the local copy in step with the bucket (S3 stores); null to serve the local copy as it is</param>
+    public BackupTreeFileSystem(DataStore store, CachedChunkSource chunks, TreeOptions? options = null, TreeErrorLog? errors = null, StagingArea? staging = null,
+        ChunkSourceSet? chunkSources = null, IMetadataFollower? follower = null)
     {
-        _ctx = new TreeContext(store, chunks, options ?? new TreeOptions(), errors ?? new TreeErrorLog(), chunkSources) { Staging = staging };
+        _ctx = new TreeContext(store, chunks, options ?? new TreeOptions(), errors ?? new TreeErrorLog(), chunkSources) { Staging = staging, Follower = follower };
         Root = new NamespaceDirNode(_ctx, null, [], BackupNamespace.Root);
         _nodes = new NodeTable(Root);
         _stagingArea = staging;
@@ -37,6 +39,7 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     public override void Initialize(IKernelNotifier notifier)
     {
         base.Initialize(notifier);
+        _ctx.Notifier = notifier;
         if (_staging is not null) _staging.Notifier = notifier;
         _stagingArea?.Start();
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Reading;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Tree;
@@ -25,8 +26,9 @@ public sealed class GroupDirNode : DirectoryNode
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
         ValueTask.FromResult(TreeContext.DirectoryAttributes(StableInode, TreeContext.DirectoryTime(_ctx.Store.FullPath(Group.RelativePath))));
 
-    public override ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
+    public override async ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
     {
+        await _ctx.FollowAsync(FollowedDirectory.Group, Group.RelativePath, this, ct).ConfigureAwait(false);
         var snapshots = _ctx.Store.ListFinishedSnapshots(Group);
         var children = new List<TreeNode>();
         foreach (var s in snapshots)
@@ -38,7 +40,7 @@ public sealed class GroupDirNode : DirectoryNode
                 stillValid: n => ((LatestLinkNode)n).Target == newest));
         }
         children.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
-        return ValueTask.FromResult<IReadOnlyList<TreeNode>>(children);
+        return children;
     }
 
     public override ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct)

@@ -1,4 +1,5 @@
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Reading;
 using BackupFs.Datastore.Writing;
 using BackupFs.FsHost.Vfs;
@@ -17,7 +18,8 @@ public static class MountWarmup
 {
     public static async Task RunAsync(CancellationToken ct = default)
     {
-        var dir = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"backupfs-warmup-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var name = $"backupfs-warmup-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        var dir = Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), name);
         try
         {
             var src = Path.Combine(dir, "src");
@@ -25,7 +27,8 @@ public static class MountWarmup
             var text = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("warm up the read paths\n", 4000)));
             for (int i = 0; i < 8; i++) File.WriteAllBytes(Path.Combine(src, "sub", $"f{i}"), text[..(text.Length / (i + 1))]);
             File.CreateSymbolicLink(Path.Combine(src, "link"), "sub/f0");
-            var store = DataStore.CreateLocal(Path.Combine(dir, "ds"));
+            // A unique store name: on a PBS host its group lock lives in PBS's lock directory, named by it.
+            var store = DataStore.CreateLocal(Path.Combine(dir, name));
             await using (var writer = await BackupStarter.BeginAsync(store, BackupGroup.Parse("host/warmup"), ct: ct).ConfigureAwait(false))
             {
                 await DirectoryBackup.WriteAsync(writer, "root.pxar.didx", src, ct: ct).ConfigureAwait(false);
@@ -40,6 +43,8 @@ public static class MountWarmup
         finally
         {
             try { Directory.Delete(dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            if (PbsLockLayout.Mode == PbsLockMode.RunDirectory)
+                try { Directory.Delete(Path.Combine(PbsLockLayout.LockRoot, name), recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Reading;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Tree;
@@ -25,8 +26,9 @@ public sealed class NamespaceDirNode : DirectoryNode
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
         ValueTask.FromResult(TreeContext.DirectoryAttributes(StableInode, TreeContext.DirectoryTime(_ctx.Store.FullPath(Namespace.RelativePath))));
 
-    public override ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
+    public override async ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
     {
+        await _ctx.FollowAsync(FollowedDirectory.Namespace, Namespace.RelativePath, this, ct).ConfigureAwait(false);
         var children = new List<TreeNode>();
         var dir = _ctx.Store.FullPath(Namespace.RelativePath);
         foreach (var type in BackupTypes.All)
@@ -37,7 +39,16 @@ public sealed class NamespaceDirNode : DirectoryNode
         if (Namespace.IsRoot)
             children.Add(_ctx.Staging?.Root ?? Child("staging"u8.ToArray(), () => new StagingPlaceholderNode(this)));
         children.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
-        return ValueTask.FromResult<IReadOnlyList<TreeNode>>(children);
+        return children;
+    }
+
+    /// <summary>At the root of a mount that follows a bucket: user.backupfs.s3-follow, its request counts.</summary>
+    public override ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct)
+    {
+        if (!Namespace.IsRoot || _ctx.Follower is not { } follower) return base.GetXattrsAsync(ct);
+        var s = follower.Stats;
+        var text = $"lists={s.Lists} gets={s.Gets} refreshes={s.Refreshes} failures={s.Failures} writes={s.Writes}";
+        return ValueTask.FromResult<IReadOnlyList<(byte[], byte[])>>([("user.backupfs.s3-follow"u8.ToArray(), Encoding.ASCII.GetBytes(text))]);
     }
 }
 
@@ -60,12 +71,12 @@ public sealed class NamespaceListNode : DirectoryNode
         ValueTask.FromResult(TreeContext.DirectoryAttributes(StableInode,
             TreeContext.DirectoryTime(Path.Combine(_ctx.Store.FullPath(_parentNs.RelativePath), "ns"))));
 
-    public override ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
+    public override async ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
     {
-        var children = _ctx.Store.ListNamespaces(_parentNs)
+        await _ctx.FollowAsync(FollowedDirectory.NamespaceList, BackupGroupPath.Join(_parentNs.RelativePath, "ns"), this, ct).ConfigureAwait(false);
+        return _ctx.Store.ListNamespaces(_parentNs)
             .Select(ns => Child(Encoding.ASCII.GetBytes(ns.Name), () => new NamespaceDirNode(_ctx, this, Encoding.ASCII.GetBytes(ns.Name), ns)))
             .ToList();
-        return ValueTask.FromResult<IReadOnlyList<TreeNode>>(children);
     }
 }
 
@@ -91,13 +102,13 @@ public sealed class TypeDirNode : DirectoryNode
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
         ValueTask.FromResult(TreeContext.DirectoryAttributes(StableInode, TreeContext.DirectoryTime(_ctx.Store.FullPath(RelativePath))));
 
-    public override ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
+    public override async ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
     {
-        var children = _ctx.Store.ListGroups(_ns).Where(g => g.Type == _type)
+        await _ctx.FollowAsync(FollowedDirectory.Type, RelativePath, this, ct).ConfigureAwait(false);
+        return _ctx.Store.ListGroups(_ns).Where(g => g.Type == _type)
             .Select(g => Child(Encoding.UTF8.GetBytes(g.Id), () => new GroupDirNode(_ctx, this, g)))
             .OrderBy(n => n.Name, ByteOrder.Instance)
             .ToList();
-        return ValueTask.FromResult<IReadOnlyList<TreeNode>>(children);
     }
 }
 

@@ -41,8 +41,10 @@ public sealed class SnapshotDirNode : DirectoryNode
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
         ValueTask.FromResult(TreeContext.DirectoryAttributes(StableInode, new Timestamp(Snapshot.BackupTime, 0)));
 
-    public override ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
+    public override async ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
     {
+        // Following a bucket: the indexes and blobs come into the local copy when the snapshot is first opened.
+        if (_ctx.Follower is { } follower) await follower.EnsureSnapshotFilesAsync(Snapshot, ct).ConfigureAwait(false);
         var reader = Reader;
         var children = new List<TreeNode>
         {
@@ -72,18 +74,19 @@ public sealed class SnapshotDirNode : DirectoryNode
                 children.Add(Child(Encoding.UTF8.GetBytes(file[..^5]), () => new ArchiveFileNode(_ctx, this, file[..^5], file)));
         }
         children.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
-        return ValueTask.FromResult<IReadOnlyList<TreeNode>>(children);
+        return children;
     }
 
     /// <summary>user.backupfs.protected and user.backupfs.verify-state (from the manifest's unprotected part).</summary>
-    public override ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct)
+    public override async ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct)
     {
+        if (_ctx.Follower is { } follower) await follower.EnsureSnapshotFilesAsync(Snapshot, ct).ConfigureAwait(false);
         var list = new List<(byte[], byte[])>
         {
             ("user.backupfs.protected"u8.ToArray(), _ctx.Store.GetSnapshotInfo(Snapshot).Protected ? "1"u8.ToArray() : "0"u8.ToArray()),
         };
         if (Reader.Manifest.Unprotected["verify_state"] is JsonObject verify && verify["state"]?.GetValue<string>() is { } state)
             list.Add(("user.backupfs.verify-state"u8.ToArray(), Encoding.UTF8.GetBytes(state)));
-        return ValueTask.FromResult<IReadOnlyList<(byte[], byte[])>>(list);
+        return list;
     }
 }

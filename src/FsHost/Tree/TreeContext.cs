@@ -18,6 +18,10 @@ public sealed class TreeContext
     public Staging.StagingArea? Staging { get; init; }
     /// <summary>The plain cache plus one per encryption key in use.</summary>
     public ChunkSourceSet ChunkSources { get; }
+    /// <summary>Keeps the local copy in step with the bucket (S3 stores), or null.</summary>
+    public IMetadataFollower? Follower { get; init; }
+    /// <summary>Set when mounted: tells the kernel about entries a follower added or removed.</summary>
+    public IKernelNotifier? Notifier { get; set; }
 
     public TreeContext(DataStore store, CachedChunkSource chunks, TreeOptions options, TreeErrorLog errors, ChunkSourceSet? chunkSources = null)
     {
@@ -26,6 +30,30 @@ public sealed class TreeContext
         Options = options;
         Errors = errors;
         ChunkSources = chunkSources ?? new ChunkSourceSet(store.Chunks, chunks, 64L * 1024 * 1024);
+    }
+
+    /// <summary>
+    /// Brings a datastore-level directory up to date from the bucket (when following one) before it
+    /// is listed. Changed names are dropped from the kernel's caches afterwards, on another
+    /// thread: the kernel may hold this directory's lock until the current request is answered.
+    /// </summary>
+    public async ValueTask FollowAsync(FollowedDirectory kind, string relativePath, DirectoryNode dir, CancellationToken ct)
+    {
+        if (Follower is null) return;
+        var changes = await Follower.RefreshAsync(kind, relativePath, ct).ConfigureAwait(false);
+        if (!changes.Any || Notifier is not { } notifier || dir.Id == 0) return;
+        _ = Task.Run(() =>
+        {
+            foreach (var name in changes.Removed)
+            {
+                var bytes = Encoding.UTF8.GetBytes(name);
+                if (dir.CachedChild(bytes) is { Id: > 0 } child) notifier.DeleteEntry(dir.Id, child.Id, bytes);
+                else notifier.InvalidateEntry(dir.Id, bytes);
+            }
+            foreach (var name in changes.Added) notifier.InvalidateEntry(dir.Id, Encoding.UTF8.GetBytes(name));
+            if (kind == FollowedDirectory.Group) notifier.InvalidateEntry(dir.Id, "latest"u8);
+            notifier.InvalidateNode(dir.Id, -1);
+        });
     }
 
     /// <summary>A stable inode number for a datastore-level path (or an archive entry, with its offset).</summary>

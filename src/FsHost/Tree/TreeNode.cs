@@ -84,6 +84,13 @@ public abstract class DirectoryNode : TreeNode
         }
     }
 
+    /// <summary>The cached child of that name, if the tree made one.</summary>
+    internal TreeNode? CachedChild(byte[] name)
+    {
+        lock (NodeTable.TreeLock)
+            return _children is { } children && children.TryGetValue(name, out var node) ? node : null;
+    }
+
     internal void ForgetChild(TreeNode child)
     {
         lock (NodeTable.TreeLock)

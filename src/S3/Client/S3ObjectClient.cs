@@ -35,6 +35,8 @@ public sealed class S3ObjectClient : IDisposable
     /// <summary>Endpoint URL for messages.</summary>
     public string Endpoint { get; }
     public S3RequestCounters Counters { get; } = new();
+    /// <summary>When set, every writing request (PUT, DELETE, COPY) is refused before it is sent, with this reason.</summary>
+    public string? ReadOnlyReason { get; set; }
     public TimeSpan RequestTimeout => _options.RequestTimeout;
     public int MaxAttempts => _options.Retry.MaxAttempts;
     /// <summary>The PUT rate limit in requests per second, or null when unlimited.</summary>
@@ -164,6 +166,37 @@ public sealed class S3ObjectClient : IDisposable
         } while (token != null);
     }
 
+    /// <summary>
+    /// One directory level below a prefix (ListObjectsV2 with a delimiter, following continuation
+    /// tokens): the objects directly in it and the sub-prefixes ("directories"). At most
+    /// <paramref name="maxEntries"/> entries are collected, so a hostile bucket cannot exhaust memory.
+    /// </summary>
+    public async Task<S3DirectoryListing> ListDirectoryAsync(string prefix, string delimiter = "/", int maxEntries = 1_000_000, CancellationToken ct = default)
+    {
+        var objects = new List<S3ObjectEntry>();
+        var prefixes = new List<string>();
+        string? token = null;
+        do
+        {
+            var page = await RunAsync(S3RequestKind.List, "LIST", prefix, t => _s3.ListObjectsV2Async(new ListObjectsV2Request
+            {
+                BucketName = Bucket,
+                Prefix = prefix,
+                Delimiter = delimiter,
+                ContinuationToken = token,
+            }, t), ct).ConfigureAwait(false);
+            foreach (var o in page.S3Objects ?? [])
+                objects.Add(new S3ObjectEntry(o.Key, o.Size ?? 0, o.LastModified, o.ETag));
+            prefixes.AddRange(page.CommonPrefixes ?? []);
+            if (objects.Count + prefixes.Count > maxEntries)
+                throw new S3RequestException($"S3 LIST '{prefix}': more than {maxEntries} entries in one directory", null, null, false);
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+            if (page.IsTruncated == true && string.IsNullOrEmpty(token))
+                throw new S3RequestException($"S3 LIST '{prefix}': truncated result without a continuation token", null, null, false);
+        } while (token != null);
+        return new S3DirectoryListing(objects, prefixes);
+    }
+
     public Task DeleteAsync(string key, CancellationToken ct = default) =>
         RunAsync(S3RequestKind.Delete, "DELETE", key, async token =>
         {
@@ -227,6 +260,8 @@ public sealed class S3ObjectClient : IDisposable
     /// </summary>
     private async Task<T> RunAsync<T>(S3RequestKind kind, string operation, string? key, Func<CancellationToken, Task<T>> call, CancellationToken ct)
     {
+        if (ReadOnlyReason is { } readOnly && kind is S3RequestKind.Put or S3RequestKind.Delete or S3RequestKind.Copy)
+            throw new S3ReadOnlyException($"refusing S3 {operation} '{key}': {readOnly}");
         var retry = _options.Retry;
         for (int attempt = 1; ; attempt++)
         {

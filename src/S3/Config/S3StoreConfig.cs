@@ -33,6 +33,11 @@ public sealed partial record S3StoreConfig
     public int MaxAttempts { get; init; } = 3;
     /// <summary>Local cache capacity in chunks (full chunk files); null = derived from the cache file system.</summary>
     public long? CacheCapacityChunks { get; init; }
+    /// <summary>
+    /// This cache store belongs to a reader host (init/refresh --reader): another host (a PBS
+    /// server or a BackupFs writer) owns the datastore, and nothing here may write to the bucket.
+    /// </summary>
+    public bool Reader { get; init; }
 
     [JsonIgnore] public TimeSpan RequestTimeout => TimeSpan.FromSeconds(RequestTimeoutSeconds);
 
@@ -43,7 +48,7 @@ public sealed partial record S3StoreConfig
     /// </summary>
     /// <exception cref="BackupFsException">an argument is invalid</exception>
     public static S3StoreConfig ForInit(string storePath, string endpoint, string bucket, string? region = null, bool pathStyle = false,
-        string? storeName = null, double? putRateLimit = null, string? fingerprint = null, long? cacheCapacityChunks = null)
+        string? storeName = null, double? putRateLimit = null, string? fingerprint = null, long? cacheCapacityChunks = null, bool reader = false)
     {
         var name = storeName ?? Path.GetFileName(Path.GetFullPath(storePath).TrimEnd('/'));
         if (storeName == null && !ContentPathRules.IsSafeId(name))
@@ -51,7 +56,7 @@ public sealed partial record S3StoreConfig
         var config = new S3StoreConfig
         {
             Endpoint = endpoint, Bucket = bucket, StoreName = name, Region = region ?? DefaultRegion, PathStyle = pathStyle,
-            PutRateLimit = putRateLimit, Fingerprint = fingerprint, CacheCapacityChunks = cacheCapacityChunks,
+            PutRateLimit = putRateLimit, Fingerprint = fingerprint, CacheCapacityChunks = cacheCapacityChunks, Reader = reader,
         };
         config.Validate();
         return config;

@@ -1,8 +1,10 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Maintenance;
 using BackupFs.Datastore.Store;
 using BackupFs.S3.Chunks;
+using BackupFs.S3.Client;
 
 namespace BackupFs.S3.Maintenance;
 
@@ -16,7 +18,7 @@ namespace BackupFs.S3.Maintenance;
 /// its chunk's upload lock, after its local file was moved aside and its atime read again (a
 /// backup that touched it meanwhile keeps it; one that looks after the move uploads again, and
 /// waits for the lock). An object the cache knows nothing of is deleted only while no backup is
-/// registered as running, since such a backup may have found it in the bucket (412) a moment ago.</para>
+/// holding the process lock in this process (others cannot while GC holds it exclusively), since such a backup may have found it in the bucket (412) a moment ago.</para>
 /// <para>The cache is a store BackupFs may not have written: before a local file is touched, moved
 /// or deleted, its prefix directory is checked to be a real directory reached without symlinks and
 /// the file itself to be a regular file, so nothing outside the cache is ever changed.</para>
@@ -39,6 +41,9 @@ public sealed class S3GcBackend : IGcBackend
 
     public async ValueTask PrepareAsync(bool atimeSafetyCheck, CancellationToken ct)
     {
+        // GC deletes objects: a reader host (or a read-only opening) must not even start it.
+        if (_chunks.Client.ReadOnlyReason is { } readOnly)
+            throw new S3ReadOnlyException($"refusing garbage collection: {readOnly}");
         await _chunks.Client.HeadBucketAsync(ct).ConfigureAwait(false); // fail before marking when the bucket is unreachable
         if (atimeSafetyCheck) AtimeCheck.Run(_cache.ChunkDir);
     }
@@ -142,7 +147,7 @@ public sealed class S3GcBackend : IGcBackend
     private async Task FlushAsync(List<Candidate> batch, GcSweepContext context, CancellationToken ct)
     {
         if (batch.Count == 0) return;
-        bool writersRunning = BackupWriterRegistry.OldestRunningWriter(_store) is not null;
+        bool writersRunning = DatastoreProcessLock.OldestShared(_store) is not null;
         var delete = new List<Candidate>(batch.Count);
         foreach (var c in batch)
         {

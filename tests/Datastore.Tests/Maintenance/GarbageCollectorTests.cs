@@ -1,6 +1,7 @@
 using System.Text.Json;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Maintenance;
 using BackupFs.Datastore.Store;
 using BackupFs.Datastore.Tests.TestSupport;
@@ -76,7 +77,7 @@ public class GarbageCollectorTests : IClassFixture<SharedStoreFixture>
         var chunk = InsertLooseChunk(21);
         File.SetLastAccessTimeUtc(Chunks(_store).ChunkPath(chunk), DateTime.UtcNow.AddSeconds(-100));
 
-        using (BackupWriterRegistry.Register(_store, DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 10))
+        using (DatastoreProcessLock.AcquireShared(_store, DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 10))
         {
             var status = await new GarbageCollector(_store, CutoffZero).RunAsync();
             Assert.True(Exists(_store, chunk));
@@ -86,25 +87,6 @@ public class GarbageCollectorTests : IClassFixture<SharedStoreFixture>
 
         await new GarbageCollector(_store, CutoffZero).RunAsync();
         Assert.False(Exists(_store, chunk));
-    }
-
-    [Fact]
-    public void TheRegistryIgnoresAndRemovesEntriesOfDeadProcesses()
-    {
-        var dir = BackupWriterRegistry.DirectoryOf(_store);
-        Directory.CreateDirectory(dir);
-        var stale = Path.Combine(dir, "1-99999-deadbeef.writer");
-        File.WriteAllText(stale, "pid 99999 start 1\n");
-        using var live = BackupWriterRegistry.Register(_store, 1234);
-
-        var starts = BackupWriterRegistry.RunningWriterStarts(_store);
-
-        Assert.Equal(new long[] { 1234 }, starts);
-        Assert.False(File.Exists(stale));
-        Assert.True(File.Exists(live.Path));
-        live.Dispose();
-        Assert.False(File.Exists(live.Path));
-        Assert.Null(BackupWriterRegistry.OldestRunningWriter(_store));
     }
 
     [Fact]
@@ -205,9 +187,9 @@ public class GarbageCollectorTests : IClassFixture<SharedStoreFixture>
     [Fact]
     public async Task OnlyOneGcRunsAtATime()
     {
-        using var held = FileLock.Acquire(LockPaths.GarbageCollection(_store), "test");
-        var e = await Assert.ThrowsAsync<BackupFsException>(() => new GarbageCollector(_store).RunAsync());
-        Assert.Contains("locked", e.Message);
+        using var held = DatastoreProcessLock.AcquireExclusive(_store);
+        var e = await Assert.ThrowsAsync<LockBusyException>(() => new GarbageCollector(_store).RunAsync());
+        Assert.Contains("garbage collection", e.Message);
     }
 
     [Fact]

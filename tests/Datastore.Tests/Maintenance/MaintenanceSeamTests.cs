@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
+using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Maintenance;
 using BackupFs.Datastore.Store;
 using static BackupFs.Datastore.Tests.Maintenance.MaintenanceTestData;
@@ -69,7 +70,7 @@ public class MaintenanceSeamTests : IClassFixture<SharedStoreFixture>
         var e = await Assert.ThrowsAsync<BackendException>(() => new GarbageCollector(_store, new GcOptions { Backend = backend }).RunAsync());
         Assert.Contains("bucket unreachable", e.Message);
         // The GC lock is released: a rerun can start.
-        using var again = FileLock.Acquire(LockPaths.GarbageCollection(_store), "test");
+        using var again = DatastoreProcessLock.AcquireExclusive(_store);
     }
 
     private sealed class ProvidingBackend : IChunkBackend, IMaintenanceBackendProvider
@@ -96,9 +97,9 @@ public class MaintenanceSeamTests : IClassFixture<SharedStoreFixture>
     public async Task ASnapshotBeingVerifiedCannotBeRemoved()
     {
         var snap = await BackupAsync(_store, BackupGroup.Parse("host/seam-lock"), Pseudo(20_000, 2));
-        using (FileLock.AcquireShared(LockPaths.Snapshot(_store, snap), "verify (test)"))
+        using (DatastoreLocks.LockSnapshot(_store, snap, exclusive: false))
         {
-            var e = await Assert.ThrowsAsync<BackupFsException>(() => new Pruner(_store).ForgetAsync(snap));
+            var e = await Assert.ThrowsAnyAsync<BackupFsException>(() => new Pruner(_store).ForgetAsync(snap));
             Assert.Contains("locked", e.Message);
             Assert.True(_store.GetSnapshotInfo(snap).Finished);
         }
