@@ -20,6 +20,8 @@ public sealed class S3OpenOptions
     public Action<string>? Warn { get; init; }
     /// <summary>First retry back-off (PBS: 1 s); tests shorten it.</summary>
     public TimeSpan? RetryBaseDelay { get; init; }
+    /// <summary>Deadline of one S3 request including retries, instead of the config's (`--s3-timeout`).</summary>
+    public double? TimeoutSeconds { get; init; }
     /// <summary>Track the full chunk files an earlier run left in the cache (scans .chunks).</summary>
     public bool AdoptCachedChunks { get; init; } = true;
 }
@@ -80,9 +82,14 @@ public sealed class S3Datastore : IDisposable
         options ??= new S3OpenOptions();
         cacheRoot = Path.GetFullPath(cacheRoot);
         var config = S3ConfigFiles.LoadConfig(cacheRoot);
+        if (options.TimeoutSeconds is { } timeout)
+        {
+            config = config with { TimeoutSeconds = timeout };
+            config.Validate();
+        }
         MaintenanceMarker.ThrowIfActive(cacheRoot);
         var credentials = options.Credentials ?? S3CredentialResolver.Resolve(cacheRoot);
-        var client = S3ClientFactory.Create(config, credentials, options.RetryBaseDelay);
+        var client = S3ClientFactory.Create(config, credentials, options.RetryBaseDelay, options.Warn);
         try
         {
             var layout = new S3KeyLayout(config.StoreName);

@@ -9,7 +9,15 @@ namespace BackupFs.S3.Client;
 /// <summary>Turns SDK and transport exceptions into one-line <see cref="S3RequestException"/>s that name the cause.</summary>
 internal static class S3ErrorTranslator
 {
-    public static S3RequestException Translate(Exception e, string operation, string? key, string bucket, string endpoint)
+    public static S3RequestException Translate(Exception e, string operation, string? key, string bucket, string endpoint, S3SecretRedactor? redactor = null)
+    {
+        var translated = TranslateUnredacted(e, operation, key, bucket, endpoint);
+        var clean = (redactor ?? S3SecretRedactor.None).Redact(translated.Message);
+        return clean == translated.Message ? translated
+            : new S3RequestException(clean, translated.StatusCode, translated.ErrorCode, translated.IsTransient, translated.InnerException);
+    }
+
+    private static S3RequestException TranslateUnredacted(Exception e, string operation, string? key, string bucket, string endpoint)
     {
         if (e is S3RequestException already) return already;
         string what = key == null ? $"{operation} on bucket '{bucket}'" : $"{operation} '{key}'";

@@ -29,3 +29,13 @@ public sealed class S3TimeoutException : S3RequestException
     public S3TimeoutException(string message, TimeSpan deadline, Exception? inner = null)
         : base(message, null, null, isTransient: true, inner) => Deadline = deadline;
 }
+
+/// <summary>
+/// Not sent: the endpoint stopped answering a moment ago (<see cref="S3CircuitBreaker"/>), so the
+/// request fails at once instead of waiting for another deadline. Repeats a failure already reported.
+/// </summary>
+public sealed class S3UnavailableException : S3RequestException, IRepeatedFailure
+{
+    public S3UnavailableException(string message, Exception? inner = null)
+        : base(message, null, null, isTransient: true, inner) { }
+}
