@@ -15,6 +15,7 @@ public static class BackupCommand
     public static Command Create()
     {
         var store = CommonOptions.Store();
+        var s3Timeout = CommonOptions.S3Timeout();
         var source = new Argument<string>("SOURCE") { Description = "directory to back up (or, with --image, a file or block device)" };
         var type = new Option<string>("--type") { Description = "group type: host, vm or ct", DefaultValueFactory = _ => "host" };
         var id = new Option<string>("--id") { Description = "group id, e.g. web1 or 100", Required = true };
@@ -25,10 +26,10 @@ public static class BackupCommand
         var owner = new Option<string>("--owner") { Description = "owner of a new group", DefaultValueFactory = _ => "root@pam" };
         var chunkSize = new Option<int?>("--chunk-size") { Description = "chunk size in KiB (64…4096, a power of two): the fixed size for images, the average for directories (default 4096)" };
         var noCache = new Option<bool>("--no-cache") { Description = "S3 datastores: upload chunks without keeping them in the local cache" };
-        var command = new Command("backup", "back up a directory or an image into a new snapshot") { store, source, type, id, ns, image, archive, time, owner, chunkSize, noCache };
+        var command = new Command("backup", "back up a directory or an image into a new snapshot") { store, source, type, id, ns, image, archive, time, owner, chunkSize, noCache, s3Timeout };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!, new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache) });
+            var ds = StoreOpener.Open(parse.GetValue(store)!, new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache), TimeoutSeconds = parse.GetValue(s3Timeout) });
             var space = BackupNamespace.Parse(parse.GetValue(ns));
             await EnsureNamespaceAsync(ds, space, ct);
             var group = new BackupGroup(space, BackupTypes.Parse(parse.GetValue(type)!), parse.GetValue(id)!);

@@ -9,12 +9,13 @@ public static class GcCommand
     public static Command Create()
     {
         var store = CommonOptions.Store();
+        var s3Timeout = CommonOptions.S3Timeout();
         var cutoff = new Option<long?>("--cutoff-seconds") { Description = "keep unreferenced chunks used within this many seconds (default PBS's 24 h 5 min)" };
         var noAtimeCheck = new Option<bool>("--no-atime-check") { Description = "skip the check that the file system updates access times" };
-        var command = new Command("gc", "garbage collection: remove chunks no snapshot references") { store, cutoff, noAtimeCheck };
+        var command = new Command("gc", "garbage collection: remove chunks no snapshot references") { store, cutoff, noAtimeCheck, s3Timeout };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = StoreOpener.Open(parse.GetValue(store)!, StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
             var options = new GcOptions
             {
                 AtimeCutoff = parse.GetValue(cutoff) is long s ? TimeSpan.FromSeconds(s) : GcCutoff.DefaultAtimeCutoff,

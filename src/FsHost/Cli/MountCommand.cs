@@ -20,6 +20,7 @@ public static class MountCommand
     public static Command Create()
     {
         var store = CommonOptions.Store();
+        var s3Timeout = CommonOptions.S3Timeout();
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "an existing, empty directory" };
         var foreground = new Option<bool>("--foreground", "-f") { Description = "stay in the foreground until unmounted (Ctrl-C unmounts)" };
         var allowOther = new Option<bool>("--allow-other") { Description = "let other users access the mount (FUSE allow_other)" };
@@ -45,7 +46,7 @@ public static class MountCommand
             Description = "skip compiling the read paths on a tiny throwaway datastore before mounting (the mount is ready ~0.5 s sooner; the first walk is slower)",
         };
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly, writeThrough, noWarmup };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, force, threads, commitDelay, readOnly, writeThrough, noWarmup, s3Timeout };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -61,7 +62,7 @@ public static class MountCommand
 
             if (!parse.GetValue(foreground)) return await StartInBackgroundAsync(mnt, output, ct);
 
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = StoreOpener.Open(parse.GetValue(store)!, StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
             if (!parse.GetValue(noWarmup)) await MountWarmup.RunAsync(ct);
             using var chunks = StoreOpener.ChunkSource(ds, parse.GetValue(cacheMb) * 1024L * 1024);
             var delay = parse.GetValue(commitDelay);

@@ -16,11 +16,12 @@ public static class S3Commands
     private static Command Check()
     {
         var store = CommonOptions.Store();
+        var s3Timeout = CommonOptions.S3Timeout();
         var readOnly = new Option<bool>("--read-only") { Description = "do not write a probe object" };
-        var command = new Command("check", "test the connection, credentials and bucket access") { store, readOnly };
+        var command = new Command("check", "test the connection, credentials and bucket access") { store, readOnly, s3Timeout };
         command.SetAction(async (parse, ct) =>
         {
-            using var s3 = StoreOpener.OpenS3(parse.GetValue(store)!);
+            using var s3 = StoreOpener.OpenS3(parse.GetValue(store)!, StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
             var result = await s3.CheckAsync(!parse.GetValue(readOnly), ct);
             (result.Ok ? parse.InvocationConfiguration.Output : parse.InvocationConfiguration.Error)
                 .WriteLine((result.Ok ? "ok: " : "error: ") + result.Message);
@@ -32,10 +33,11 @@ public static class S3Commands
     private static Command Refresh()
     {
         var store = CommonOptions.Store();
-        var command = new Command("refresh", "resync namespaces, groups, snapshots, indexes, manifests, owners and markers from the bucket (blocks other operations meanwhile)") { store };
+        var s3Timeout = CommonOptions.S3Timeout();
+        var command = new Command("refresh", "resync namespaces, groups, snapshots, indexes, manifests, owners and markers from the bucket (blocks other operations meanwhile)") { store, s3Timeout };
         command.SetAction(async (parse, ct) =>
         {
-            using var s3 = StoreOpener.OpenS3(parse.GetValue(store)!);
+            using var s3 = StoreOpener.OpenS3(parse.GetValue(store)!, StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
             var r = await s3.RefreshAsync(ct);
             parse.InvocationConfiguration.Output.WriteLine($"refreshed: {r.Files} files, {r.Namespaces} namespaces{(r.Ignored > 0 ? $", {r.Ignored} keys ignored (see warnings)" : "")}");
             return 0;

@@ -10,12 +10,13 @@ public static class VerifyCommand
     public static Command Create()
     {
         var store = CommonOptions.Store();
+        var s3Timeout = CommonOptions.S3Timeout();
         var snapshot = new Argument<string?>("SNAPSHOT") { Description = "one snapshot (default: every snapshot of every namespace)", Arity = ArgumentArity.ZeroOrOne };
         var ns = CommonOptions.Namespace();
-        var command = new Command("verify", "read every chunk of every index (bypassing caches) and check its digest") { store, snapshot, ns };
+        var command = new Command("verify", "read every chunk of every index (bypassing caches) and check its digest") { store, snapshot, ns, s3Timeout };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = StoreOpener.Open(parse.GetValue(store)!, StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
             var verifier = new Verifier(ds, new VerifyOptions { Progress = new MaintenanceProgressPrinter(parse.InvocationConfiguration.Error) });
             var one = parse.GetValue(snapshot);
             var report = one is null

@@ -1,5 +1,6 @@
 using System.IO.Hashing;
 using System.Text;
+using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
 using BackupFs.FsHost.Vfs;
@@ -86,6 +87,7 @@ public sealed class TreeErrorLog
 
     public void Report(string what, Exception e)
     {
+        if (e is IRepeatedFailure) return;   // e.g. S3 failing fast: its cause was logged when it happened
         long now = Environment.TickCount64;
         if (now - Interlocked.Read(ref _windowStart) > 1000)
         {
