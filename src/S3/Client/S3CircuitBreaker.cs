@@ -52,8 +52,7 @@ public sealed class S3CircuitBreaker : IDisposable
     public CancellationToken Token { get { lock (_lock) return _generation.Token; } }
 
     /// <summary>True for failures that mean "no answer from the server": only those open the breaker.</summary>
-    public static bool IsNetworkFault(S3RequestException e) =>
-        e is S3TimeoutException || (e is not S3UnavailableException && e.StatusCode == null && e.IsTransient);
+    public static bool IsNetworkFault(S3RequestException e) => e is S3TimeoutException or S3ConnectionException;
 
     /// <exception cref="S3UnavailableException">the breaker is open</exception>
     public void ThrowIfOpen(string what)

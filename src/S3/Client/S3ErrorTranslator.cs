@@ -13,7 +13,9 @@ internal static class S3ErrorTranslator
     {
         var translated = TranslateUnredacted(e, operation, key, bucket, endpoint);
         var clean = (redactor ?? S3SecretRedactor.None).Redact(translated.Message);
-        return clean == translated.Message ? translated
+        if (clean == translated.Message) return translated;
+        return translated is S3ConnectionException
+            ? new S3ConnectionException(clean, translated.InnerException)
             : new S3RequestException(clean, translated.StatusCode, translated.ErrorCode, translated.IsTransient, translated.InnerException);
     }
 
@@ -46,9 +48,9 @@ internal static class S3ErrorTranslator
         if (transport is AuthenticationException auth)
             return new S3RequestException($"TLS connection to S3 endpoint {endpoint} failed: {FirstLine(auth.Message).TrimStart(':', ' ')} (certificate not trusted or fingerprint mismatch)", null, null, false, e);
         if (transport is SocketException socket)
-            return new S3RequestException($"cannot reach S3 endpoint {endpoint}: {socket.Message} ({what})", null, null, true, e);
+            return new S3ConnectionException($"cannot reach S3 endpoint {endpoint}: {socket.Message} ({what})", e);
         if (transport != null)
-            return new S3RequestException($"S3 connection to {endpoint} failed during {what}: {FirstLine(transport.Message).TrimStart(':', ' ')}", null, null, true, e);
+            return new S3ConnectionException($"S3 connection to {endpoint} failed during {what}: {FirstLine(transport.Message).TrimStart(':', ' ')}", e);
         return new S3RequestException($"S3 {what} failed: {FirstLine(e.Message).TrimStart(':', ' ')}", null, null, S3RetryPolicy.IsTransient(e), e);
     }
 

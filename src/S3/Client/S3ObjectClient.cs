@@ -359,9 +359,12 @@ public sealed class S3ObjectClient : IDisposable
         if (Breaker != null && S3CircuitBreaker.IsNetworkFault(failure) && Breaker.Trip(failure))
             suffix += "; S3 requests fail at once until the endpoint answers again";
         if (suffix.Length == 0) return failure;
-        return failure is S3TimeoutException timeout
-            ? new S3TimeoutException(timeout.Message + suffix, timeout.Deadline, timeout.InnerException)
-            : new S3RequestException(failure.Message + suffix, failure.StatusCode, failure.ErrorCode, failure.IsTransient, failure.InnerException);
+        return failure switch
+        {
+            S3TimeoutException timeout => new S3TimeoutException(timeout.Message + suffix, timeout.Deadline, timeout.InnerException),
+            S3ConnectionException connection => new S3ConnectionException(connection.Message + suffix, connection.InnerException),
+            _ => new S3RequestException(failure.Message + suffix, failure.StatusCode, failure.ErrorCode, failure.IsTransient, failure.InnerException),
+        };
     }
 
     public void Dispose()
