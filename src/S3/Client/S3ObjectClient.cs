@@ -295,14 +295,22 @@ public sealed class S3ObjectClient : IDisposable
             catch (S3UnavailableException) { throw; }
             catch (S3RequestException e) { failure = e; }
 
+            // A retry cut short by the request's deadline says nothing new about a server that
+            // answered the previous attempt with an error: report that error (no network fault).
+            if (failure is S3TimeoutException { Deadline: var d } && d == _options.Timeout
+                && last != null && !S3CircuitBreaker.IsNetworkFault(last))
+                throw Final(last, attempt);
             backOff = retry.DelayBefore(attempt + 1);
-            if (!S3RetryPolicy.IsTransient(failure) || attempt >= retry.MaxAttempts || Remaining(started) <= backOff)
+            if (!S3RetryPolicy.IsTransient(failure) || attempt >= retry.MaxAttempts || Remaining(started) - backOff < MinimumAttempt)
                 throw Final(failure, attempt);
             last = failure;
         }
     }
 
     private TimeSpan Remaining(long started) => _options.Timeout - Stopwatch.GetElapsedTime(started);
+
+    /// <summary>A retry is only started with at least this much of the deadline left (a quarter of it, at most 1 s).</summary>
+    private TimeSpan MinimumAttempt => TimeSpan.FromMilliseconds(Math.Min(1000, _options.Timeout.TotalMilliseconds / 4));
 
     /// <summary>
     /// One attempt with its own cap; every failure comes back as an <see cref="S3RequestException"/>,
