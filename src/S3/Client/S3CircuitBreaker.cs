@@ -71,10 +71,8 @@ public sealed class S3CircuitBreaker : IDisposable
 
     private S3UnavailableException Unavailable(string what, S3RequestException? cause, long openedAt)
     {
-        var since = openedAt == 0 ? 0 : Stopwatch.GetElapsedTime(openedAt).TotalSeconds;
-        return new S3UnavailableException(
-            $"S3 endpoint {_endpoint} is not answering (since {since:0.#} s: {Reason(cause)}); {what} was not sent, retrying when a background probe gets an answer",
-            cause);
+        var ago = openedAt == 0 ? 0 : Stopwatch.GetElapsedTime(openedAt).TotalSeconds;
+        return new S3UnavailableException($"S3 endpoint {_endpoint} is not answering ({Reason(cause)}, {ago:0.#} s ago); {what} was not sent", cause);
     }
 
     private static string Reason(S3RequestException? cause) => cause switch
@@ -122,7 +120,7 @@ public sealed class S3CircuitBreaker : IDisposable
                     _openedAt = 0;
                 }
                 Interlocked.Increment(ref _recoveries);
-                _log($"S3 endpoint {_endpoint} answers again (it did not answer for {down:0.#} s); S3 requests are sent again");
+                _log($"S3 endpoint {_endpoint} answers again; S3 requests are sent again (they failed at once for {down:0.#} s)");
                 return;
             }
             delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxProbeInterval.Ticks));

@@ -56,7 +56,7 @@ public sealed class S3GatewayFixture : IAsyncLifetime
             throw new InvalidOperationException($"scripts/start-s3.sh failed ({p.ExitCode}):\n{await stdout}\n{await stderr}");
     }
 
-    /// <summary>A config for a bucket on the gateway (or on another endpoint, e.g. a proxy).</summary>
+    /// <summary>A config for a bucket on the gateway (or on another endpoint, e.g. a proxy); <c>timeoutSeconds</c> bounds each request, retries included.</summary>
     public S3StoreConfig Config(string bucket, string? endpoint = null, string store = "store1", double timeoutSeconds = 10, int attempts = 3,
         long? capacity = null) => new()
     {
@@ -65,6 +65,7 @@ public sealed class S3GatewayFixture : IAsyncLifetime
         StoreName = store,
         Region = Region,
         PathStyle = true,
+        TimeoutSeconds = timeoutSeconds,            // the deadline of a request, retries included
         RequestTimeoutSeconds = timeoutSeconds,
         MaxAttempts = attempts,
         CacheCapacityChunks = capacity,
