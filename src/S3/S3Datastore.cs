@@ -20,6 +20,8 @@ public sealed class S3OpenOptions
     public Action<string>? Warn { get; init; }
     /// <summary>First retry back-off (PBS: 1 s); tests shorten it.</summary>
     public TimeSpan? RetryBaseDelay { get; init; }
+    /// <summary>Gets one line when the endpoint stops answering and one when it answers again (a mount's log); null = silent.</summary>
+    public Action<string>? OutageLog { get; init; }
     /// <summary>Deadline of one S3 request including retries, instead of the config's (`--s3-timeout`).</summary>
     public double? TimeoutSeconds { get; init; }
     /// <summary>Track the full chunk files an earlier run left in the cache (scans .chunks).</summary>
@@ -89,7 +91,7 @@ public sealed class S3Datastore : IDisposable
         }
         MaintenanceMarker.ThrowIfActive(cacheRoot);
         var credentials = options.Credentials ?? S3CredentialResolver.Resolve(cacheRoot);
-        var client = S3ClientFactory.Create(config, credentials, options.RetryBaseDelay, options.Warn);
+        var client = S3ClientFactory.Create(config, credentials, options.RetryBaseDelay, options.OutageLog);
         try
         {
             var layout = new S3KeyLayout(config.StoreName);

@@ -62,7 +62,11 @@ public static class MountCommand
 
             if (!parse.GetValue(foreground)) return await StartInBackgroundAsync(mnt, output, ct);
 
-            var ds = StoreOpener.Open(parse.GetValue(store)!, StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
+            var ds = StoreOpener.Open(parse.GetValue(store)!, new S3.S3OpenOptions
+            {
+                TimeoutSeconds = parse.GetValue(s3Timeout),
+                OutageLog = m => Console.Error.WriteLine("backupfs: " + m),
+            });
             if (!parse.GetValue(noWarmup)) await MountWarmup.RunAsync(ct);
             using var chunks = StoreOpener.ChunkSource(ds, parse.GetValue(cacheMb) * 1024L * 1024);
             var delay = parse.GetValue(commitDelay);

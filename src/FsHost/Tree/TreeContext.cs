@@ -87,7 +87,9 @@ public sealed class TreeErrorLog
 
     public void Report(string what, Exception e)
     {
-        if (e is IRepeatedFailure) return;   // e.g. S3 failing fast: its cause was logged when it happened
+        // The backend logs its own outages (one line when it stops answering, one when it answers
+        // again); repeating that for every read that failed meanwhile would flood the log.
+        if (e is IBackendUnreachable) return;
         long now = Environment.TickCount64;
         if (now - Interlocked.Read(ref _windowStart) > 1000)
         {

@@ -35,12 +35,13 @@ public sealed class S3CircuitBreaker : IDisposable
     private long _trips, _recoveries, _probes;
 
     /// <param name="probe">one cheap request; it counts as an answer when it completes or throws an HTTP error</param>
+    /// <param name="log">gets one line when the breaker opens and one when it closes (a mount's log); null = silent (a command reports the error itself)</param>
     public S3CircuitBreaker(Func<CancellationToken, Task> probe, string endpoint, S3CircuitBreakerOptions? options = null, Action<string>? log = null)
     {
         _probe = probe;
         _endpoint = endpoint;
         _options = options ?? new S3CircuitBreakerOptions();
-        _log = log ?? S3Warnings.Default;
+        _log = log ?? (_ => { });
     }
 
     public bool IsOpen { get { lock (_lock) return _cause != null; } }
@@ -96,6 +97,7 @@ public sealed class S3CircuitBreaker : IDisposable
             _generation = new CancellationTokenSource();
         }
         Interlocked.Increment(ref _trips);
+        _log($"S3 endpoint {_endpoint} stopped answering: {failure.Message}; S3 requests fail at once until it answers again");
         // Requests in flight to the same dead endpoint end now, not at their own deadlines. (The old
         // source is not disposed: an attempt may be linking to its token at this very moment.)
         old.Cancel();

@@ -49,7 +49,7 @@ public static class S3ClientFactory
         return new AmazonS3Client(creds, CreateSdkConfig(config));
     }
 
-    /// <param name="log">sink of the circuit breaker's recovery line (default stderr)</param>
+    /// <param name="log">sink of the circuit breaker's outage lines (stopped answering, answers again); null = silent</param>
     public static S3ObjectClient Create(S3StoreConfig config, S3Credentials credentials, TimeSpan? retryBaseDelay = null, Action<string>? log = null)
     {
         var sdk = CreateSdkClient(config, credentials);

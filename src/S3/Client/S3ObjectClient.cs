@@ -21,7 +21,7 @@ public sealed class S3ObjectClientOptions
     public PutRateLimiter? PutRateLimiter { get; init; }
     /// <summary>Fail fast while the endpoint does not answer; null = every request waits its own deadline.</summary>
     public S3CircuitBreakerOptions? CircuitBreaker { get; init; } = new();
-    /// <summary>Sink for the breaker's recovery line; default stderr.</summary>
+    /// <summary>Sink for the breaker's two lines per outage (stopped answering, answers again); null = silent.</summary>
     public Action<string>? Log { get; init; }
     /// <summary>Removes the credentials from error messages.</summary>
     public S3SecretRedactor Redactor { get; init; } = S3SecretRedactor.None;
