@@ -83,6 +83,20 @@ public sealed class S3GatewayFixture : IAsyncLifetime
         S3ClientFactory.Create(Config(bucket, endpoint, timeoutSeconds: timeoutSeconds, attempts: attempts), credentials ?? Credentials,
             retryBaseDelay: TimeSpan.FromMilliseconds(50));
 
+    /// <summary>
+    /// Waits until the client's circuit breaker has closed again after a fault was cleared (its
+    /// background probe got an answer): until then requests fail at once by design.
+    /// </summary>
+    public static async Task UntilAnsweringAsync(S3ObjectClient client)
+    {
+        var sw = Stopwatch.StartNew();
+        while (client.Breaker is { IsOpen: true })
+        {
+            if (sw.Elapsed > TimeSpan.FromSeconds(20)) throw new TimeoutException("the S3 circuit breaker did not close within 20 s");
+            await Task.Delay(50);
+        }
+    }
+
     public async Task<List<string>> KeysAsync(string bucket, string prefix = "")
     {
         var keys = new List<string>();
