@@ -43,10 +43,17 @@ public static class BackupStarter
             }
             var snapshot = new SnapshotRef(group, time);
 
-            if (!store.GroupExists(group))
+            bool newGroup = !store.GroupExists(group);
+            // Also heals a group that a first backup, failing on its owner (e.g. object store down), left without one.
+            if (newGroup || store.GetOwner(group) is null)
             {
                 Directory.CreateDirectory(store.FullPath(group.RelativePath));
-                await store.SetOwnerAsync(group, options.Owner, ct).ConfigureAwait(false);
+                try { await store.SetOwnerAsync(group, options.Owner, ct).ConfigureAwait(false); }
+                catch when (newGroup)
+                {
+                    try { Directory.Delete(store.FullPath(group.RelativePath)); } catch (IOException) { }   // only while empty
+                    throw;
+                }
             }
             var dir = store.FullPath(snapshot.RelativePath);
             Directory.CreateDirectory(Path.GetDirectoryName(dir)!);
