@@ -188,3 +188,59 @@ public class S3NetworkFaultTests(S3GatewayFixture gw, ITestOutputHelper output)
         }
     }
 }
+
+/// <summary>GC whose DeleteObjects gets no answer: the delete may or may not have happened, so the cache must not keep claiming those chunks.</summary>
+[Collection(S3GatewayCollection.Name)]
+public class S3GcAmbiguousDeleteTests(S3GatewayFixture gw)
+{
+    [Fact]
+    public async Task AnUnansweredDeleteBatchDropsTheLocalCopiesSoALaterBackupUploadsAgain()
+    {
+        var bucket = await gw.NewBucketAsync();
+        using var dir = new TempDir();
+        using var proxy = new TcpFaultProxy(new Uri(gw.Endpoint));
+        var root = Path.Combine(dir.Path, "cache");
+        S3Datastore.Init(root, gw.Config(bucket, proxy.Endpoint, timeoutSeconds: 2, attempts: 3, capacity: 1000), gw.Credentials);
+        var data = new byte[8 * 64 * 1024];
+        new Random(8).NextBytes(data);
+        var group = BackupGroup.Parse("host/again");
+        using var s3 = S3Datastore.Open(root, new S3OpenOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(50), AdoptCachedChunks = false });
+        var ds = s3.ToDataStore();
+        async Task<SnapshotWriter> Backup(long time)
+        {
+            var w = await BackupStarter.BeginAsync(ds, group, new BackupOptions { BackupTime = time });
+            var f = w.CreateFixedArchive("disk.img.fidx", 64 * 1024);
+            f.Write(data);
+            await w.CloseArchiveAsync(f);
+            await w.FinishAsync();
+            await w.DisposeAsync();
+            return w;
+        }
+        var first = await Backup(1000);
+        await new Pruner(ds).ForgetAsync(first.Snapshot);
+        var chunkFiles = Directory.EnumerateFiles(Path.Combine(root, ".chunks"), "*", SearchOption.AllDirectories).ToList();
+        Assert.Equal(8, chunkFiles.Count);
+        foreach (var f in chunkFiles) File.SetLastAccessTimeUtc(f, DateTime.UtcNow.AddDays(-3));
+
+        // The DeleteObjects request (POST ?delete) vanishes: the server never sees it, the client gets no answer.
+        proxy.BlackholeWhen = bytes =>
+        {
+            var head = System.Text.Encoding.ASCII.GetString(bytes.Span[..Math.Min(bytes.Length, 200)]);
+            return head.StartsWith("POST ", StringComparison.Ordinal) && head.Contains("?delete", StringComparison.Ordinal);
+        };
+        var gc = new GarbageCollector(ds, new GcOptions { AtimeCutoff = TimeSpan.FromHours(1), AtimeSafetyCheck = false });
+        var (error, _) = await FaultTiming.FailsAsync<BackupFsException>(() => gc.RunAsync(), TimeSpan.FromSeconds(2) + FaultTiming.Margin);
+        Assert.True(error is IBackendUnreachable, error.ToString());
+        proxy.BlackholeWhen = null;
+        proxy.Blackhole = false;
+        await S3GatewayFixture.UntilAnsweringAsync(s3.Client);
+
+        Assert.Equal(8, (await gw.KeysAsync(bucket, "store1/.chunks/")).Count);       // nothing was deleted after all
+        Assert.DoesNotContain(chunkFiles, File.Exists);                                  // but the cache no longer vouches for them
+        var before = s3.Client.Counters.Snapshot();
+        var second = await Backup(2000);
+        Assert.True((s3.Client.Counters.Snapshot() - before).Put >= 8 + 2);              // each chunk was offered to the bucket again (412: there), + index and manifest
+        var verify = await new Verifier(ds).VerifySnapshotAsync(second.Snapshot);
+        Assert.True(verify.AllOk);
+    }
+}
