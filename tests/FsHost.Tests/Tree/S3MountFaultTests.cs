@@ -143,6 +143,38 @@ public class S3MountFaultTests : IClassFixture<S3GatewayFixture>, IDisposable
         }
     }
 
+    [Fact]
+    public async Task ACommitIntoABlackHoleFailsWithinTheDeadlineAndSucceedsWhenTheGatewayAnswers()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        var bucket = await _gw.NewBucketAsync();
+        using var proxy = new TcpFaultProxy(new Uri(_gw.Endpoint));
+        var cache = _tmp.Sub("cache");
+        S3Datastore.Init(cache, _gw.Config(bucket, proxy.Endpoint, timeoutSeconds: Timeout, attempts: 3, capacity: 10_000), _gw.Credentials);
+        using var s3 = S3Datastore.Open(cache, new S3OpenOptions { AdoptCachedChunks = false });
+        var store = s3.ToDataStore();
+        using var mount = new DatastoreMount(store, staging: new BackupFs.FsHost.Staging.StagingOptions { CommitDelay = TimeSpan.FromHours(1) });
+        var session = mount.PathOf("staging/host/s3commit");
+        Directory.CreateDirectory(session);
+        File.WriteAllBytes(Path.Combine(session, "data.bin"), Data(300_000, 7));
+
+        proxy.Blackhole = true;
+        (int Code, string Out, string Err) failed;
+        var sw = Stopwatch.StartNew();
+        try { failed = await Cli.CliRunner.RunAsync("commit", session).WaitAsync(TimeSpan.FromSeconds(60)); }
+        finally { proxy.Blackhole = false; }
+        _output.WriteLine($"commit into the black hole: {sw.Elapsed.TotalSeconds:0.00} s: {failed.Err.Trim()}");
+        Assert.Equal(1, failed.Code);
+        Assert.StartsWith("error: ", failed.Err);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(Timeout) + FaultTiming.Margin, $"took {sw.Elapsed}");
+        Assert.Empty(store.ListFinishedSnapshots(Datastore.Layout.BackupGroup.Parse("host/s3commit")));
+
+        await S3GatewayFixture.UntilAnsweringAsync(s3.Client);
+        var snapshot = (await Cli.CliRunner.RunOkAsync("commit", session)).Trim();
+        Assert.Single(store.ListFinishedSnapshots(Datastore.Layout.BackupGroup.Parse("host/s3commit")));
+        Assert.Contains($"store1/.cnt/{snapshot}/index.json.blob", await _gw.KeysAsync(bucket, $"store1/.cnt/{snapshot}/"));
+    }
+
     private string WriteTemp(string name, byte[] data)
     {
         var path = Path.Combine(_tmp.Path, name + ".expected");
