@@ -258,10 +258,14 @@ public sealed class S3ObjectClient : IDisposable
         string what = $"S3 {operation}{(key == null ? "" : $" '{key}'")}";
         var retry = _options.Retry;
         Breaker?.ThrowIfOpen(what);
-        if (kind == S3RequestKind.Put && _options.PutRateLimiter is { } firstToken)
-            await firstToken.WaitAsync(ct).ConfigureAwait(false);
         var breakerToken = Breaker?.Token ?? CancellationToken.None;
         using var request = CancellationTokenSource.CreateLinkedTokenSource(ct, breakerToken);
+        if (kind == S3RequestKind.Put && _options.PutRateLimiter is { } firstToken)
+        {
+            // Queueing for the rate limit is not network time: outside the deadline, but it ends when the breaker opens.
+            try { await firstToken.WaitAsync(request.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { throw Breaker!.UnavailableNow(what); }
+        }
         request.CancelAfter(_options.Timeout);
         long started = Stopwatch.GetTimestamp();
         S3RequestException? last = null;
