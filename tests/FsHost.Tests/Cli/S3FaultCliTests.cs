@@ -49,6 +49,9 @@ public class S3FaultCliTests : IClassFixture<S3GatewayFixture>, IDisposable
         File.WriteAllBytes(Path.Combine(src, "f"), new byte[100_000]);
         await CliRunner.RunOkAsync("s3", "check", store);
         await CliRunner.RunOkAsync("backup", store, src, "--id", "web1");
+        var (badCode, _, badErr) = await CliRunner.RunAsync("s3", "check", store, "--s3-timeout", "0");
+        Assert.Equal(1, badCode);
+        Assert.StartsWith("error: the S3 timeout must be more than 0", badErr);
 
         proxy.Blackhole = true;
         try
