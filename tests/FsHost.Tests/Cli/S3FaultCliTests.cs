@@ -7,6 +7,8 @@ using Xunit.Abstractions;
 namespace BackupFs.FsHost.Tests.Cli;
 
 /// <summary>The S3 commands against a black-holed gateway: one "error:" line within --s3-timeout; credentials never echoed.</summary>
+/// <remarks>In the "fuse" collection, with every other FsHost test that uses the gateway: S3MountFaultTests freezes it.</remarks>
+[Collection("fuse")]
 public class S3FaultCliTests : IClassFixture<S3GatewayFixture>, IDisposable
 {
     private readonly S3GatewayFixture _gw;
