@@ -34,7 +34,7 @@ public sealed class S3TimeoutException : S3RequestException, IBackendUnreachable
 /// Not sent: the endpoint stopped answering a moment ago (<see cref="S3CircuitBreaker"/>), so the
 /// request fails at once instead of waiting for another deadline. Repeats a failure already reported.
 /// </summary>
-public sealed class S3UnavailableException : S3RequestException, IRepeatedFailure, IBackendUnreachable
+public sealed class S3UnavailableException : S3RequestException, IBackendUnreachable
 {
     public S3UnavailableException(string message, Exception? inner = null)
         : base(message, null, null, isTransient: true, inner) { }
