@@ -20,6 +20,10 @@ public sealed class S3OpenOptions
     public Action<string>? Warn { get; init; }
     /// <summary>First retry back-off (PBS: 1 s); tests shorten it.</summary>
     public TimeSpan? RetryBaseDelay { get; init; }
+    /// <summary>Gets one line when the endpoint stops answering and one when it answers again (a mount's log); null = silent.</summary>
+    public Action<string>? OutageLog { get; init; }
+    /// <summary>Deadline of one S3 request including retries, instead of the config's (`--s3-timeout`).</summary>
+    public double? TimeoutSeconds { get; init; }
     /// <summary>Track the full chunk files an earlier run left in the cache (scans .chunks).</summary>
     public bool AdoptCachedChunks { get; init; } = true;
     /// <summary>Never write to the bucket (a read-only mount); implied for a reader store.</summary>
@@ -93,9 +97,14 @@ public sealed class S3Datastore : IDisposable
         options ??= new S3OpenOptions();
         cacheRoot = Path.GetFullPath(cacheRoot);
         var config = S3ConfigFiles.LoadConfig(cacheRoot);
+        if (options.TimeoutSeconds is { } timeout)
+        {
+            config = config with { TimeoutSeconds = timeout };
+            config.Validate();
+        }
         MaintenanceMarker.ThrowIfActive(cacheRoot);
         var credentials = options.Credentials ?? S3CredentialResolver.Resolve(cacheRoot);
-        var client = S3ClientFactory.Create(config, credentials, options.RetryBaseDelay);
+        var client = S3ClientFactory.Create(config, credentials, options.RetryBaseDelay, options.OutageLog);
         if (config.Reader)
             client.ReadOnlyReason = $"{cacheRoot} is a reader of S3 datastore '{config.StoreName}' (set up with --reader) and never writes to the bucket";
         else if (options.ReadOnly)

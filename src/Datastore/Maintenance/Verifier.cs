@@ -117,7 +117,7 @@ public sealed class Verifier
                     else if (file.Filename.EndsWith(".blob", StringComparison.Ordinal)) VerifyBlob(path, file, key);
                     else throw new FormatCorruptException("not an index or blob file name");
                 }
-                catch (Exception e) when (e is BackupFsException or IOException or UnauthorizedAccessException)
+                catch (Exception e) when (e is (BackupFsException or IOException or UnauthorizedAccessException) and not IBackendUnreachable)
                 {
                     tally.Errors.Add($"{file.Filename}: {e.Message}");
                 }
@@ -136,7 +136,7 @@ public sealed class Verifier
                     }, ct).ConfigureAwait(false);
                     recorded = true;
                 }
-                catch (BackupFsException e)
+                catch (BackupFsException e) when (e is not IBackendUnreachable)
                 {
                     tally.Errors.Add($"recording the verify state failed: {e.Message}");
                     ok = false;
@@ -265,11 +265,13 @@ public sealed class Verifier
             _meter.Add(1);
             return ChunkState.WrongCryptMode;
         }
-        catch (Exception e) when (e is BackendException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is (BackendException or IOException or UnauthorizedAccessException) and not IBackendUnreachable)
         {
             _meter.Add(1);
             return ChunkState.ReadError; // the store could not be read: nothing is known about the chunk
         }
+        // IBackendUnreachable (e.g. the object store does not answer): the whole verify stops with that
+        // one error instead of marking every snapshot failed for chunks nobody could look at.
     }
 
     private async Task RenameAsync(Digest digest, CancellationToken ct)

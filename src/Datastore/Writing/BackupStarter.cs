@@ -82,7 +82,17 @@ public static class BackupStarter
             // nothing (owner file, snapshot) is ever written outside the store.
             using (var groupHandle = SafeDirectory.CreateBelow(store.Root, group.RelativePath, DirectoryMode))
             {
-                if (groupHandle.Stat(DataStore.OwnerFile) is null) await store.SetOwnerAsync(group, options.Owner, ct).ConfigureAwait(false);
+                // Also heals a group that a first backup, failing on its owner (e.g. object store down), left without one.
+                if (groupHandle.Stat(DataStore.OwnerFile) is null)
+                {
+                    try { await store.SetOwnerAsync(group, options.Owner, ct).ConfigureAwait(false); }
+                    catch
+                    {
+                        // rmdir: removes the group only while it is empty (a new group), never through a symlink.
+                        try { Directory.Delete(store.FullPath(group.RelativePath)); } catch (IOException) { }
+                        throw;
+                    }
+                }
                 if (groupHandle.Stat(snapshot.TimeName) is not null) throw new BackupFsException($"snapshot {snapshot} already exists");
                 groupHandle.CreateChild(snapshot.TimeName, DirectoryMode).Dispose();
             }

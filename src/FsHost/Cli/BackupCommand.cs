@@ -15,6 +15,7 @@ public static class BackupCommand
     public static Command Create()
     {
         var store = CommonOptions.Store();
+        var s3Timeout = CommonOptions.S3Timeout();
         var source = new Argument<string>("SOURCE") { Description = "directory to back up (or, with --image, a file or block device)" };
         var type = new Option<string>("--type") { Description = "group type: host, vm or ct", DefaultValueFactory = _ => "host" };
         var id = new Option<string>("--id") { Description = "group id, e.g. web1 or 100", Required = true };
@@ -30,13 +31,13 @@ public static class BackupCommand
         var cryptMode = new Option<string?>("--crypt-mode") { Description = "none, encrypt (default with --keyfile) or sign-only" };
         var masterPubkey = new Option<string?>("--master-pubkey-file") { Description = "RSA master public key (PEM): also store the key, RSA-encrypted, as rsa-encrypted.key.blob" };
         var command = new Command("backup", "back up a directory or an image into a new snapshot")
-            { store, source, type, id, ns, image, archive, time, owner, chunkSize, noCache, keyFile, cryptMode, masterPubkey };
+            { store, source, type, id, ns, image, archive, time, owner, chunkSize, noCache, s3Timeout, keyFile, cryptMode, masterPubkey };
         command.SetAction(async (parse, ct) =>
         {
             // Checked before anything else: a time out of range must not get as far as the store.
             var timeText = parse.GetValue(time);
             long? backupTime = timeText is null ? null : NameRules.ParseNewBackupTime(timeText, DateTimeOffset.UtcNow);
-            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "backup", new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache) });
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "backup", new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache), TimeoutSeconds = parse.GetValue(s3Timeout) });
             var space = BackupNamespace.Parse(parse.GetValue(ns));
             await EnsureNamespaceAsync(ds, space, ct);
             var group = new BackupGroup(space, BackupTypes.Parse(parse.GetValue(type)!), parse.GetValue(id)!);

@@ -12,15 +12,16 @@ public static class CatCommand
     public static Command Create()
     {
         var store = CommonOptions.Store();
+        var s3Timeout = CommonOptions.S3Timeout();
         var snapshot = CommonOptions.Snapshot();
         var archive = new Argument<string>("ARCHIVE") { Description = "archive name, e.g. root.pxar, drive-scsi0.img, qemu-server.conf (or the server name)" };
         var path = new Argument<string?>("PATH") { Description = "a file inside a pxar archive", Arity = ArgumentArity.ZeroOrOne };
         var ns = CommonOptions.Namespace();
         var keyFile = KeyOptions.KeyFile();
-        var command = new Command("cat", "write an archive, or one file inside a pxar archive, to stdout") { store, snapshot, archive, path, ns, keyFile };
+        var command = new Command("cat", "write an archive, or one file inside a pxar archive, to stdout") { store, snapshot, archive, path, ns, keyFile, s3Timeout };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = StoreOpener.Open(parse.GetValue(store)!, StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
             var snap = SnapshotArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
             var keys = KeyOptions.Load(parse.GetValue(keyFile));
             using var chunks = StoreOpener.ChunkSource(ds);

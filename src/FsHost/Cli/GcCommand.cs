@@ -10,13 +10,14 @@ public static class GcCommand
     public static Command Create()
     {
         var store = CommonOptions.Store();
+        var s3Timeout = CommonOptions.S3Timeout();
         var cutoff = new Option<long?>("--cutoff-seconds") { Description = "keep unreferenced chunks used within this many seconds (default PBS's 24 h 5 min)" }.AtLeast(0L);
         var noAtimeCheck = new Option<bool>("--no-atime-check") { Description = "skip the check that the file system updates access times" };
         var wait = new Option<int>("--wait") { Description = "seconds to wait while another process (BackupFs or PBS) runs a backup or GC on the store (default 0: refuse at once, as PBS does)" };
-        var command = new Command("gc", "garbage collection: remove chunks no snapshot references") { store, cutoff, noAtimeCheck, wait };
+        var command = new Command("gc", "garbage collection: remove chunks no snapshot references") { store, cutoff, noAtimeCheck, wait, s3Timeout };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "gc");
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "gc", StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
             var options = new GcOptions
             {
                 AtimeCutoff = parse.GetValue(cutoff) is long s ? TimeSpan.FromSeconds(s) : GcCutoff.DefaultAtimeCutoff,

@@ -22,13 +22,14 @@ public static class InitCommand
         var putRate = new Option<double?>("--put-rate-limit") { Description = "at most this many PUT requests per second" };
         var fingerprint = new Option<string?>("--fingerprint") { Description = "SHA-256 fingerprint of the endpoint's TLS certificate (self-signed endpoints)" };
         var cacheChunks = new Option<long?>("--cache-chunks") { Description = "local chunk cache capacity in chunks (default from free space)" };
+        var s3Timeout = new Option<double?>("--s3-timeout") { Description = $"seconds one S3 request may take, retries included, before it fails (stored in the config; default {S3StoreConfig.DefaultTimeoutSeconds})" };
         var saveKeys = new Option<bool>("--save-credentials") { Description = "store AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in a 0600 secrets file in STORE" };
         var reader = new Option<bool>("--reader")
         {
             Description = "this host only reads the datastore (another host, e.g. the PBS server, writes it): nothing here ever writes to the bucket",
         };
         var command = new Command("init", "create an empty datastore (PBS layout), locally or as the cache of an S3 bucket")
-            { store, endpoint, bucket, region, pathStyle, storeName, putRate, fingerprint, cacheChunks, saveKeys, reader };
+            { store, endpoint, bucket, region, pathStyle, storeName, putRate, fingerprint, cacheChunks, s3Timeout, saveKeys, reader };
         command.SetAction(parse =>
         {
             var path = parse.GetValue(store)!;
@@ -44,7 +45,7 @@ public static class InitCommand
             }
             var bucketName = parse.GetValue(bucket) ?? throw new Datastore.Formats.BackupFsException("--s3-endpoint needs --bucket");
             var config = S3StoreConfig.ForInit(path, url, bucketName, parse.GetValue(region), parse.GetValue(pathStyle),
-                parse.GetValue(storeName), parse.GetValue(putRate), parse.GetValue(fingerprint), parse.GetValue(cacheChunks), parse.GetValue(reader));
+                parse.GetValue(storeName), parse.GetValue(putRate), parse.GetValue(fingerprint), parse.GetValue(cacheChunks), parse.GetValue(reader), parse.GetValue(s3Timeout));
             var keys = parse.GetValue(saveKeys) ? S3CredentialResolver.Resolve(null) : null;
             S3Datastore.Init(path, config, keys);
             output.WriteLine($"created S3 datastore '{config.StoreName}' in bucket {config.Bucket} with local cache {Path.GetFullPath(path)}{(config.Reader ? " (reader: never writes to the bucket)" : "")}");

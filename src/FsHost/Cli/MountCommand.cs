@@ -21,6 +21,7 @@ public static class MountCommand
     public static Command Create()
     {
         var store = CommonOptions.Store();
+        var s3Timeout = CommonOptions.S3Timeout();
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "an existing, empty directory" };
         var foreground = new Option<bool>("--foreground", "-f") { Description = "stay in the foreground until unmounted (Ctrl-C unmounts)" };
         var allowOther = new Option<bool>("--allow-other") { Description = "let other users access the mount (FUSE allow_other)" };
@@ -59,7 +60,7 @@ public static class MountCommand
         var keyFiles = KeyOptions.KeyFiles();
         keyFiles.Description += "; staging commits are encrypted with the first one";
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, readOnly, writeThrough, noWarmup, keyFiles, dirCacheTime };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, readOnly, writeThrough, noWarmup, keyFiles, dirCacheTime, s3Timeout };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -93,7 +94,12 @@ public static class MountCommand
 
             var keys = KeyOptions.Load(keyPaths, handedOver);
             foreach (var k in keys.Keys) Console.Error.WriteLine($"Encryption key fingerprint: {k.Fingerprint.Short}");
-            var (ds, s3) = StoreOpener.OpenS3Aware(parse.GetValue(store)!, new S3.S3OpenOptions { ReadOnly = parse.GetValue(readOnly) });
+            var (ds, s3) = StoreOpener.OpenS3Aware(parse.GetValue(store)!, new S3.S3OpenOptions
+            {
+                ReadOnly = parse.GetValue(readOnly),
+                TimeoutSeconds = parse.GetValue(s3Timeout),
+                OutageLog = m => Console.Error.WriteLine("backupfs: " + m),
+            });
             // A reader host never writes: no staging, and the bucket client refuses writes anyway.
             bool readOnlyMount = parse.GetValue(readOnly) || s3 is { IsReader: true };
             if (!parse.GetValue(noWarmup)) await MountWarmup.RunAsync(ct);

@@ -14,6 +14,7 @@ public static class RestoreCommand
     public static Command Create()
     {
         var store = CommonOptions.Store();
+        var s3Timeout = CommonOptions.S3Timeout();
         var snapshot = CommonOptions.Snapshot();
         var archive = new Argument<string>("ARCHIVE") { Description = "archive name: root.pxar, drive-scsi0.img, qemu-server.conf, …" };
         var target = new Argument<string>("TARGET") { Description = "directory to restore a pxar archive into, or file to write an image/blob to" };
@@ -21,10 +22,10 @@ public static class RestoreCommand
         var overwrite = new Option<bool>("--overwrite") { Description = "replace existing files in TARGET" };
         var ns = CommonOptions.Namespace();
         var keyFile = KeyOptions.KeyFile();
-        var command = new Command("restore", "restore an archive, or one path inside a pxar archive") { store, snapshot, archive, target, path, overwrite, ns, keyFile };
+        var command = new Command("restore", "restore an archive, or one path inside a pxar archive") { store, snapshot, archive, target, path, overwrite, ns, keyFile, s3Timeout };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.Open(parse.GetValue(store)!);
+            var ds = StoreOpener.Open(parse.GetValue(store)!, StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
             var snap = SnapshotArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
             var keys = KeyOptions.Load(parse.GetValue(keyFile));
             using var chunks = StoreOpener.ChunkSource(ds);

@@ -46,11 +46,14 @@ public static class StoreOpener
         return store;
     }
 
-    public static S3Datastore OpenS3(string path)
+    public static S3Datastore OpenS3(string path, S3OpenOptions? s3Options = null)
     {
-        var (_, s3) = OpenS3Aware(path);
+        var (_, s3) = OpenS3Aware(path, s3Options);
         return s3 ?? throw new BackupFsException($"{Path.GetFullPath(path)} is a local datastore, not an S3 one");
     }
+
+    /// <summary>S3 options carrying a command's --s3-timeout (null: the store's configured timeout).</summary>
+    public static S3OpenOptions WithTimeout(double? s3TimeoutSeconds) => new() { TimeoutSeconds = s3TimeoutSeconds };
 
     /// <summary>Decoded-chunk source for readers: decode + digest check, behind an in-memory cache.</summary>
     public static CachedChunkSource ChunkSource(DataStore store, long cacheBytes = 64L * 1024 * 1024) =>

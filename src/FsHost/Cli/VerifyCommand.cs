@@ -10,14 +10,15 @@ public static class VerifyCommand
     public static Command Create()
     {
         var store = CommonOptions.Store();
+        var s3Timeout = CommonOptions.S3Timeout();
         var snapshot = new Argument<string?>("SNAPSHOT") { Description = "one snapshot (default: every snapshot of every namespace)", Arity = ArgumentArity.ZeroOrOne };
         var ns = CommonOptions.Namespace();
         var keyFile = KeyOptions.KeyFiles();
         var command = new Command("verify", "read every chunk of every index (bypassing caches) and check its digest; "
-            + "encrypted snapshots without --keyfile: CRC, crypt mode, sizes and checksums only") { store, snapshot, ns, keyFile };
+            + "encrypted snapshots without --keyfile: CRC, crypt mode, sizes and checksums only") { store, snapshot, ns, keyFile, s3Timeout };
         command.SetAction(async (parse, ct) =>
         {
-            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "verify");
+            var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "verify", StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
             var keys = KeyOptions.Load(parse.GetValue(keyFile));
             var verifier = new Verifier(ds, new VerifyOptions { Progress = new MaintenanceProgressPrinter(parse.InvocationConfiguration.Error), Keys = keys });
             var one = parse.GetValue(snapshot);

@@ -1,6 +1,7 @@
 using System.IO.Hashing;
 using System.Text;
 using BackupFs.Datastore.Crypto;
+using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
 using BackupFs.FsHost.Vfs;
@@ -148,6 +149,9 @@ public sealed class TreeErrorLog
 
     public void Report(string what, Exception e)
     {
+        // The backend logs its own outages (one line when it stops answering, one when it answers
+        // again); repeating that for every read that failed meanwhile would flood the log.
+        if (e is IBackendUnreachable) return;
         long now = Environment.TickCount64;
         if (now - Interlocked.Read(ref _windowStart) > 1000)
         {

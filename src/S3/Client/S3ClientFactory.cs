@@ -34,7 +34,7 @@ public static class S3ClientFactory
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
             // Retries and deadlines are ours (S3ObjectClient): the SDK's Timeout is not a reliable deadline.
             MaxErrorRetry = 0,
-            Timeout = config.RequestTimeout + TimeSpan.FromSeconds(5),
+            Timeout = (config.Timeout < config.RequestTimeout ? config.Timeout : config.RequestTimeout) + TimeSpan.FromSeconds(5),
         };
         if (config.Fingerprint != null)
             sdk.HttpClientFactory = new PinnedCertificateHttpClientFactory(S3StoreConfig.ParseFingerprint(config.Fingerprint));
@@ -49,12 +49,16 @@ public static class S3ClientFactory
         return new AmazonS3Client(creds, CreateSdkConfig(config));
     }
 
-    public static S3ObjectClient Create(S3StoreConfig config, S3Credentials credentials, TimeSpan? retryBaseDelay = null)
+    /// <param name="log">sink of the circuit breaker's outage lines (stopped answering, answers again); null = silent</param>
+    public static S3ObjectClient Create(S3StoreConfig config, S3Credentials credentials, TimeSpan? retryBaseDelay = null, Action<string>? log = null)
     {
         var sdk = CreateSdkClient(config, credentials);
         var options = new S3ObjectClientOptions
         {
+            Timeout = config.Timeout,
             RequestTimeout = config.RequestTimeout,
+            Log = log,
+            Redactor = new S3SecretRedactor([credentials.SecretKey, credentials.SessionToken]),
             Retry = new S3RetryPolicy(config.MaxAttempts, retryBaseDelay),
             PutRateLimiter = config.PutRateLimit is > 0 ? new PutRateLimiter(config.PutRateLimit.Value) : null,
         };

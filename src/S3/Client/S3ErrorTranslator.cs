@@ -9,7 +9,17 @@ namespace BackupFs.S3.Client;
 /// <summary>Turns SDK and transport exceptions into one-line <see cref="S3RequestException"/>s that name the cause.</summary>
 internal static class S3ErrorTranslator
 {
-    public static S3RequestException Translate(Exception e, string operation, string? key, string bucket, string endpoint)
+    public static S3RequestException Translate(Exception e, string operation, string? key, string bucket, string endpoint, S3SecretRedactor? redactor = null)
+    {
+        var translated = TranslateUnredacted(e, operation, key, bucket, endpoint);
+        var clean = (redactor ?? S3SecretRedactor.None).Redact(translated.Message);
+        if (clean == translated.Message) return translated;
+        return translated is S3ConnectionException
+            ? new S3ConnectionException(clean, translated.InnerException)
+            : new S3RequestException(clean, translated.StatusCode, translated.ErrorCode, translated.IsTransient, translated.InnerException);
+    }
+
+    private static S3RequestException TranslateUnredacted(Exception e, string operation, string? key, string bucket, string endpoint)
     {
         if (e is S3RequestException already) return already;
         string what = key == null ? $"{operation} on bucket '{bucket}'" : $"{operation} '{key}'";
@@ -38,9 +48,9 @@ internal static class S3ErrorTranslator
         if (transport is AuthenticationException auth)
             return new S3RequestException($"TLS connection to S3 endpoint {endpoint} failed: {FirstLine(auth.Message).TrimStart(':', ' ')} (certificate not trusted or fingerprint mismatch)", null, null, false, e);
         if (transport is SocketException socket)
-            return new S3RequestException($"cannot reach S3 endpoint {endpoint}: {socket.Message} ({what})", null, null, true, e);
+            return new S3ConnectionException($"cannot reach S3 endpoint {endpoint}: {socket.Message} ({what})", e);
         if (transport != null)
-            return new S3RequestException($"S3 connection to {endpoint} failed during {what}: {FirstLine(transport.Message).TrimStart(':', ' ')}", null, null, true, e);
+            return new S3ConnectionException($"S3 connection to {endpoint} failed during {what}: {FirstLine(transport.Message).TrimStart(':', ' ')}", e);
         return new S3RequestException($"S3 {what} failed: {FirstLine(e.Message).TrimStart(':', ' ')}", null, null, S3RetryPolicy.IsTransient(e), e);
     }
 

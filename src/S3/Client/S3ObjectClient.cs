@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -8,10 +9,22 @@ namespace BackupFs.S3.Client;
 
 public sealed class S3ObjectClientOptions
 {
-    /// <summary>Deadline of one attempt, enforced with a CancellationToken (the SDK Timeout is not reliable).</summary>
+    /// <summary>
+    /// Deadline of one request, all its attempts, back-off waits and rate-limit waits for retries
+    /// included; the clock starts when the request is first sent (queueing for the PUT rate limit
+    /// before that is not network time).
+    /// </summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Cap of one attempt within <see cref="Timeout"/>, enforced with a CancellationToken (the SDK Timeout is not reliable).</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public S3RetryPolicy Retry { get; init; } = new();
     public PutRateLimiter? PutRateLimiter { get; init; }
+    /// <summary>Fail fast while the endpoint does not answer; null = every request waits its own deadline.</summary>
+    public S3CircuitBreakerOptions? CircuitBreaker { get; init; } = new();
+    /// <summary>Sink for the breaker's two lines per outage (stopped answering, answers again); null = silent.</summary>
+    public Action<string>? Log { get; init; }
+    /// <summary>Removes the credentials from error messages.</summary>
+    public S3SecretRedactor Redactor { get; init; } = S3SecretRedactor.None;
 }
 
 /// <summary>One object of a listing.</summary>
@@ -30,6 +43,7 @@ public sealed class S3ObjectClient : IDisposable
     private readonly IAmazonS3 _s3;
     private readonly bool _ownsClient;
     private readonly S3ObjectClientOptions _options;
+    private readonly S3SecretRedactor _redactor;
 
     public string Bucket { get; }
     /// <summary>Endpoint URL for messages.</summary>
@@ -37,7 +51,13 @@ public sealed class S3ObjectClient : IDisposable
     public S3RequestCounters Counters { get; } = new();
     /// <summary>When set, every writing request (PUT, DELETE, COPY) is refused before it is sent, with this reason.</summary>
     public string? ReadOnlyReason { get; set; }
+
+    /// <summary>Deadline of one request including retries.</summary>
+    public TimeSpan Timeout => _options.Timeout;
+    /// <summary>Cap of one attempt.</summary>
     public TimeSpan RequestTimeout => _options.RequestTimeout;
+    /// <summary>Open while the endpoint does not answer (null when disabled).</summary>
+    public S3CircuitBreaker? Breaker { get; }
     public int MaxAttempts => _options.Retry.MaxAttempts;
     /// <summary>The PUT rate limit in requests per second, or null when unlimited.</summary>
     public double? PutRequestsPerSecond => _options.PutRateLimiter?.RequestsPerSecond;
@@ -46,10 +66,16 @@ public sealed class S3ObjectClient : IDisposable
     {
         _s3 = s3;
         Bucket = bucket;
-        Endpoint = endpoint;
+        Endpoint = S3SecretRedactor.RedactUrls(endpoint);
         _options = options ?? new S3ObjectClientOptions();
+        _redactor = _options.Redactor;
         _ownsClient = ownsClient;
+        if (_options.CircuitBreaker is { } breaker)
+            Breaker = new S3CircuitBreaker(ProbeAsync, Endpoint, breaker, _options.Log);
     }
+
+    /// <summary>The breaker's probe: HEAD of the bucket, sent past the breaker, no retries.</summary>
+    private Task ProbeAsync(CancellationToken ct) => _s3.HeadBucketAsync(new HeadBucketRequest { BucketName = Bucket }, ct);
 
     /// <summary>
     /// Uploads an object. With <paramref name="noReplace"/> the PUT carries If-None-Match: * and a
@@ -255,63 +281,144 @@ public sealed class S3ObjectClient : IDisposable
             : new MemoryStream(data.ToArray(), writable: false);
 
     /// <summary>
-    /// One logical request: attempts with a hard deadline each (the wait ends even if the SDK
-    /// ignores cancellation), transient failures retried with back-off, errors translated.
+    /// One logical request within one deadline (<see cref="S3ObjectClientOptions.Timeout"/>):
+    /// attempts capped at <see cref="S3ObjectClientOptions.RequestTimeout"/> (the wait ends even if
+    /// the SDK ignores cancellation), transient failures retried with back-off only while the
+    /// deadline leaves room, errors translated. A failure without any answer from the server opens
+    /// the circuit breaker: later requests then fail at once until the endpoint answers again.
     /// </summary>
     private async Task<T> RunAsync<T>(S3RequestKind kind, string operation, string? key, Func<CancellationToken, Task<T>> call, CancellationToken ct)
     {
         if (ReadOnlyReason is { } readOnly && kind is S3RequestKind.Put or S3RequestKind.Delete or S3RequestKind.Copy)
             throw new S3ReadOnlyException($"refusing S3 {operation} '{key}': {readOnly}");
+
+        string what = $"S3 {operation}{(key == null ? "" : $" '{key}'")}";
         var retry = _options.Retry;
+        Breaker?.ThrowIfOpen(what);
+        var breakerToken = Breaker?.Token ?? CancellationToken.None;
+        using var request = CancellationTokenSource.CreateLinkedTokenSource(ct, breakerToken);
+        if (kind == S3RequestKind.Put && _options.PutRateLimiter is { } firstToken)
+        {
+            // Queueing for the rate limit is not network time: outside the deadline, but it ends when the breaker opens.
+            try { await firstToken.WaitAsync(request.Token).ConfigureAwait(false); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { throw Breaker!.UnavailableNow(what); }
+        }
+        request.CancelAfter(_options.Timeout);
+        long started = Stopwatch.GetTimestamp();
+        S3RequestException? last = null;
+        var backOff = TimeSpan.Zero;
         for (int attempt = 1; ; attempt++)
         {
-            ct.ThrowIfCancellationRequested();
-            if (kind == S3RequestKind.Put && _options.PutRateLimiter is { } limiter)
-                await limiter.WaitAsync(ct).ConfigureAwait(false);
-            Counters.Count(kind);
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            deadline.CancelAfter(_options.RequestTimeout);
-            Exception failure;
+            S3RequestException failure;
             try
             {
-                var task = call(deadline.Token);
-                try
+                if (attempt > 1)
                 {
-                    return await task.WaitAsync(deadline.Token).ConfigureAwait(false);
+                    await Task.Delay(backOff, request.Token).ConfigureAwait(false);
+                    if (kind == S3RequestKind.Put && _options.PutRateLimiter is { } limiter)
+                        await limiter.WaitAsync(request.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (!task.IsCompleted)
-                {
-                    // Abandoned attempt: observe its eventual exception so it is not reported as unobserved.
-                    _ = task.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
-                    throw;
-                }
+                Breaker?.ThrowIfOpen(what);
+                return await AttemptAsync(kind, operation, key, call, request.Token, ct, breakerToken, Remaining(started)).ConfigureAwait(false);
             }
-            catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; }
+            catch (OperationCanceledException) when (breakerToken.IsCancellationRequested)
             {
-                failure = new S3TimeoutException(
-                    $"S3 {operation}{(key == null ? "" : $" '{key}'")} got no answer from {Endpoint} within {_options.RequestTimeout.TotalSeconds:0.###} s",
-                    _options.RequestTimeout, e);
+                // Another request found the endpoint dead meanwhile: do not wait out this deadline too.
+                throw Breaker!.UnavailableNow(what);
             }
-            catch (OperationCanceledException) { throw; }
-            catch (Exception e)
+            catch (OperationCanceledException e)
             {
-                failure = S3ErrorTranslator.Translate(e, operation, key, Bucket, Endpoint);
+                // The request's whole deadline ran out while waiting to retry: report why it was retried.
+                if (last != null) throw Final(last, attempt - 1);
+                failure = new S3TimeoutException($"{what} got no answer from {Endpoint} within {_options.Timeout.TotalSeconds:0.###} s", _options.Timeout, e);
             }
+            catch (S3UnavailableException) { throw; }
+            catch (S3RequestException e) { failure = e; }
 
-            if (!S3RetryPolicy.IsTransient(failure) || attempt >= retry.MaxAttempts)
-            {
-                if (attempt > 1 && failure is S3TimeoutException timeout)
-                    throw new S3TimeoutException($"{timeout.Message} (after {attempt} attempts)", timeout.Deadline, timeout.InnerException);
-                if (attempt > 1 && failure is S3RequestException { IsTransient: true } last)
-                    throw new S3RequestException($"{last.Message} (after {attempt} attempts)", last.StatusCode, last.ErrorCode, true, last.InnerException);
-                throw failure;
-            }
-            await Task.Delay(retry.DelayBefore(attempt + 1), ct).ConfigureAwait(false);
+            // A retry cut short by the request's deadline says nothing new about a server that
+            // answered the previous attempt with an error: report that error (no network fault).
+            if (failure is S3TimeoutException { Deadline: var d } && d == _options.Timeout
+                && last != null && !S3CircuitBreaker.IsNetworkFault(last))
+                throw Final(last, attempt);
+            backOff = retry.DelayBefore(attempt + 1);
+            if (!S3RetryPolicy.IsTransient(failure) || attempt >= retry.MaxAttempts || Remaining(started) - backOff < MinimumAttempt)
+                throw Final(failure, attempt);
+            last = failure;
         }
+    }
+
+    private TimeSpan Remaining(long started) => _options.Timeout - Stopwatch.GetElapsedTime(started);
+
+    /// <summary>A retry is only started with at least this much of the deadline left (a quarter of it, at most 1 s).</summary>
+    private TimeSpan MinimumAttempt => TimeSpan.FromMilliseconds(Math.Min(1000, _options.Timeout.TotalMilliseconds / 4));
+
+    /// <summary>
+    /// One attempt with its own cap; every failure comes back as an <see cref="S3RequestException"/>,
+    /// except cancellation by the caller or by the breaker.
+    /// </summary>
+    private async Task<T> AttemptAsync<T>(S3RequestKind kind, string operation, string? key, Func<CancellationToken, Task<T>> call,
+        CancellationToken request, CancellationToken caller, CancellationToken breaker, TimeSpan remaining)
+    {
+        Counters.Count(kind);
+        var cap = remaining < _options.RequestTimeout ? remaining : _options.RequestTimeout;
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(request);
+        attempt.CancelAfter(cap > TimeSpan.Zero ? cap : TimeSpan.FromMilliseconds(1));
+        Task<T> task;
+        try
+        {
+            task = call(attempt.Token);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw S3ErrorTranslator.Translate(e, operation, key, Bucket, Endpoint, _redactor);
+        }
+        try
+        {
+            return await task.WaitAsync(attempt.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!caller.IsCancellationRequested && !breaker.IsCancellationRequested)
+        {
+            // This attempt's cap or the request's whole deadline ran out.
+            Abandon(task);
+            var deadline = request.IsCancellationRequested || cap < _options.RequestTimeout ? _options.Timeout : _options.RequestTimeout;
+            throw new S3TimeoutException($"S3 {operation}{(key == null ? "" : $" '{key}'")} got no answer from {Endpoint} within {deadline.TotalSeconds:0.###} s", deadline, e);
+        }
+        catch (OperationCanceledException)
+        {
+            Abandon(task);
+            throw;
+        }
+        catch (Exception e)
+        {
+            throw S3ErrorTranslator.Translate(e, operation, key, Bucket, Endpoint, _redactor);
+        }
+    }
+
+    /// <summary>Observes an abandoned attempt's eventual exception so it is not reported as unobserved.</summary>
+    private static void Abandon(Task task)
+    {
+        if (!task.IsCompleted) _ = task.ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+    }
+
+    /// <summary>The error a failed request reports; a network fault also opens the breaker (said once, in this message).</summary>
+    private S3RequestException Final(S3RequestException failure, int attempts)
+    {
+        string suffix = attempts > 1 ? $" (after {attempts} attempts)" : "";
+        if (Breaker != null && S3CircuitBreaker.IsNetworkFault(failure) && Breaker.Trip(failure))
+            suffix += "; S3 requests fail at once until the endpoint answers again";
+        if (suffix.Length == 0) return failure;
+        return failure switch
+        {
+            S3TimeoutException timeout => new S3TimeoutException(timeout.Message + suffix, timeout.Deadline, timeout.InnerException),
+            S3ConnectionException connection => new S3ConnectionException(connection.Message + suffix, connection.InnerException),
+            _ => new S3RequestException(failure.Message + suffix, failure.StatusCode, failure.ErrorCode, failure.IsTransient, failure.InnerException),
+        };
     }
 
     public void Dispose()
     {
+        Breaker?.Dispose();
         if (_ownsClient) _s3.Dispose();
     }
 }

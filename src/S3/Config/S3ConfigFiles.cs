@@ -29,11 +29,11 @@ public static class S3ConfigFiles
 
     public static bool IsS3Datastore(string cacheRoot) => File.Exists(ConfigPath(cacheRoot));
 
+    /// <summary>Writes s3.json, mode 0600 from its creation (it names the endpoint and bucket; no secrets).</summary>
     public static void SaveConfig(string cacheRoot, S3StoreConfig config)
     {
         config.Validate();
-        Datastore.Platform.PrivateDirectory.Ensure(cacheRoot, StateDir);
-        AtomicFile.Write(ConfigPath(cacheRoot), JsonSerializer.SerializeToUtf8Bytes(config, Json), createMode: Datastore.Platform.PrivateDirectory.UnixFile);
+        WritePrivate(ConfigPath(cacheRoot), JsonSerializer.SerializeToUtf8Bytes(config, Json));
     }
 
     /// <exception cref="BackupFsException">missing, unreadable or invalid config</exception>
@@ -55,20 +55,36 @@ public static class S3ConfigFiles
     }
 
     /// <summary>Writes the secrets file with mode 0600 from the start (never world-readable, not even briefly).</summary>
-    public static void SaveSecrets(string cacheRoot, S3Credentials credentials)
+    public static void SaveSecrets(string cacheRoot, S3Credentials credentials) =>
+        WritePrivate(SecretsPath(cacheRoot),
+            JsonSerializer.SerializeToUtf8Bytes(new SecretsJson { AccessKey = credentials.AccessKey, SecretKey = credentials.SecretKey }, Json));
+
+    /// <summary>
+    /// Atomic replace with a temporary file created 0600 (O_CREAT|O_EXCL with the mode, so there is
+    /// no moment where it is readable by others, whatever the umask), in a state directory made 0700.
+    /// </summary>
+    private static void WritePrivate(string path, byte[] body)
     {
-        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("S3 secrets files need Unix permissions");
-        Datastore.Platform.PrivateDirectory.Ensure(cacheRoot, StateDir);
-        var path = SecretsPath(cacheRoot);
+        if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("S3 config files need Unix permissions");
+        // .backupfs made (or checked) 0700, refused when it is a symlink or someone else's.
+        var dir = Path.GetDirectoryName(path)!;
+        Datastore.Platform.PrivateDirectory.Ensure(Path.GetDirectoryName(dir)!, StateDir);
         var tmp = path + ".tmp_" + Random.Shared.Next().ToString("x8");
-        var body = JsonSerializer.SerializeToUtf8Bytes(new SecretsJson { AccessKey = credentials.AccessKey, SecretKey = credentials.SecretKey }, Json);
         var options = new FileStreamOptions
         {
             Mode = FileMode.CreateNew, Access = FileAccess.Write,
             UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
         };
-        using (var fs = new FileStream(tmp, options)) fs.Write(body);
-        File.Move(tmp, path, overwrite: true);
+        try
+        {
+            using (var fs = new FileStream(tmp, options)) fs.Write(body);
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+            throw;
+        }
     }
 
     /// <summary>The secrets file's keys, or null when there is none.</summary>

@@ -27,7 +27,10 @@ public sealed partial record S3StoreConfig
     public double? PutRateLimit { get; init; }
     /// <summary>SHA-256 of the endpoint's leaf certificate (hex, colons optional): accepts a self-signed certificate.</summary>
     public string? Fingerprint { get; init; }
-    /// <summary>Deadline of one S3 request attempt, seconds.</summary>
+    /// <summary>Deadline of one S3 request, retries and back-off included, seconds ("timeout-seconds"; `--s3-timeout`).</summary>
+    public double TimeoutSeconds { get; init; } = DefaultTimeoutSeconds;
+    public const double DefaultTimeoutSeconds = 30;
+    /// <summary>Cap of one attempt within <see cref="TimeoutSeconds"/>, seconds.</summary>
     public double RequestTimeoutSeconds { get; init; } = 60;
     /// <summary>Attempts per request on transient errors (500/503/504/transport/timeout).</summary>
     public int MaxAttempts { get; init; } = 3;
@@ -39,6 +42,7 @@ public sealed partial record S3StoreConfig
     /// </summary>
     public bool Reader { get; init; }
 
+    [JsonIgnore] public TimeSpan Timeout => TimeSpan.FromSeconds(TimeoutSeconds);
     [JsonIgnore] public TimeSpan RequestTimeout => TimeSpan.FromSeconds(RequestTimeoutSeconds);
 
     /// <summary>
@@ -48,7 +52,8 @@ public sealed partial record S3StoreConfig
     /// </summary>
     /// <exception cref="BackupFsException">an argument is invalid</exception>
     public static S3StoreConfig ForInit(string storePath, string endpoint, string bucket, string? region = null, bool pathStyle = false,
-        string? storeName = null, double? putRateLimit = null, string? fingerprint = null, long? cacheCapacityChunks = null, bool reader = false)
+        string? storeName = null, double? putRateLimit = null, string? fingerprint = null, long? cacheCapacityChunks = null, bool reader = false,
+        double? timeoutSeconds = null)
     {
         var name = storeName ?? Path.GetFileName(Path.GetFullPath(storePath).TrimEnd('/'));
         if (storeName == null && !ContentPathRules.IsSafeId(name))
@@ -57,6 +62,7 @@ public sealed partial record S3StoreConfig
         {
             Endpoint = endpoint, Bucket = bucket, StoreName = name, Region = region ?? DefaultRegion, PathStyle = pathStyle,
             PutRateLimit = putRateLimit, Fingerprint = fingerprint, CacheCapacityChunks = cacheCapacityChunks, Reader = reader,
+            TimeoutSeconds = timeoutSeconds ?? DefaultTimeoutSeconds,
         };
         config.Validate();
         return config;
@@ -65,9 +71,12 @@ public sealed partial record S3StoreConfig
     /// <exception cref="BackupFsException">a field is invalid (one clear line)</exception>
     public void Validate()
     {
+        if (HasUserInfo(Endpoint))
+            throw new BackupFsException("the S3 endpoint must not contain credentials (user:password@host): give the keys in the "
+                + "secrets file (init --save-credentials), AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or an AWS profile");
         if (!Uri.TryCreate(Endpoint.Replace("{{bucket}}", "bucket").Replace("{{region}}", "region"), UriKind.Absolute, out var uri)
             || (uri.Scheme != "http" && uri.Scheme != "https") || string.IsNullOrEmpty(uri.Host))
-            throw new BackupFsException($"invalid S3 endpoint '{Endpoint}': expected http(s)://host[:port]");
+            throw new BackupFsException($"invalid S3 endpoint '{Client.S3SecretRedactor.RedactUrls(Endpoint)}': expected http(s)://host[:port]");
         if (!IsValidBucketName(Bucket))
             throw new BackupFsException($"invalid bucket name '{Bucket}': 3-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit");
         if (!ContentPathRules.IsSafeId(StoreName))
@@ -77,10 +86,21 @@ public sealed partial record S3StoreConfig
         if (PutRateLimit is < 0 || double.IsNaN(PutRateLimit ?? 0))
             throw new BackupFsException("the put rate limit must be a positive number of requests per second");
         if (Fingerprint != null) _ = ParseFingerprint(Fingerprint);
-        if (RequestTimeoutSeconds <= 0 || RequestTimeoutSeconds > 86400)
-            throw new BackupFsException("the S3 request timeout must be between 0 and 86400 seconds");
+        if (!(TimeoutSeconds > 0) || TimeoutSeconds > 86400)
+            throw new BackupFsException("the S3 timeout must be more than 0 and at most 86400 seconds");
+        if (!(RequestTimeoutSeconds > 0) || RequestTimeoutSeconds > 86400)
+            throw new BackupFsException("the S3 request timeout must be more than 0 and at most 86400 seconds");
         if (MaxAttempts is < 1 or > 20) throw new BackupFsException("S3 attempts must be between 1 and 20");
         if (CacheCapacityChunks is < 1) throw new BackupFsException("the cache capacity must be at least one chunk");
+    }
+
+    /// <summary>True when the URL's authority has a "user[:password]@" part (even when it does not parse as a URL).</summary>
+    public static bool HasUserInfo(string endpoint)
+    {
+        int scheme = endpoint.IndexOf("://", StringComparison.Ordinal);
+        var rest = scheme < 0 ? endpoint : endpoint[(scheme + 3)..];
+        int end = rest.IndexOfAny(['/', '?', '#']);
+        return (end < 0 ? rest : rest[..end]).Contains('@');
     }
 
     /// <summary>Bucket naming rules of S3 (as PBS checks them).</summary>

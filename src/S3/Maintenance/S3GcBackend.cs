@@ -165,7 +165,10 @@ public sealed class S3GcBackend : IGcBackend
         }
         catch
         {
-            foreach (var c in delete) c.Abandon();
+            // The batch may have been deleted even though no answer came (a timeout is ambiguous):
+            // drop the local copies, so the cache never claims a chunk the bucket may have lost.
+            // A later backup then uploads it again (put-if-absent), a reader fetches it if it is there.
+            foreach (var c in delete) c.ForgetLocal(_chunks);
             throw;
         }
         foreach (var c in delete)
@@ -206,6 +209,18 @@ public sealed class S3GcBackend : IGcBackend
             if (_released) return;
             if (Aside is not null && File.Exists(Aside)) File.Move(Aside, local, overwrite: true);
             Release();
+        }
+
+        /// <summary>Keeps the object but not the local file (outcome of its deletion unknown).</summary>
+        public void ForgetLocal(S3ChunkBackend chunks)
+        {
+            if (_released) return;
+            try
+            {
+                if (Aside is not null) File.Delete(Aside);
+                if (!Bad) chunks.ForgetCached(Digest);
+            }
+            finally { Release(); }
         }
 
         public void Release()

@@ -192,6 +192,7 @@ public class S3MaintenanceFaultTests(S3GatewayFixture gw)
         await Assert.ThrowsAnyAsync<BackupFsException>(() => new GarbageCollector(ds, new GcOptions { AtimeCutoff = TimeSpan.Zero }).RunAsync());
 
         proxy.Down = false;
+        await S3GatewayFixture.UntilAnsweringAsync(s3.Client);
         var pruned = await new Pruner(ds).PruneAsync(BackupGroup.Parse("vm/100"), new KeepOptions(Last: 1));
         Assert.Equal(2, pruned.RemovedCount);
         foreach (var f in Directory.EnumerateFiles(System.IO.Path.Combine(root, ".chunks"), "*", SearchOption.AllDirectories))

@@ -56,7 +56,7 @@ public sealed class S3GatewayFixture : IAsyncLifetime
             throw new InvalidOperationException($"scripts/start-s3.sh failed ({p.ExitCode}):\n{await stdout}\n{await stderr}");
     }
 
-    /// <summary>A config for a bucket on the gateway (or on another endpoint, e.g. a proxy).</summary>
+    /// <summary>A config for a bucket on the gateway (or on another endpoint, e.g. a proxy); <c>timeoutSeconds</c> bounds each request, retries included.</summary>
     public S3StoreConfig Config(string bucket, string? endpoint = null, string store = "store1", double timeoutSeconds = 10, int attempts = 3,
         long? capacity = null) => new()
     {
@@ -65,6 +65,7 @@ public sealed class S3GatewayFixture : IAsyncLifetime
         StoreName = store,
         Region = Region,
         PathStyle = true,
+        TimeoutSeconds = timeoutSeconds,            // the deadline of a request, retries included
         RequestTimeoutSeconds = timeoutSeconds,
         MaxAttempts = attempts,
         CacheCapacityChunks = capacity,
@@ -81,6 +82,20 @@ public sealed class S3GatewayFixture : IAsyncLifetime
     public S3ObjectClient Client(string bucket, string? endpoint = null, double timeoutSeconds = 10, int attempts = 3, S3Credentials? credentials = null) =>
         S3ClientFactory.Create(Config(bucket, endpoint, timeoutSeconds: timeoutSeconds, attempts: attempts), credentials ?? Credentials,
             retryBaseDelay: TimeSpan.FromMilliseconds(50));
+
+    /// <summary>
+    /// Waits until the client's circuit breaker has closed again after a fault was cleared (its
+    /// background probe got an answer): until then requests fail at once by design.
+    /// </summary>
+    public static async Task UntilAnsweringAsync(S3ObjectClient client)
+    {
+        var sw = Stopwatch.StartNew();
+        while (client.Breaker is { IsOpen: true })
+        {
+            if (sw.Elapsed > TimeSpan.FromSeconds(20)) throw new TimeoutException("the S3 circuit breaker did not close within 20 s");
+            await Task.Delay(50);
+        }
+    }
 
     public async Task<List<string>> KeysAsync(string bucket, string prefix = "")
     {

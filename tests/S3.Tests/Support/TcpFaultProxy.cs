@@ -16,6 +16,8 @@ public sealed class TcpFaultProxy : IDisposable
     private readonly List<TcpClient> _connections = new();
 
     public volatile bool Blackhole;
+    /// <summary>Turns <see cref="Blackhole"/> on when bytes from the client match (e.g. one kind of request), before they are forwarded.</summary>
+    public Func<ReadOnlyMemory<byte>, bool>? BlackholeWhen;
     private volatile bool _down;
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
@@ -60,8 +62,8 @@ public sealed class TcpFaultProxy : IDisposable
             client.NoDelay = true;
             upstream.NoDelay = true;
             await upstream.ConnectAsync(_upstream, _stop.Token);
-            var a = PumpAsync(client.GetStream(), upstream.GetStream());
-            var b = PumpAsync(upstream.GetStream(), client.GetStream());
+            var a = PumpAsync(client.GetStream(), upstream.GetStream(), fromClient: true);
+            var b = PumpAsync(upstream.GetStream(), client.GetStream(), fromClient: false);
             await Task.WhenAny(a, b);
         }
         catch { }
@@ -73,13 +75,14 @@ public sealed class TcpFaultProxy : IDisposable
         }
     }
 
-    private async Task PumpAsync(NetworkStream from, NetworkStream to)
+    private async Task PumpAsync(NetworkStream from, NetworkStream to, bool fromClient)
     {
         var buffer = new byte[65536];
         while (true)
         {
             int n = await from.ReadAsync(buffer, _stop.Token);
             if (n == 0) return;
+            if (fromClient && BlackholeWhen is { } when && when(buffer.AsMemory(0, n))) Blackhole = true;
             if (Blackhole) continue;
             await to.WriteAsync(buffer.AsMemory(0, n), _stop.Token);
         }

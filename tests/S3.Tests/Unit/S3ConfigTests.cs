@@ -96,3 +96,84 @@ public class S3ConfigTests
         Assert.Throws<BackupFsException>(() => S3StoreConfig.ForInit("/srv/s", "http://h", "bkt", putRateLimit: -1));
     }
 }
+
+public class S3CredentialHygieneTests
+{
+    private static S3StoreConfig With(string endpoint) => new() { Endpoint = endpoint, Bucket = "my-bucket", StoreName = "store1" };
+
+    [Theory]
+    [InlineData("http://user:hunter2-secret@127.0.0.1:7480")]
+    [InlineData("https://AKIA:hunter2-secret@{{bucket}}.s3.example.com/")]
+    [InlineData("http://user:hunter2-secret@bad host")]
+    [InlineData("http://:hunter2-secret@host")]
+    public void EndpointsWithCredentialsAreRefusedWithoutEchoingThem(string endpoint)
+    {
+        var e = Assert.Throws<BackupFsException>(() => With(endpoint).Validate());
+        Assert.Contains("must not contain credentials", e.Message);
+        Assert.DoesNotContain("hunter2", e.Message);
+        using var dir = new TempDir();
+        Assert.Throws<BackupFsException>(() => S3ConfigFiles.SaveConfig(dir.Path, With(endpoint)));
+        Assert.False(File.Exists(S3ConfigFiles.ConfigPath(dir.Path)));
+    }
+
+    [Fact]
+    public void AHandEditedConfigWithCredentialsInTheEndpointIsRefusedOnLoad()
+    {
+        using var dir = new TempDir();
+        S3ConfigFiles.SaveConfig(dir.Path, With("http://127.0.0.1:7480"));
+        var path = S3ConfigFiles.ConfigPath(dir.Path);
+        File.WriteAllText(path, File.ReadAllText(path).Replace("http://127.0.0.1", "http://u:hunter2-secret@127.0.0.1"));
+        var e = Assert.Throws<BackupFsException>(() => S3ConfigFiles.LoadConfig(dir.Path));
+        Assert.DoesNotContain("hunter2", e.Message);
+    }
+
+    [Fact]
+    public void ConfigAndSecretsFilesAreCreatedPrivateWhateverTheUmask()
+    {
+        using var dir = new TempDir();
+        var root = Path.Combine(dir.Path, "store");
+        var oldMask = Umask(0);                                  // the most permissive umask: modes must come from the code
+        try
+        {
+            S3ConfigFiles.SaveConfig(root, With("http://127.0.0.1:7480"));
+            S3ConfigFiles.SaveSecrets(root, new S3Credentials("AK", "SK", "test"));
+        }
+        finally { Umask(oldMask); }
+        const UnixFileMode private600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        Assert.Equal(private600, File.GetUnixFileMode(S3ConfigFiles.ConfigPath(root)));
+        Assert.Equal(private600, File.GetUnixFileMode(S3ConfigFiles.SecretsPath(root)));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute,
+            File.GetUnixFileMode(Path.GetDirectoryName(S3ConfigFiles.ConfigPath(root))!));
+    }
+
+    [Fact]
+    public void TheTimeoutIsStoredAndDefaultsToThirtySecondsForOlderConfigs()
+    {
+        using var dir = new TempDir();
+        S3ConfigFiles.SaveConfig(dir.Path, With("http://127.0.0.1:7480") with { TimeoutSeconds = 12 });
+        var path = S3ConfigFiles.ConfigPath(dir.Path);
+        Assert.Contains("\"timeout-seconds\": 12", File.ReadAllText(path));
+        Assert.Equal(TimeSpan.FromSeconds(12), S3ConfigFiles.LoadConfig(dir.Path).Timeout);
+        File.WriteAllText(path, File.ReadAllText(path).Replace("\"timeout-seconds\": 12,", ""));
+        Assert.Equal(TimeSpan.FromSeconds(30), S3ConfigFiles.LoadConfig(dir.Path).Timeout);
+        Assert.Throws<BackupFsException>(() => (With("http://h") with { TimeoutSeconds = 0 }).Validate());
+    }
+
+    [Fact]
+    public void TheRedactorRemovesSecretsSignaturesAndUserInfo()
+    {
+        var r = new S3SecretRedactor(["wJalrXUtnFEMI-secret", null, ""]);
+        var text = "GET http://bob:pw@host/b/k?X-Amz-Signature=abc123&X-Amz-Credential=AKIA/x failed: "
+                 + "Authorization: AWS4-HMAC-SHA256 Credential=AKIA/2025, Signature=deadbeef; key wJalrXUtnFEMI-secret";
+        var clean = r.Redact(text);
+        Assert.DoesNotContain("pw@", clean);
+        Assert.DoesNotContain("abc123", clean);
+        Assert.DoesNotContain("deadbeef", clean);
+        Assert.DoesNotContain("wJalrXUtnFEMI-secret", clean);
+        Assert.Contains("http://***@host/b/k", clean);
+        Assert.Equal("S3 rejected the credentials (SignatureDoesNotMatch)", r.Redact("S3 rejected the credentials (SignatureDoesNotMatch)"));
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "umask")]
+    private static extern uint Umask(uint mask);
+}
