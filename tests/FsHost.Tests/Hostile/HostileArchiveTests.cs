@@ -22,7 +22,7 @@ public class HostileArchiveTests : IDisposable
     /// <summary>Items per repeated chunk: 4 MiB − 16 bytes of identical 24-byte items.</summary>
     private const int ItemsPerChunk = 174_762;
     private readonly ITestOutputHelper _output;
-    private readonly TempDir _tmp = new(onDisk: true);
+    private readonly TempDir _tmp = new("backupfs-hostile-");
     public HostileArchiveTests(ITestOutputHelper output) => _output = output;
 
     public void Dispose()
