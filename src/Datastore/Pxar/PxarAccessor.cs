@@ -440,7 +440,8 @@ public sealed class PxarAccessor
                 var c = await ExpectItemAsync(w, pos, limit, entryOffset, "SYMLINK", ct, PxarFormat.Symlink).ConfigureAwait(false);
                 itemsEnd = pos + (long)c.FullSize;
                 var t = (await w.GetAsync(pos + PxarFormat.HeaderSize, (int)c.ContentSize, ct).ConfigureAwait(false)).Span;
-                if (t.Length < 1 || t[^1] != 0) throw new FormatCorruptException($"pxar: symlink target at offset {pos} is not NUL-terminated");
+                if (t.Length < 2 || t[^1] != 0 || t[..^1].IndexOf((byte)0) >= 0)
+                    throw new FormatCorruptException($"pxar: symlink target at offset {pos} is empty, not NUL-terminated or holds a NUL byte");
                 target = t[..^1].ToArray();
                 size = target.Length;
                 break;

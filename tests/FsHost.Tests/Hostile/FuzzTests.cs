@@ -22,7 +22,7 @@ namespace BackupFs.FsHost.Tests.Hostile;
 public class FuzzTests : IDisposable
 {
     private const int Seed = 20251202;
-    private const int PxarCases = 1600, StoreCases = 400, MountedSnapshots = 40;
+    private const int PxarCases = 1600, StoreCases = 250, MountedSnapshots = 40;
     private static readonly TimeSpan CaseLimit = TimeSpan.FromSeconds(10);
     private readonly ITestOutputHelper _output;
     private readonly TempDir _tmp = new("backupfs-fuzz-");
