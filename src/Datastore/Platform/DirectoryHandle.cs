@@ -202,8 +202,8 @@ public sealed unsafe partial class DirectoryHandle : IDisposable
     public void Chown(ReadOnlySpan<byte> name, uint uid, uint gid) =>
         Check(At(name, static (d, p, ids) => fchownat(d, p, (uint)(ids >> 32), (uint)ids, AtSymlinkNoFollow), ((long)uid << 32) | gid), "fchownat", name);
 
-    /// <summary>chmod (follows a symlink: only call it for names known not to be symlinks).</summary>
-    public void Chmod(ReadOnlySpan<byte> name, uint mode) => Check(At(name, static (d, p, m) => fchmodat(d, p, (uint)m, 0), mode), "fchmodat", name);
+    /// <summary>chmod of <paramref name="name"/> itself: a symlink swapped in meanwhile is not followed (fails with EOPNOTSUPP).</summary>
+    public void Chmod(ReadOnlySpan<byte> name, uint mode) => Check(At(name, static (d, p, m) => fchmodat(d, p, (uint)m, AtSymlinkNoFollow), mode), "fchmodat", name);
 
     /// <summary>Sets atime and mtime of <paramref name="name"/> itself (not followed).</summary>
     public void SetTimes(ReadOnlySpan<byte> name, long seconds, uint nanoseconds)
