@@ -42,5 +42,5 @@ public sealed class PxarEntry
     internal bool IsRoot { get; init; }
 
     public bool IsDirectory => Kind == PxarEntryKind.Directory;
-    public override string ToString() => $"{Kind} '{NameString}' @{Identity}";
+    public override string ToString() => IsRoot ? "the root directory" : $"{Kind} '{NameString}' @{Identity}";
 }
