@@ -324,9 +324,15 @@ public sealed class PxarAccessor
         return parsed;
     }
 
-    /// <summary>Parses a directory's child, which must fill its slot exactly: from its offset up to the next child (or the goodbye table).</summary>
-    private ValueTask<PxarEntry> ParseChildAsync(SourceWindow w, ParsedGoodbye table, int index, CancellationToken ct) =>
-        ParseNamedEntryAsync(w, table.ChildOffset(index), table.ChildEnd(index), table.Items[index].Size, ct, exactEnd: true);
+    /// <summary>Parses a directory's child, which must fill its slot exactly (from its offset up to the next child or the goodbye table) and match its record's hash.</summary>
+    private async ValueTask<PxarEntry> ParseChildAsync(SourceWindow w, ParsedGoodbye table, int index, CancellationToken ct)
+    {
+        var entry = await ParseNamedEntryAsync(w, table.ChildOffset(index), table.ChildEnd(index), table.Items[index].Size, ct, exactEnd: true).ConfigureAwait(false);
+        // A record whose hash is not its child's name would list a name that lookups cannot find.
+        if (PxarFormat.HashFilename(entry.Name) != table.Items[index].Hash)
+            throw new FormatCorruptException($"pxar: the goodbye record of '{entry.NameString}' at offset {entry.Identity} has the hash of another name");
+        return entry;
+    }
 
     /// <summary>The raw name in the FILENAME item at <paramref name="filenameOffset"/>.</summary>
     private static async ValueTask<byte[]> ReadChildNameAsync(SourceWindow w, long filenameOffset, CancellationToken ct)
