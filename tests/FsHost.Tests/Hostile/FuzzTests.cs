@@ -148,7 +148,8 @@ public class FuzzTests : IDisposable
         _output.WriteLine($"total {pxar.Cases + stored.Cases + (mounted?.Cases ?? 0)} cases in {total.Elapsed.TotalSeconds:0.0} s");
         Assert.Empty(pxar.Crashes);
         Assert.Empty(stored.Crashes);
-        Assert.True(PeakKb() < 1536 * 1024, $"test process peak RSS {PeakKb()} KiB");
+        // The test process's own peak is printed only: other tests share the process. The mount's
+        // peak (its own process) is asserted in MountAndWalk, the command line's in HostileArchiveTests.
     }
 
     /// <summary>Restores every archive of a snapshot as `backupfs restore` does (pxar extracted, images and blobs read whole).</summary>
