@@ -14,8 +14,15 @@ public sealed class PxarAccessor
 {
     private readonly IRandomAccessSource _metadata;
     private readonly IRandomAccessSource? _payload;
-    /// <summary>Upper bound on children per directory (a 1.5 GiB goodbye table); more is treated as corruption.</summary>
-    public const int MaxDirectoryEntries = 1 << 26;
+    /// <summary>
+    /// Upper bound on children per directory (a 24 MiB goodbye table): the PBS client refuses to hold
+    /// more than 1,048,576 entries in memory while it archives (its default --entries-max), since the
+    /// format needs each directory's sorted table in memory. A larger table is refused as corrupt, so a
+    /// tiny hostile index cannot make a listing cost gigabytes.
+    /// </summary>
+    public const int MaxDirectoryEntries = 1 << 20;
+    /// <summary>Upper bound on the hardlink targets <see cref="CountHardlinksAsync"/> tracks (about 60 MiB of counts).</summary>
+    public const int MaxHardlinkTargets = 1 << 21;
     private readonly GoodbyeCache _goodbyeCache = new(capacityItems: 1 << 16);
     private readonly long _preludeOffset;
     private readonly long _preludeLength;
@@ -103,8 +110,16 @@ public sealed class PxarAccessor
         int end = (int)Math.Min(order.Length, (long)start + count);
         var result = new List<PxarEntry>(Math.Max(0, end - start));
         using var w = new SourceWindow(_metadata);
+        // PBS writes children sorted by name bytes; a repeated or unsorted name is corrupt (or hostile).
+        byte[]? previous = start > 0 && start < order.Length ? await ReadChildNameAsync(w, table.ChildOffset(order[start - 1]), ct).ConfigureAwait(false) : null;
         for (int k = start; k < end; k++)
-            result.Add(await ParseChildAsync(w, table, order[k], ct).ConfigureAwait(false));
+        {
+            var child = await ParseChildAsync(w, table, order[k], ct).ConfigureAwait(false);
+            if (previous is not null && child.Name.AsSpan().SequenceCompareTo(previous) <= 0)
+                throw new FormatCorruptException($"pxar: directory {directory} lists '{child.NameString}' twice or out of order");
+            previous = child.Name;
+            result.Add(child);
+        }
         return result;
     }
 
@@ -121,6 +136,7 @@ public sealed class PxarAccessor
         GoodbyeTable.FindAll(table.Items, PxarFormat.HashFilename(name.Span), matches);
         if (matches.Count == 0) return null;
         using var w = new SourceWindow(_metadata);
+        int found = -1;
         foreach (int i in matches)
         {
             // Compare the name first; only a real match is parsed fully (hash collisions are legal).
@@ -130,10 +146,12 @@ public sealed class PxarAccessor
                 throw new FormatCorruptException($"pxar: goodbye item points to offset {filenameOffset}, which is not a FILENAME");
             if (header.ContentSize != name.Length + 1) continue;
             var stored = await w.GetAsync(filenameOffset + PxarFormat.HeaderSize, name.Length, ct).ConfigureAwait(false);
-            if (stored.Span.SequenceEqual(name.Span))
-                return await ParseChildAsync(w, table, i, ct).ConfigureAwait(false);
+            if (!stored.Span.SequenceEqual(name.Span)) continue;
+            if (found >= 0)
+                throw new FormatCorruptException($"pxar: directory {directory} holds the name '{Encoding.UTF8.GetString(name.Span)}' twice");
+            found = i;
         }
-        return null;
+        return found < 0 ? null : await ParseChildAsync(w, table, found, ct).ConfigureAwait(false);
     }
 
     public ValueTask<PxarEntry?> LookupAsync(PxarEntry directory, string name, CancellationToken ct = default) =>
@@ -186,7 +204,11 @@ public sealed class PxarAccessor
                 if (distance == 0 || distance > (ulong)filename)
                     throw new FormatCorruptException($"pxar: hardlink at offset {filename} points outside the archive");
                 long target = filename - (long)distance;
-                counts[target] = counts.GetValueOrDefault(target, 1) + 1;
+                // Bounded: a hostile stream (or an index repeating one chunk) could describe millions of
+                // targets. Past the cap, further targets keep a count of 1 (the mount shows nlink 1; a
+                // restore writes their names as separate copies).
+                if (counts.TryGetValue(target, out int n)) counts[target] = n + 1;
+                else if (counts.Count < MaxHardlinkTargets) counts[target] = 2;
             }
             pos += (long)h.FullSize;
         }
@@ -282,7 +304,8 @@ public sealed class PxarAccessor
         if (header.Type != PxarFormat.Goodbye || header.FullSize != tail.Size)
             throw new FormatCorruptException($"pxar: no GOODBYE item at offset {start} for {directory}");
         ulong count = (tail.Size - PxarFormat.HeaderSize) / PxarFormat.GoodbyeItemSize - 1;
-        if (count > MaxDirectoryEntries) throw new FormatCorruptException($"pxar: goodbye table of {directory} claims {count} entries");
+        if (count > MaxDirectoryEntries)
+            throw new FormatCorruptException($"pxar: directory {directory} has a goodbye table of {count} entries; more than {MaxDirectoryEntries} (the PBS client's limit) is refused");
         int n = (int)count;
         var items = new GoodbyeItem[n];
         var raw = (await w.GetAsync(start + PxarFormat.HeaderSize, n * PxarFormat.GoodbyeItemSize, ct).ConfigureAwait(false)).Span;
@@ -296,15 +319,32 @@ public sealed class PxarAccessor
             items[i] = item;
         }
         var parsed = new ParsedGoodbye(start, items, directory.MetadataEnd);
+        parsed.Validate(directory);
         _goodbyeCache.Add(end, parsed);
         return parsed;
     }
 
-    private ValueTask<PxarEntry> ParseChildAsync(SourceWindow w, ParsedGoodbye table, int index, CancellationToken ct) =>
-        ParseNamedEntryAsync(w, table.ChildOffset(index), table.Start, table.Items[index].Size, ct);
+    /// <summary>Parses a directory's child, which must fill its slot exactly (from its offset up to the next child or the goodbye table) and match its record's hash.</summary>
+    private async ValueTask<PxarEntry> ParseChildAsync(SourceWindow w, ParsedGoodbye table, int index, CancellationToken ct)
+    {
+        var entry = await ParseNamedEntryAsync(w, table.ChildOffset(index), table.ChildEnd(index), table.Items[index].Size, ct, exactEnd: true).ConfigureAwait(false);
+        // A record whose hash is not its child's name would list a name that lookups cannot find.
+        if (PxarFormat.HashFilename(entry.Name) != table.Items[index].Hash)
+            throw new FormatCorruptException($"pxar: the goodbye record of '{entry.NameString}' at offset {entry.Identity} has the hash of another name");
+        return entry;
+    }
+
+    /// <summary>The raw name in the FILENAME item at <paramref name="filenameOffset"/>.</summary>
+    private static async ValueTask<byte[]> ReadChildNameAsync(SourceWindow w, long filenameOffset, CancellationToken ct)
+    {
+        var h = await w.HeaderAsync(filenameOffset, ct).ConfigureAwait(false);
+        if (h.Type != PxarFormat.Filename || h.ContentSize < 2 || h.ContentSize > PxarFormat.MaxPathLength + 1)
+            throw new FormatCorruptException($"pxar: expected FILENAME at offset {filenameOffset}");
+        return (await w.GetAsync(filenameOffset + PxarFormat.HeaderSize, (int)h.ContentSize - 1, ct).ConfigureAwait(false)).ToArray();
+    }
 
     /// <summary>Parses FILENAME + (HARDLINK | ENTRY…) at <paramref name="filenameOffset"/>; items must end before <paramref name="limit"/>.</summary>
-    private async ValueTask<PxarEntry> ParseNamedEntryAsync(SourceWindow w, long filenameOffset, long limit, ulong goodbyeSize, CancellationToken ct)
+    private async ValueTask<PxarEntry> ParseNamedEntryAsync(SourceWindow w, long filenameOffset, long limit, ulong goodbyeSize, CancellationToken ct, bool exactEnd = false)
     {
         var h = await w.HeaderAsync(filenameOffset, ct).ConfigureAwait(false);
         if (h.Type != PxarFormat.Filename)
@@ -326,15 +366,22 @@ public sealed class PxarAccessor
             ulong distance = BinaryPrimitives.ReadUInt64LittleEndian(c);
             if (distance == 0 || distance > (ulong)filenameOffset || c[^1] != 0)
                 throw new FormatCorruptException($"pxar: hardlink at offset {filenameOffset} points outside the archive");
+            if (exactEnd && pos + (long)next.FullSize != limit)
+                throw new FormatCorruptException($"pxar: the goodbye table's extent of the entry at offset {filenameOffset} disagrees with its items");
             return new PxarEntry
             {
                 Identity = filenameOffset, Name = name, Kind = PxarEntryKind.Hardlink,
                 HardlinkTargetIdentity = filenameOffset - (long)distance, LinkTarget = c[8..^1].ToArray(),
-                EntryOffset = pos, MetadataEnd = pos + (long)next.FullSize,
+                EntryOffset = pos, MetadataEnd = pos + (long)next.FullSize, ItemsEnd = pos + (long)next.FullSize,
             };
         }
         long directoryEnd = filenameOffset + (long)Math.Min(goodbyeSize, (ulong)long.MaxValue / 2);
-        return await ParseEntryBodyAsync(w, pos, filenameOffset, name, limit, directoryEnd, isRoot: false, _payload, ct).ConfigureAwait(false);
+        var entry = await ParseEntryBodyAsync(w, pos, filenameOffset, name, limit, directoryEnd, isRoot: false, _payload, ct).ConfigureAwait(false);
+        // Children tile their directory: each one ends where the next begins. A goodbye table whose
+        // items overlap, leave gaps or disagree with the entries' sizes is corrupt (or hostile).
+        if (exactEnd && (entry.Kind == PxarEntryKind.Directory ? entry.DirectoryEnd : entry.ItemsEnd) != limit)
+            throw new FormatCorruptException($"pxar: the goodbye table's extent of '{entry.NameString}' at offset {filenameOffset} disagrees with its items");
+        return entry;
     }
 
     /// <summary>Parses ENTRY, metadata items and the kind-specific content item starting at <paramref name="entryOffset"/>.</summary>
@@ -365,7 +412,7 @@ public sealed class PxarAccessor
         if (pos > limit) throw new FormatCorruptException($"pxar: metadata of entry at offset {entryOffset} runs past its directory");
         long metadataEnd = pos;
 
-        long size = 0, contentOffset = 0, dirEnd = 0;
+        long size = 0, contentOffset = 0, dirEnd = 0, itemsEnd = metadataEnd;
         bool inPayload = false;
         byte[]? target = null;
         ulong major = 0, minor = 0;
@@ -374,6 +421,7 @@ public sealed class PxarAccessor
             case PxarEntryKind.File:
             {
                 var c = await ExpectItemAsync(w, pos, limit, entryOffset, "PAYLOAD or PAYLOAD_REF", ct, PxarFormat.Payload, PxarFormat.PayloadRef).ConfigureAwait(false);
+                itemsEnd = pos + (long)c.FullSize;
                 if (c.Type == PxarFormat.Payload)
                 {
                     size = c.ContentSize;
@@ -396,8 +444,10 @@ public sealed class PxarAccessor
             case PxarEntryKind.Symlink:
             {
                 var c = await ExpectItemAsync(w, pos, limit, entryOffset, "SYMLINK", ct, PxarFormat.Symlink).ConfigureAwait(false);
+                itemsEnd = pos + (long)c.FullSize;
                 var t = (await w.GetAsync(pos + PxarFormat.HeaderSize, (int)c.ContentSize, ct).ConfigureAwait(false)).Span;
-                if (t.Length < 1 || t[^1] != 0) throw new FormatCorruptException($"pxar: symlink target at offset {pos} is not NUL-terminated");
+                if (t.Length < 2 || t[^1] != 0 || t[..^1].IndexOf((byte)0) >= 0)
+                    throw new FormatCorruptException($"pxar: symlink target at offset {pos} is empty, not NUL-terminated or holds a NUL byte");
                 target = t[..^1].ToArray();
                 size = target.Length;
                 break;
@@ -405,6 +455,7 @@ public sealed class PxarAccessor
             case PxarEntryKind.BlockDevice or PxarEntryKind.CharDevice:
             {
                 var c = await ExpectItemAsync(w, pos, limit, entryOffset, "DEVICE", ct, PxarFormat.Device).ConfigureAwait(false);
+                itemsEnd = pos + (long)c.FullSize;
                 if (c.ContentSize != 16) throw new FormatCorruptException($"pxar: DEVICE at offset {pos} has the wrong size");
                 var d = (await w.GetAsync(pos + PxarFormat.HeaderSize, 16, ct).ConfigureAwait(false)).Span;
                 major = BinaryPrimitives.ReadUInt64LittleEndian(d);
@@ -421,7 +472,7 @@ public sealed class PxarAccessor
         {
             Identity = identity, Name = name, Kind = kind, Stat = stat, Size = size, LinkTarget = target,
             DeviceMajor = major, DeviceMinor = minor, EntryOffset = entryOffset, MetadataEnd = metadataEnd,
-            ContentOffset = contentOffset, ContentInPayloadStream = inPayload, DirectoryEnd = dirEnd, IsRoot = isRoot,
+            ContentOffset = contentOffset, ContentInPayloadStream = inPayload, DirectoryEnd = dirEnd, IsRoot = isRoot, ItemsEnd = itemsEnd,
         };
     }
 
@@ -440,19 +491,40 @@ public sealed class PxarAccessor
     internal sealed record ParsedGoodbye(long Start, GoodbyeItem[] Items, long FirstChildOffset)
     {
         private int[]? _archiveOrder;
+        private long[]? _childEnd;
 
         public long ChildOffset(int i) => Start - (long)Items[i].Offset;
 
-        /// <summary>Item indices sorted by archive position (= name order); computed once.</summary>
-        public int[] ArchiveOrder => _archiveOrder ??= ComputeOrder();
+        /// <summary>Where item <paramref name="i"/>'s child must end: the next child's offset, or the GOODBYE item for the last.</summary>
+        public long ChildEnd(int i) => _childEnd![i];
 
-        private int[] ComputeOrder()
+        /// <summary>Item indices sorted by archive position (= name order).</summary>
+        public int[] ArchiveOrder => _archiveOrder!;
+
+        /// <summary>
+        /// Checks that the items describe children tiling the directory: the first starts right after the
+        /// directory's own metadata, no two start at the same offset (several items pointing at one child
+        /// would list it many times). Each child's own extent is checked against <see cref="ChildEnd"/> when parsed.
+        /// </summary>
+        public void Validate(PxarEntry directory)
         {
             var order = new int[Items.Length];
             for (int i = 0; i < order.Length; i++) order[i] = i;
             var items = Items;
             Array.Sort(order, (a, b) => items[b].Offset.CompareTo(items[a].Offset)); // larger distance = earlier
-            return order;
+            var ends = new long[Items.Length];
+            long expectedFirst = order.Length > 0 ? ChildOffset(order[0]) : Start;
+            if (expectedFirst != FirstChildOffset)
+                throw new FormatCorruptException($"pxar: the goodbye table of {directory} does not start at its first child (offset {expectedFirst}, expected {FirstChildOffset})");
+            for (int k = 0; k < order.Length; k++)
+            {
+                long next = k + 1 < order.Length ? ChildOffset(order[k + 1]) : Start;
+                if (next <= ChildOffset(order[k]))
+                    throw new FormatCorruptException($"pxar: the goodbye table of {directory} has several items for the child at offset {next}");
+                ends[order[k]] = next;
+            }
+            _archiveOrder = order;
+            _childEnd = ends;
         }
     }
 }

@@ -31,6 +31,8 @@ public sealed class PxarEntry
     internal long EntryOffset { get; init; }
     /// <summary>Offset of the first item after the metadata items (content item, first child, or next sibling).</summary>
     internal long MetadataEnd { get; init; }
+    /// <summary>End of the entry's last item in the metadata stream (non-directories).</summary>
+    internal long ItemsEnd { get; init; }
     /// <summary>File data offset in the metadata stream (v1), or the PAYLOAD header offset in the payload stream (v2).</summary>
     internal long ContentOffset { get; init; }
     internal bool ContentInPayloadStream { get; init; }
@@ -40,5 +42,5 @@ public sealed class PxarEntry
     internal bool IsRoot { get; init; }
 
     public bool IsDirectory => Kind == PxarEntryKind.Directory;
-    public override string ToString() => $"{Kind} '{NameString}' @{Identity}";
+    public override string ToString() => IsRoot ? "the root directory" : $"{Kind} '{NameString}' @{Identity}";
 }

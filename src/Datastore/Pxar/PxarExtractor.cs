@@ -44,98 +44,173 @@ public sealed class PxarExtractor
     /// <paramref name="targetDirectory"/> (which receives the directory's own metadata); any other entry is
     /// created as targetDirectory/name. The target directory is created if missing.
     /// </summary>
+    /// <remarks>
+    /// The walk keeps its own stack (archive depth never grows the thread's stack), lists directories
+    /// page by page (memory follows the page, not the directory), and creates everything relative to
+    /// open directory descriptors, so trees deeper than PATH_MAX restore.
+    /// </remarks>
     public async ValueTask ExtractAsync(string targetDirectory, string archivePath = "", CancellationToken ct = default)
     {
         var entry = await _accessor.LookupPathAsync(archivePath, followFinalHardlink: false, ct).ConfigureAwait(false)
             ?? throw new FileNotFoundException($"'{archivePath}' is not in the archive");
         bool targetExisted = Directory.Exists(targetDirectory);
         Directory.CreateDirectory(targetDirectory);
-        var target = Posix.PathBytes(Path.GetFullPath(targetDirectory));
-        var links = new Dictionary<long, byte[]>();
-        if (entry.Kind == PxarEntryKind.Directory)
+        using var chain = new DirectoryChain();
+        chain.Push(DirectoryHandle.Open(Posix.PathBytes(Path.GetFullPath(targetDirectory))));
+        // Only files other entries link to are remembered (with their path below the target).
+        var linkTargets = await _accessor.CountHardlinksAsync(ct).ConfigureAwait(false);
+        var links = new Dictionary<long, byte[][]>();
+        if (entry.Kind != PxarEntryKind.Directory)
         {
-            await ExtractChildrenAsync(entry, target, links, ct).ConfigureAwait(false);
-            // An existing directory is the user's: its owner and mode change only when asked (--overwrite).
-            if (!targetExisted || _options.Overwrite) await ApplyMetadataAsync(entry, target, ct).ConfigureAwait(false);
+            await ExtractEntryAsync(chain, entry, () => [entry.Name], linkTargets, links, ct).ConfigureAwait(false);
+            return;
         }
-        else
-            await ExtractEntryAsync(entry, target, links, ct).ConfigureAwait(false);
-    }
-
-    private async ValueTask ExtractChildrenAsync(PxarEntry directory, byte[] dirPath, Dictionary<long, byte[]> links, CancellationToken ct)
-    {
-        foreach (var child in await _accessor.ListDirectoryAsync(directory, ct).ConfigureAwait(false))
+        var frames = new List<Frame> { new(entry, "."u8.ToArray(), await _accessor.CountChildrenAsync(entry, ct).ConfigureAwait(false), targetExisted) };
+        while (frames.Count > 0)
         {
             ct.ThrowIfCancellationRequested();
-            await ExtractEntryAsync(child, dirPath, links, ct).ConfigureAwait(false);
+            var frame = frames[^1];
+            if (frame.Next == frame.Count)
+            {
+                frames.RemoveAt(frames.Count - 1);
+                if (frames.Count > 0) chain.Pop();
+                // An existing directory is the user's: its owner and mode change only when asked (--overwrite).
+                if (!frame.Existed || _options.Overwrite) await ApplyMetadataAsync(chain.Top, frame.Name, frame.Directory, ct).ConfigureAwait(false);
+                continue;
+            }
+            var child = await frame.NextChildAsync(_accessor, ct).ConfigureAwait(false);
+            CheckName(child);
+            if (child.Kind == PxarEntryKind.Directory)
+            {
+                var dir = chain.Top;
+                bool existed = PrepareSlot(dir, child.Name, wantDirectory: true);
+                if (!existed) dir.MakeDirectory(child.Name, 0x1C0 /* 0700 until its children are in */);
+                chain.Push(dir.OpenDirectory(child.Name));
+                frames.Add(new Frame(child, child.Name, await _accessor.CountChildrenAsync(child, ct).ConfigureAwait(false), existed));
+            }
+            else
+                await ExtractEntryAsync(chain, child, () => RelativePath(frames, child.Name), linkTargets, links, ct).ConfigureAwait(false);
         }
     }
 
-    private async ValueTask ExtractEntryAsync(PxarEntry entry, byte[] parent, Dictionary<long, byte[]> links, CancellationToken ct)
+    /// <summary>A directory being extracted: its children are read a page at a time.</summary>
+    private sealed class Frame(PxarEntry directory, byte[] name, int count, bool existed)
+    {
+        /// <summary>The directory was there before the restore (its metadata stays unless --overwrite).</summary>
+        public readonly bool Existed = existed;
+        private const int PageSize = 256;
+        public readonly PxarEntry Directory = directory;
+        public readonly byte[] Name = name;
+        public readonly int Count = count;
+        public int Next;
+        private IReadOnlyList<PxarEntry> _page = [];
+        private int _pageStart;
+
+        public async ValueTask<PxarEntry> NextChildAsync(PxarAccessor accessor, CancellationToken ct)
+        {
+            if (Next - _pageStart >= _page.Count)
+            {
+                _pageStart = Next;
+                _page = await accessor.ListDirectoryAsync(Directory, Next, PageSize, ct).ConfigureAwait(false);
+                if (_page.Count == 0) throw new FormatCorruptException($"pxar: directory {Directory} lists fewer children than its goodbye table holds");
+            }
+            return _page[Next++ - _pageStart];
+        }
+    }
+
+    private static byte[][] RelativePath(List<Frame> frames, byte[] name)
+    {
+        var parts = new byte[frames.Count][];
+        for (int i = 1; i < frames.Count; i++) parts[i - 1] = frames[i].Name;
+        parts[^1] = name;
+        return parts;
+    }
+
+    private static void CheckName(PxarEntry entry)
     {
         // The accessor already rejects such names; checked again because this is the last line before the file system.
         if (!PxarFormat.IsValidFilename(entry.Name))
             throw new FormatCorruptException($"pxar: refusing to extract the name '{Encoding.UTF8.GetString(entry.Name)}'");
-        var path = PxarTreeEncoder.Join(parent, entry.Name);
+    }
 
+    /// <summary>Creates a non-directory entry in the chain's deepest directory.</summary>
+    private async ValueTask ExtractEntryAsync(DirectoryChain chain, PxarEntry entry, Func<byte[][]> path,
+        Dictionary<long, int> linkTargets, Dictionary<long, byte[][]> links, CancellationToken ct)
+    {
+        CheckName(entry);
+        var dir = chain.Top;
+        var name = entry.Name;
         if (entry.Kind == PxarEntryKind.Hardlink)
         {
             if (links.TryGetValue(entry.HardlinkTargetIdentity, out var existing))
             {
-                PrepareSlot(path, wantDirectory: false);
-                Posix.Link(existing, path);
+                PrepareSlot(dir, name, wantDirectory: false);
+                LinkFrom(chain.Root, existing, dir, name);
                 return;
             }
             // Target outside the extracted subtree: restore the content as a file of its own.
             entry = await _accessor.FollowHardlinkAsync(entry, ct).ConfigureAwait(false);
-            await ExtractFileAsync(entry, path, ct).ConfigureAwait(false);
+            await ExtractFileAsync(dir, name, entry, ct).ConfigureAwait(false);
             return;
         }
 
         switch (entry.Kind)
         {
-            case PxarEntryKind.Directory:
-                bool existed = PrepareSlot(path, wantDirectory: true);
-                if (!existed) Posix.Mkdir(path, 0x1C0 /* 0700 until its children are in */);
-                await ExtractChildrenAsync(entry, path, links, ct).ConfigureAwait(false);
-                if (!existed || _options.Overwrite) await ApplyMetadataAsync(entry, path, ct).ConfigureAwait(false);
-                break;
+            case PxarEntryKind.Directory: // a directory given as the extraction path's own entry is handled by the caller
+                throw new InvalidOperationException("directories are extracted by the walk");
             case PxarEntryKind.File:
-                await ExtractFileAsync(entry, path, ct).ConfigureAwait(false);
-                links[entry.Identity] = path;
+                await ExtractFileAsync(dir, name, entry, ct).ConfigureAwait(false);
+                if (linkTargets.ContainsKey(entry.Identity)) links[entry.Identity] = path();
                 break;
             case PxarEntryKind.Symlink:
-                PrepareSlot(path, wantDirectory: false);
-                Posix.Symlink(entry.LinkTarget!, path);
-                if (_options.RestoreOwner) Posix.LChown(path, entry.Stat.Uid, entry.Stat.Gid);
-                Posix.SetTimesNoFollow(path, entry.Stat.MtimeSeconds, entry.Stat.MtimeNanoseconds);
+                PrepareSlot(dir, name, wantDirectory: false);
+                dir.Symlink(entry.LinkTarget!, name);
+                if (_options.RestoreOwner) dir.Chown(name, entry.Stat.Uid, entry.Stat.Gid);
+                dir.SetTimes(name, entry.Stat.MtimeSeconds, entry.Stat.MtimeNanoseconds);
                 break;
             case PxarEntryKind.BlockDevice or PxarEntryKind.CharDevice:
                 if (!_options.RestoreDevices) break;
-                PrepareSlot(path, wantDirectory: false);
-                Posix.Mknod(path, (uint)entry.Stat.Mode & 0xF000 | 0x180, entry.DeviceMajor, entry.DeviceMinor);
-                await ApplyMetadataAsync(entry, path, ct).ConfigureAwait(false);
+                PrepareSlot(dir, name, wantDirectory: false);
+                dir.MakeNode(name, (uint)entry.Stat.Mode & 0xF000 | 0x180, entry.DeviceMajor, entry.DeviceMinor);
+                await ApplyMetadataAsync(dir, name, entry, ct).ConfigureAwait(false);
                 break;
             case PxarEntryKind.Fifo:
-                PrepareSlot(path, wantDirectory: false);
-                Posix.Mkfifo(path, 0x180);
-                await ApplyMetadataAsync(entry, path, ct).ConfigureAwait(false);
+                PrepareSlot(dir, name, wantDirectory: false);
+                dir.MakeNode(name, 0x1000 | 0x180, 0, 0);
+                await ApplyMetadataAsync(dir, name, entry, ct).ConfigureAwait(false);
                 break;
             case PxarEntryKind.Socket:
-                PrepareSlot(path, wantDirectory: false);
-                Posix.Mknod(path, 0xC000 | 0x180, 0, 0);
-                await ApplyMetadataAsync(entry, path, ct).ConfigureAwait(false);
+                PrepareSlot(dir, name, wantDirectory: false);
+                dir.MakeNode(name, 0xC000 | 0x180, 0, 0);
+                await ApplyMetadataAsync(dir, name, entry, ct).ConfigureAwait(false);
                 break;
         }
     }
 
-    private async ValueTask ExtractFileAsync(PxarEntry file, byte[] path, CancellationToken ct)
+    /// <summary>Hardlinks the file at <paramref name="targetPath"/> (below the root) as <paramref name="name"/> in <paramref name="dir"/>, walking one name at a time.</summary>
+    private static void LinkFrom(DirectoryHandle root, byte[][] targetPath, DirectoryHandle dir, byte[] name)
     {
-        PrepareSlot(path, wantDirectory: false);
+        DirectoryHandle? at = null;
+        try
+        {
+            for (int i = 0; i < targetPath.Length - 1; i++)
+            {
+                var next = (at ?? root).OpenDirectory(targetPath[i]);
+                at?.Dispose();
+                at = next;
+            }
+            dir.Link(at ?? root, targetPath[^1], name);
+        }
+        finally { at?.Dispose(); }
+    }
+
+    private async ValueTask ExtractFileAsync(DirectoryHandle dir, byte[] name, PxarEntry file, CancellationToken ct)
+    {
+        PrepareSlot(dir, name, wantDirectory: false);
         var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
-            await using var output = Posix.Open(path, Posix.O_WRONLY | Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOFOLLOW, 0x180, FileAccess.Write);
+            await using var output = dir.OpenFile(name, Posix.O_WRONLY | Posix.O_CREAT | Posix.O_EXCL, 0x180, FileAccess.Write);
             for (long offset = 0; offset < file.Size;)
             {
                 int n = await _accessor.ReadFileAsync(file, offset, buffer, ct).ConfigureAwait(false);
@@ -144,18 +219,19 @@ public sealed class PxarExtractor
             }
         }
         finally { ArrayPool<byte>.Shared.Return(buffer); }
-        await ApplyMetadataAsync(file, path, ct).ConfigureAwait(false);
+        await ApplyMetadataAsync(dir, name, file, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Owner, mode, xattrs, ACLs, fcaps, then mtime last (for a path that is not a symlink).</summary>
-    private async ValueTask ApplyMetadataAsync(PxarEntry entry, byte[] path, CancellationToken ct)
+    /// <summary>Owner, mode, xattrs, ACLs, fcaps, then mtime last (for a name that is not a symlink; "." = the directory itself).</summary>
+    private async ValueTask ApplyMetadataAsync(DirectoryHandle dir, byte[] name, PxarEntry entry, CancellationToken ct)
     {
         var stat = entry.Stat;
-        if (_options.RestoreOwner) Posix.LChown(path, stat.Uid, stat.Gid);
-        Posix.Chmod(path, stat.Permissions);
+        if (_options.RestoreOwner) dir.Chown(name, stat.Uid, stat.Gid);
+        dir.Chmod(name, stat.Permissions);
         if (_options.RestoreXattrs)
         {
             var meta = await _accessor.ReadMetadataAsync(entry, ct).ConfigureAwait(false);
+            var path = dir.ProcPath(name);
             foreach (var x in meta.Xattrs) SetXattr(path, x.Name, x.Value);
             if (PosixAclXattr.BuildAccess(meta.Acl, stat.Permissions) is { } access)
                 SetXattr(path, Encoding.ASCII.GetBytes(PosixAclXattr.AccessName), access);
@@ -163,7 +239,7 @@ public sealed class PxarExtractor
                 SetXattr(path, Encoding.ASCII.GetBytes(PosixAclXattr.DefaultName), dflt);
             if (meta.Fcaps is { } fcaps) SetXattr(path, "security.capability"u8, fcaps);
         }
-        Posix.SetTimesNoFollow(path, stat.MtimeSeconds, stat.MtimeNanoseconds);
+        dir.SetTimes(name, stat.MtimeSeconds, stat.MtimeNanoseconds);
     }
 
     /// <summary>Sets an xattr; a target file system without xattr support (ENOTSUP) is not an error.</summary>
@@ -173,18 +249,18 @@ public sealed class PxarExtractor
         catch (PosixException e) when (e.Errno == Posix.ENOTSUP) { }
     }
 
-    /// <summary>Makes room at <paramref name="path"/>; returns true when an existing real directory may be reused.</summary>
-    private bool PrepareSlot(byte[] path, bool wantDirectory)
+    /// <summary>Makes room for <paramref name="name"/> in <paramref name="dir"/>; returns true when an existing real directory may be reused.</summary>
+    private bool PrepareSlot(DirectoryHandle dir, byte[] name, bool wantDirectory)
     {
-        var existing = Posix.TryLStat(path);
+        var existing = dir.TryStat(name);
         if (existing is not { } st) return false;
         if (st.IsDirectory)
         {
             if (wantDirectory) return true;
-            throw new IOException($"{Encoding.UTF8.GetString(path)} exists and is a directory");
+            throw new IOException($"{Encoding.UTF8.GetString(name)} exists and is a directory");
         }
-        if (!_options.Overwrite) throw new IOException($"{Encoding.UTF8.GetString(path)} already exists");
-        Posix.Unlink(path);
+        if (!_options.Overwrite) throw new IOException($"{Encoding.UTF8.GetString(name)} already exists");
+        dir.Unlink(name);
         return false;
     }
 }

@@ -15,58 +15,102 @@ public static class PxarTreeEncoder
     private static readonly byte[] AclDefaultName = Encoding.ASCII.GetBytes(PosixAclXattr.DefaultName);
 
     /// <summary>Encodes <paramref name="sourceDirectory"/> as the archive root into <paramref name="archive"/> (and the options' payload stream for v2).</summary>
+    /// <remarks>
+    /// The walk keeps its own stack (no recursion, so tree depth never grows the thread's stack) and
+    /// works relative to open directory descriptors, one name at a time: trees deeper than PATH_MAX
+    /// are archived, and nothing is reached through a symlink.
+    /// </remarks>
     public static async ValueTask EncodeAsync(string sourceDirectory, Stream archive, PxarEncoderOptions? options = null, CancellationToken ct = default)
     {
         var root = Posix.PathBytes(Path.GetFullPath(sourceDirectory).TrimEnd('/') is { Length: > 0 } p ? p : "/");
-        var st = Posix.LStat(root);
-        if (!st.IsDirectory) throw new ArgumentException($"{sourceDirectory} is not a directory", nameof(sourceDirectory));
-        using var encoder = await PxarEncoder.CreateAsync(archive, ToStat(st), ReadMetadata(root, st), options, ct).ConfigureAwait(false);
+        var rootStat = Posix.LStat(root);
+        if (!rootStat.IsDirectory) throw new ArgumentException($"{sourceDirectory} is not a directory", nameof(sourceDirectory));
+        using var chain = new DirectoryChain();
+        chain.Push(DirectoryHandle.Open(root));
+        var st = chain.Top.Stat(""u8);
+        using var encoder = await PxarEncoder.CreateAsync(archive, ToStat(st), ReadMetadata(chain.Top.ProcPath(""u8), st), options, ct).ConfigureAwait(false);
         var links = new Dictionary<(ulong, ulong), (long Offset, byte[] Path)>();
-        await EncodeChildrenAsync(encoder, root, [], links, ct).ConfigureAwait(false);
-        await encoder.FinishAsync(ct).ConfigureAwait(false);
-    }
-
-    private static async ValueTask EncodeChildrenAsync(PxarEncoder encoder, byte[] dir, byte[] relDir,
-        Dictionary<(ulong, ulong), (long Offset, byte[] Path)> links, CancellationToken ct)
-    {
-        var names = Posix.ReadDirectory(dir);
-        names.Sort(static (a, b) => a.AsSpan().SequenceCompareTo(b));
-        foreach (var name in names)
+        var frames = new List<Frame> { new(SortedNames(chain.Top)) };
+        while (frames.Count > 0)
         {
             ct.ThrowIfCancellationRequested();
-            var path = Join(dir, name);
-            var rel = relDir.Length == 0 ? name : Join(relDir, name);
-            var st = Posix.LStat(path);
-            var stat = ToStat(st);
+            var frame = frames[^1];
+            if (frame.Next == frame.Names.Count)
+            {
+                frames.RemoveAt(frames.Count - 1);
+                if (frames.Count > 0) await encoder.EndDirectoryAsync(ct).ConfigureAwait(false);
+                chain.Pop();
+                continue;
+            }
+            var name = frame.Names[frame.Next++];
+            var dir = chain.Top;
+            var child = dir.Stat(name);
+            var stat = ToStat(child);
             switch (stat.Kind)
             {
                 case PxarEntryKind.Directory:
-                    await encoder.BeginDirectoryAsync(name, stat, ReadMetadata(path, st), ct).ConfigureAwait(false);
-                    await EncodeChildrenAsync(encoder, path, rel, links, ct).ConfigureAwait(false);
-                    await encoder.EndDirectoryAsync(ct).ConfigureAwait(false);
+                    var sub = dir.OpenDirectory(name);
+                    chain.Push(sub);
+                    await encoder.BeginDirectoryAsync(name, stat, ReadMetadata(sub.ProcPath(""u8), child), ct).ConfigureAwait(false);
+                    frames.Add(new Frame(SortedNames(sub)));
                     break;
                 case PxarEntryKind.File:
-                    if (st.Nlink > 1 && links.TryGetValue(st.FileId, out var target))
+                    if (child.Nlink > 1 && links.TryGetValue(child.FileId, out var target))
                     {
                         await encoder.AddHardlinkAsync(name, target.Path, target.Offset, ct).ConfigureAwait(false);
                         break;
                     }
                     long offset;
-                    await using (var file = Posix.Open(path, Posix.O_RDONLY | Posix.O_NOFOLLOW, 0, FileAccess.Read))
-                        offset = await encoder.AddFileAsync(name, stat, ReadMetadata(path, st), file, st.Size, ct).ConfigureAwait(false);
-                    if (st.Nlink > 1) links[st.FileId] = (offset, rel);
+                    await using (var file = dir.OpenFile(name, Posix.O_RDONLY, 0, FileAccess.Read))
+                        offset = await encoder.AddFileAsync(name, stat, ReadMetadata(dir.ProcPath(name), child), file, child.Size, ct).ConfigureAwait(false);
+                    // A hardlink item holds the target's path; one longer than pxar allows is archived as a file of its own.
+                    if (child.Nlink > 1 && RelativePath(frames, name) is { } rel) links[child.FileId] = (offset, rel);
                     break;
                 case PxarEntryKind.Symlink:
-                    await encoder.AddSymlinkAsync(name, stat, ReadMetadata(path, st), Posix.ReadLink(path), ct).ConfigureAwait(false);
+                    await encoder.AddSymlinkAsync(name, stat, ReadMetadata(dir.ProcPath(name), child), dir.ReadLink(name), ct).ConfigureAwait(false);
                     break;
                 case PxarEntryKind.BlockDevice or PxarEntryKind.CharDevice:
-                    await encoder.AddDeviceAsync(name, stat, ReadMetadata(path, st), st.RdevMajor, st.RdevMinor, ct).ConfigureAwait(false);
+                    await encoder.AddDeviceAsync(name, stat, ReadMetadata(dir.ProcPath(name), child), child.RdevMajor, child.RdevMinor, ct).ConfigureAwait(false);
                     break;
                 case PxarEntryKind.Fifo or PxarEntryKind.Socket:
-                    await encoder.AddSpecialAsync(name, stat, ReadMetadata(path, st), ct).ConfigureAwait(false);
+                    await encoder.AddSpecialAsync(name, stat, ReadMetadata(dir.ProcPath(name), child), ct).ConfigureAwait(false);
                     break;
             }
         }
+        await encoder.FinishAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>One directory being walked: its sorted names and the next one to archive.</summary>
+    private sealed class Frame(List<byte[]> names)
+    {
+        public readonly List<byte[]> Names = names;
+        public int Next;
+    }
+
+    private static List<byte[]> SortedNames(DirectoryHandle dir)
+    {
+        var names = dir.ReadNames();
+        names.Sort(static (a, b) => a.AsSpan().SequenceCompareTo(b));
+        return names;
+    }
+
+    /// <summary>The archive-relative path of <paramref name="name"/> in the deepest frame, or null when longer than a pxar path may be.</summary>
+    private static byte[]? RelativePath(List<Frame> frames, byte[] name)
+    {
+        long length = name.Length;
+        for (int i = 1; i < frames.Count; i++) length += frames[i - 1].Names[frames[i - 1].Next - 1].Length + 1;
+        if (length > PxarFormat.MaxPathLength) return null;
+        var path = new byte[length];
+        int at = 0;
+        for (int i = 1; i < frames.Count; i++)
+        {
+            var part = frames[i - 1].Names[frames[i - 1].Next - 1];
+            part.CopyTo(path, at);
+            at += part.Length;
+            path[at++] = (byte)'/';
+        }
+        name.CopyTo(path, at);
+        return path;
     }
 
     public static PxarStat ToStat(PosixStat st) => new(st.Mode, 0, st.Uid, st.Gid, st.MtimeSeconds, st.MtimeNanoseconds);

@@ -83,24 +83,39 @@ public static class SplitArchiveBackup
         }
     }
 
-    private static async ValueTask EncodeChildrenAsync(State s, SourceNode dir, byte[] relDir, PxarEntry? previousDir, CancellationToken ct)
+    /// <summary>One directory being written: its children sorted by name, and the previous snapshot's same directory.</summary>
+    private sealed class Frame(SourceNode[] children, PxarEntry? previousDir)
     {
-        var children = (await s.Source.ListAsync(dir, ct).ConfigureAwait(false)).ToArray();
-        Array.Sort(children, static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
-        foreach (var node in children)
+        public readonly SourceNode[] Children = children;
+        public readonly PxarEntry? PreviousDir = previousDir;
+        public int Next;
+    }
+
+    /// <summary>The walk keeps its own stack: tree depth never grows the thread's stack.</summary>
+    private static async ValueTask EncodeChildrenAsync(State s, SourceNode root, byte[] relRoot, PxarEntry? previousRoot, CancellationToken ct)
+    {
+        var frames = new List<Frame> { new(await SortedChildrenAsync(s, root, ct).ConfigureAwait(false), previousRoot) };
+        while (frames.Count > 0)
         {
             ct.ThrowIfCancellationRequested();
+            var frame = frames[^1];
+            if (frame.Next == frame.Children.Length)
+            {
+                frames.RemoveAt(frames.Count - 1);
+                if (frames.Count > 0) await s.Encoder.EndDirectoryAsync(ct).ConfigureAwait(false);
+                continue;
+            }
+            var node = frame.Children[frame.Next++];
             var name = node.Name;
-            var rel = relDir.Length == 0 ? name : PxarTreeEncoder.Join(relDir, name);
             var stat = node.Stat;
+            var previousDir = frame.PreviousDir;
             PxarEntry? prev = previousDir is null || s.Previous is null ? null
                 : await s.Previous.Metadata.LookupAsync(previousDir, name, ct).ConfigureAwait(false);
             switch (stat.Kind)
             {
                 case PxarEntryKind.Directory:
                     await s.Encoder.BeginDirectoryAsync(name, stat, node.Metadata, ct).ConfigureAwait(false);
-                    await EncodeChildrenAsync(s, node, rel, prev is { IsDirectory: true } ? prev : null, ct).ConfigureAwait(false);
-                    await s.Encoder.EndDirectoryAsync(ct).ConfigureAwait(false);
+                    frames.Add(new Frame(await SortedChildrenAsync(s, node, ct).ConfigureAwait(false), prev is { IsDirectory: true } ? prev : null));
                     break;
                 case PxarEntryKind.File:
                     if (node.HardlinkKey is { } key && s.Links.TryGetValue(key, out var target))
@@ -113,7 +128,8 @@ public static class SplitArchiveBackup
                     long offset = prev is not null && Unchanged(prev, stat, node.Size)
                         ? await AddReusedAsync(s, name, stat, node.Metadata, prev, ct).ConfigureAwait(false)
                         : await AddEncodedAsync(s, node, ct).ConfigureAwait(false);
-                    if (node.HardlinkKey is { } newKey) s.Links[newKey] = (offset, rel);
+                    // A hardlink item holds the target's path; one longer than pxar allows is archived as a file of its own.
+                    if (node.HardlinkKey is { } newKey && RelativePath(frames, relRoot, name) is { } rel) s.Links[newKey] = (offset, rel);
                     break;
                 case PxarEntryKind.Symlink:
                     await s.Encoder.AddSymlinkAsync(name, stat, node.Metadata, node.SymlinkTarget ?? [], ct).ConfigureAwait(false);
@@ -126,6 +142,38 @@ public static class SplitArchiveBackup
                     break;
             }
         }
+    }
+
+    private static async ValueTask<SourceNode[]> SortedChildrenAsync(State s, SourceNode dir, CancellationToken ct)
+    {
+        var children = (await s.Source.ListAsync(dir, ct).ConfigureAwait(false)).ToArray();
+        Array.Sort(children, static (a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
+        return children;
+    }
+
+    /// <summary>The archive-relative path of <paramref name="name"/> in the deepest frame, or null when longer than a pxar path may be.</summary>
+    private static byte[]? RelativePath(List<Frame> frames, byte[] relRoot, byte[] name)
+    {
+        long length = name.Length + (relRoot.Length > 0 ? relRoot.Length + 1 : 0);
+        for (int i = 1; i < frames.Count; i++) length += frames[i - 1].Children[frames[i - 1].Next - 1].Name.Length + 1;
+        if (length > PxarFormat.MaxPathLength) return null;
+        var path = new byte[length];
+        int at = 0;
+        if (relRoot.Length > 0)
+        {
+            relRoot.CopyTo(path, 0);
+            at = relRoot.Length;
+            path[at++] = (byte)'/';
+        }
+        for (int i = 1; i < frames.Count; i++)
+        {
+            var part = frames[i - 1].Children[frames[i - 1].Next - 1].Name;
+            part.CopyTo(path, at);
+            at += part.Length;
+            path[at++] = (byte)'/';
+        }
+        name.CopyTo(path, at);
+        return path;
     }
 
     /// <summary>The change detection: same kind, size, mode, owner and mtime as in the previous snapshot.</summary>

@@ -140,21 +140,27 @@ public sealed partial class StagingSession
             foreach (var file in Directory.EnumerateFiles(SpoolDirectory)) TryDelete(file);
     }
 
-    private static async Task RemapAsync(PxarAccessor accessor, StagedInode dir, Dictionary<long, StagedInode> files, CancellationToken ct)
+    /// <summary>Points every listed directory's children at their new entries; its own stack, so depth never grows the thread's.</summary>
+    private static async Task RemapAsync(PxarAccessor accessor, StagedInode root, Dictionary<long, StagedInode> files, CancellationToken ct)
     {
-        if (dir.Children is not { } children) return; // listed from the new base when first used
-        var entries = await accessor.ListDirectoryAsync(dir.BaseEntry!, ct).ConfigureAwait(false);
-        var byName = new Dictionary<string, PxarEntry>(entries.Count, StringComparer.Ordinal);
-        foreach (var e in entries) byName[StagedInode.Key(e.Name)] = e;
-        foreach (var (key, child) in children)
+        var pending = new Stack<StagedInode>();
+        pending.Push(root);
+        while (pending.TryPop(out var dir))
         {
-            if (!byName.TryGetValue(key, out var entry))
-                throw new FormatCorruptException($"the committed archive has no entry '{System.Text.Encoding.UTF8.GetString(StagedInode.NameOf(key))}'");
-            if (entry.Kind == PxarEntryKind.Hardlink) entry = await accessor.FollowHardlinkAsync(entry, ct).ConfigureAwait(false);
-            child.BaseEntry = entry;
-            child.SpoolPath = null;
-            if (child.IsRegular && child.LinkCount > 1) files[entry.Identity] = child;
-            if (child.IsDirectory) await RemapAsync(accessor, child, files, ct).ConfigureAwait(false);
+            if (dir.Children is not { } children) continue; // listed from the new base when first used
+            var entries = await accessor.ListDirectoryAsync(dir.BaseEntry!, ct).ConfigureAwait(false);
+            var byName = new Dictionary<string, PxarEntry>(entries.Count, StringComparer.Ordinal);
+            foreach (var e in entries) byName[StagedInode.Key(e.Name)] = e;
+            foreach (var (key, child) in children)
+            {
+                if (!byName.TryGetValue(key, out var entry))
+                    throw new FormatCorruptException($"the committed archive has no entry '{System.Text.Encoding.UTF8.GetString(StagedInode.NameOf(key))}'");
+                if (entry.Kind == PxarEntryKind.Hardlink) entry = await accessor.FollowHardlinkAsync(entry, ct).ConfigureAwait(false);
+                child.BaseEntry = entry;
+                child.SpoolPath = null;
+                if (child.IsRegular && child.LinkCount > 1) files[entry.Identity] = child;
+                if (child.IsDirectory) pending.Push(child);
+            }
         }
     }
 

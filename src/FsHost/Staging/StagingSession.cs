@@ -232,12 +232,21 @@ public sealed partial class StagingSession : IDisposable
     private bool TryBind(StagedInode inode, long now, out ulong number)
     {
         number = inode.Number;
-        if (inode.Role == StagedRole.SessionRoot || inode.BoundEpoch == _epoch) return true;
-        if (inode.Links.Count == 0) return false;
-        var link = inode.Links[0];
-        if (!TryBind(link.Parent, now, out var parent)) return false;
-        Journal().Append(new JournalRecord { Op = JournalOp.Bind, Time = now, Number = inode.Number, Parent = parent, Name = link.Name });
-        inode.BoundEpoch = _epoch;
+        // Climb to the nearest inode already bound (or the session root), then record the ones
+        // below it parents first; a loop, not recursion: the depth is the tree's.
+        var chain = new List<StagedInode>();
+        for (var at = inode; at.Role != StagedRole.SessionRoot && at.BoundEpoch != _epoch; at = at.Links[0].Parent)
+        {
+            if (at.Links.Count == 0) return false;
+            chain.Add(at);
+        }
+        for (int i = chain.Count - 1; i >= 0; i--)
+        {
+            var at = chain[i];
+            var link = at.Links[0];
+            Journal().Append(new JournalRecord { Op = JournalOp.Bind, Time = now, Number = at.Number, Parent = link.Parent.Number, Name = link.Name });
+            at.BoundEpoch = _epoch;
+        }
         return true;
     }
 
