@@ -10,7 +10,7 @@ public sealed class FuseLifecycleTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan EndTimeout = TimeSpan.FromSeconds(15);
 
-    [Fact]
+    [FuseFact]
     public void Unmount_through_the_api_ends_the_session()
     {
         if (!FuseEnvironment.Usable(output)) return;
@@ -22,7 +22,7 @@ public sealed class FuseLifecycleTests(ITestOutputHelper output)
         Assert.True(m.Fs.Destroyed);
     }
 
-    [Fact]
+    [FuseFact]
     public void External_fusermount_unmount_ends_the_session()
     {
         if (!FuseEnvironment.Usable(output)) return;
@@ -34,7 +34,7 @@ public sealed class FuseLifecycleTests(ITestOutputHelper output)
         Assert.False(MountTable.IsFuseMounted(m.Root));
     }
 
-    [Fact]
+    [FuseFact]
     public void External_umount_ends_the_session()
     {
         if (!FuseEnvironment.Usable(output)) return;
@@ -43,7 +43,7 @@ public sealed class FuseLifecycleTests(ITestOutputHelper output)
         Assert.True(m.Session.Completion.Wait(EndTimeout));
     }
 
-    [Fact]
+    [FuseFact]
     public void Mount_through_fusermount3_with_auto_unmount_serves_and_unmounts()
     {
         if (!FuseEnvironment.Usable(output)) return;
@@ -54,7 +54,7 @@ public sealed class FuseLifecycleTests(ITestOutputHelper output)
         Assert.True(Bounded.Eventually(() => !MountTable.IsFuseMounted(m.Root), EndTimeout));
     }
 
-    [Fact]
+    [FuseFact]
     public void Other_users_get_access_only_with_allow_other()
     {
         if (!FuseEnvironment.Usable(output)) return;
@@ -70,7 +70,7 @@ public sealed class FuseLifecycleTests(ITestOutputHelper output)
         Assert.Equal(InMemoryFileSystem.HelloText, allowed.Stdout);
     }
 
-    [Fact]
+    [FuseFact]
     public void Sigterm_unmounts_and_the_server_process_exits()
     {
         if (!FuseEnvironment.Usable(output)) return;
@@ -87,7 +87,7 @@ public sealed class FuseLifecycleTests(ITestOutputHelper output)
         finally { server.Cleanup(); }
     }
 
-    [Fact]
+    [FuseFact]
     public void Killed_server_leaves_a_stale_mount_that_is_detected_and_cleared()
     {
         if (!FuseEnvironment.Usable(output)) return;
@@ -109,7 +109,7 @@ public sealed class FuseLifecycleTests(ITestOutputHelper output)
         finally { server.Cleanup(); }
     }
 
-    [Fact]
+    [FuseFact]
     public void Killed_server_with_auto_unmount_leaves_no_mount()
     {
         if (!FuseEnvironment.Usable(output)) return;
@@ -125,7 +125,7 @@ public sealed class FuseLifecycleTests(ITestOutputHelper output)
         finally { server.Cleanup(); }
     }
 
-    [Fact]
+    [FuseFact]
     public void Mounting_over_a_stale_mount_clears_it_on_request()
     {
         if (!FuseEnvironment.Usable(output)) return;

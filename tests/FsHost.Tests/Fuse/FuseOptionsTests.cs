@@ -37,7 +37,7 @@ public sealed class FuseOptionsTests
 [Collection("fuse")]
 public sealed class FuseMountPointNameTests(ITestOutputHelper output)
 {
-    [Fact]
+    [FuseFact]
     public void Mount_points_with_blanks_are_found_in_the_mount_table()
     {
         if (!FuseEnvironment.Usable(output)) return;

@@ -24,7 +24,7 @@ public sealed class FuseReadOnlyTreeTests(SharedMount shared, ITestOutputHelper 
         return true;
     }
 
-    [Fact]
+    [FuseFact]
     public void Stat_shows_type_size_and_mode()
     {
         if (!Usable(out var m)) return;
@@ -36,7 +36,7 @@ public sealed class FuseReadOnlyTreeTests(SharedMount shared, ITestOutputHelper 
         Assert.Equal(InMemoryFileSystem.HelloText, Bounded.Io(() => File.ReadAllText(m.PathOf("hello.txt"))));
     }
 
-    [Fact]
+    [FuseFact]
     public void Listing_of_many_entries_spans_several_readdir_buffers_without_loss_or_duplicates()
     {
         if (!Usable(out var m)) return;
@@ -56,7 +56,7 @@ public sealed class FuseReadOnlyTreeTests(SharedMount shared, ITestOutputHelper 
         Assert.Equal(["big.bin", "hello.txt", "link", "many", "rw"], root);
     }
 
-    [Fact]
+    [FuseFact]
     public void Reads_at_odd_offsets_match_the_generated_content()
     {
         if (!Usable(out var m)) return;
@@ -79,7 +79,7 @@ public sealed class FuseReadOnlyTreeTests(SharedMount shared, ITestOutputHelper 
         });
     }
 
-    [Fact]
+    [FuseFact]
     public void Sequential_read_of_64_MiB_is_byte_exact_and_dd_reports_throughput()
     {
         if (!Usable(out var m)) return;
@@ -121,7 +121,7 @@ public sealed class FuseReadOnlyTreeTests(SharedMount shared, ITestOutputHelper 
         Assert.Equal(Convert.ToHexStringLower(hash.GetHashAndReset()), sha.Stdout.Split(' ')[0]);
     }
 
-    [Fact]
+    [FuseFact]
     public void Readlink_returns_the_target_and_following_the_link_reads_the_file()
     {
         if (!Usable(out var m)) return;
@@ -131,7 +131,7 @@ public sealed class FuseReadOnlyTreeTests(SharedMount shared, ITestOutputHelper 
         Assert.Equal(InMemoryFileSystem.HelloText, Bounded.Io(() => File.ReadAllText(m.PathOf("link"))));
     }
 
-    [Fact]
+    [FuseFact]
     public void Extended_attributes_are_listed_and_read()
     {
         if (!Usable(out var m)) return;
@@ -148,7 +148,7 @@ public sealed class FuseReadOnlyTreeTests(SharedMount shared, ITestOutputHelper 
         Assert.Equal("", none.Stdout.Trim());
     }
 
-    [Fact]
+    [FuseFact]
     public void Missing_names_are_not_found_repeatedly()
     {
         if (!Usable(out var m)) return;
@@ -161,7 +161,7 @@ public sealed class FuseReadOnlyTreeTests(SharedMount shared, ITestOutputHelper 
         }
     }
 
-    [Fact]
+    [FuseFact]
     public void Changes_in_the_read_only_tree_fail_with_EROFS()
     {
         if (!Usable(out var m)) return;
@@ -185,7 +185,7 @@ public sealed class FuseReadOnlyTreeTests(SharedMount shared, ITestOutputHelper 
         Assert.Equal(InMemoryFileSystem.HelloText, Bounded.Io(() => File.ReadAllText(m.PathOf("hello.txt"))));
     }
 
-    [Fact]
+    [FuseFact]
     public void Statfs_reports_the_filesystem_numbers()
     {
         if (!Usable(out var m)) return;

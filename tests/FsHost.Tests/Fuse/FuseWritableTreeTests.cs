@@ -6,7 +6,7 @@ namespace BackupFs.FsHost.Tests.Fuse;
 [Collection("fuse")]
 public sealed class FuseWritableTreeTests(ITestOutputHelper output)
 {
-    [Fact]
+    [FuseFact]
     public void Create_write_read_rename_and_unlink_files()
     {
         if (!FuseEnvironment.Usable(output)) return;
@@ -31,7 +31,7 @@ public sealed class FuseWritableTreeTests(ITestOutputHelper output)
         Assert.NotEqual(0, rm.ExitCode);
     }
 
-    [Fact]
+    [FuseFact]
     public void Directories_links_truncate_chmod_utimens_and_xattrs()
     {
         if (!FuseEnvironment.Usable(output)) return;
@@ -74,7 +74,7 @@ public sealed class FuseWritableTreeTests(ITestOutputHelper output)
         Assert.Equal(["fifo", "hard", "lnk"], left);
     }
 
-    [Fact]
+    [FuseFact]
     public void Parallel_readers_of_the_large_file_all_get_exact_bytes()
     {
         if (!FuseEnvironment.Usable(output)) return;
@@ -104,7 +104,7 @@ public sealed class FuseWritableTreeTests(ITestOutputHelper output)
         Assert.All(ok, Assert.True);
     }
 
-    [Fact]
+    [FuseFact]
     public void Entry_invalidation_makes_the_kernel_look_a_name_up_again()
     {
         if (!FuseEnvironment.Usable(output)) return;

@@ -45,7 +45,7 @@ public class DeepTreeTests : IDisposable
     private static List<string> Names(DirectoryHandle dir) =>
         dir.ReadNames().Select(n => System.Text.Encoding.UTF8.GetString(n)).Order(StringComparer.Ordinal).ToList();
 
-    [Fact]
+    [FuseFact]
     public async Task TwentyThousandLevelsBackUpRestoreMountAndCommitFromStaging()
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();

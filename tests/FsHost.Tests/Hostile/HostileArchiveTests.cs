@@ -31,7 +31,7 @@ public class HostileArchiveTests : IDisposable
         _tmp.Dispose();
     }
 
-    [Fact]
+    [FuseFact]
     public async Task TinyIndexWithMillionsOfGoodbyeItemsIsRefusedFastInBoundedMemory()
     {
         var storePath = _tmp.Sub("ds");

@@ -61,7 +61,7 @@ public class EncryptedStagingTests : IDisposable
         File.WriteAllText(Path.Combine(src, "hello.txt"), "hello\n");
     }
 
-    [Theory]
+    [FuseTheory]
     [InlineData("scrypt")]
     [InlineData("pbkdf2")]
     [InlineData("none")]
@@ -115,7 +115,7 @@ public class EncryptedStagingTests : IDisposable
         }
     }
 
-    [Fact]
+    [FuseFact]
     public void PlainBaseIsNotReusedByAnEncryptedCommit()
     {
         if (!FuseEnvironment.Usable(_output)) return;

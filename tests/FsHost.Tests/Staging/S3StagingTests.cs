@@ -26,7 +26,7 @@ public class S3StagingTests : IClassFixture<S3GatewayFixture>, IDisposable
 
     public void Dispose() => _tmp.Dispose();
 
-    [Fact]
+    [FuseFact]
     public async Task RsyncIntoAnS3StoreUploadsOnlyWhatChanged()
     {
         if (!FuseEnvironment.Usable(_output)) return;

@@ -51,7 +51,7 @@ public class StagingAclTests : IDisposable
     }
 
     /// <summary>The ACL operations a local filesystem supports, run in staging and on ext4: same modes, same ACLs, same errors.</summary>
-    [Fact]
+    [FuseFact]
     public void AclSemanticsMatchALocalFilesystem()
     {
         if (!FuseEnvironment.Usable(_output) || !ToolsPresent(_output, "setfacl", "getfattr")) return;
@@ -155,7 +155,7 @@ public class StagingAclTests : IDisposable
     /// Each tool copies the source into its own session and, the same way, into a local
     /// directory; the committed snapshot, restored, lists exactly as the local copy.
     /// </summary>
-    [Theory]
+    [FuseTheory]
     [InlineData("cp", TreeListing.Times.All)]
     [InlineData("tar", TreeListing.Times.All)]
     [InlineData("rsync", TreeListing.Times.Files)]
@@ -196,7 +196,7 @@ public class StagingAclTests : IDisposable
     }
 
     /// <summary>git's working tree and object store (modes 0644/0755/0444, renames, packing) in staging as on ext4.</summary>
-    [Fact]
+    [FuseFact]
     public void GitInStagingGivesTheModesItGivesLocally()
     {
         if (!FuseEnvironment.Usable(_output) || !ToolsPresent(_output, "git")) return;

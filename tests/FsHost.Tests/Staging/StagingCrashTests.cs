@@ -22,7 +22,7 @@ public class StagingCrashTests : IDisposable
         _tmp.Dispose();
     }
 
-    [Fact]
+    [FuseFact]
     public async Task KillDuringRsyncThenRemountRerunAndCommit()
     {
         if (!FuseEnvironment.Usable(_output)) return;

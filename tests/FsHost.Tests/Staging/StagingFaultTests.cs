@@ -35,7 +35,7 @@ public class StagingFaultTests : IDisposable
         return r.ExitCode == 0 ? r.Stdout : null;
     }
 
-    [Fact]
+    [FuseFact]
     public void AFailingCommitIsMarkedNotRetriedInALoopAndTheMountKeepsServing()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -101,7 +101,7 @@ public class StagingFaultTests : IDisposable
         }
     }
 
-    [Fact]
+    [FuseFact]
     public void StagedDataIsPrivateOnDisk()
     {
         if (!FuseEnvironment.Usable(_output)) return;

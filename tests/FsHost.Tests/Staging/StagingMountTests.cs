@@ -67,7 +67,7 @@ public class StagingMountTests : IDisposable
         Assert.Equal("", dry.Stdout.Trim());
     }
 
-    [Fact]
+    [FuseFact]
     public async Task RsyncIntoStagingBecomesASnapshotEqualToTheSource()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -101,7 +101,7 @@ public class StagingMountTests : IDisposable
         Assert.Empty(mount.Errors);
     }
 
-    [Fact]
+    [FuseFact]
     public void IncrementalRunWritesOnlyWhatChanged()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -151,7 +151,7 @@ public class StagingMountTests : IDisposable
         Assert.False(File.Exists(mount.PathOf(name + "/root.pxar/d9/f199.bin")));
     }
 
-    [Fact]
+    [FuseFact]
     public void RenamesHardlinksAndDeletesAreCaptured()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -194,7 +194,7 @@ public class StagingMountTests : IDisposable
         Assert.Contains("2", Bounded.Run("stat", "-c", "%h", Path.Combine(session, "large-link")).Stdout);
     }
 
-    [Fact]
+    [FuseFact]
     public void EveryFileOperationWorksInASession()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -243,7 +243,7 @@ public class StagingMountTests : IDisposable
         Assert.True(Bounded.Io(() => Directory.Exists(Path.Combine(root, "dir/sub"))));
     }
 
-    [Fact]
+    [FuseFact]
     public void BadNamesAndWritesOutsideSessionsAreRefused()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -279,7 +279,7 @@ public class StagingMountTests : IDisposable
         Assert.Contains("not a staging session", notSession.Err);
     }
 
-    [Fact]
+    [FuseFact]
     public void SpoolDiskFullGivesEnospcAndTheMountKeepsWorking()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -323,7 +323,7 @@ public class StagingMountTests : IDisposable
         return b;
     }
 
-    [Fact]
+    [FuseFact]
     public void AJournalThatCannotBeReplayedIsMovedAsideAndTheMountWorks()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -344,7 +344,7 @@ public class StagingMountTests : IDisposable
         Assert.StartsWith("host/broken/", Commit(mount.PathOf("staging/host/broken")));
     }
 
-    [Fact]
+    [FuseFact]
     public void AnIdleSessionIsCommittedByItselfAndUnmountCommitsTheRest()
     {
         if (!FuseEnvironment.Usable(_output)) return;

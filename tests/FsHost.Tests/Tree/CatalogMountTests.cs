@@ -21,7 +21,7 @@ public class CatalogMountTests : IDisposable
         _tmp.Dispose();
     }
 
-    [Fact]
+    [FuseFact]
     public async Task SnapshotWithACatalogMountsAsBefore()
     {
         if (!FuseEnvironment.Usable(_output)) return;

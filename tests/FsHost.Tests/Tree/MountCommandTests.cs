@@ -35,7 +35,7 @@ public class MountCommandTests : IDisposable
         return (store, mnt);
     }
 
-    [Fact]
+    [FuseFact]
     public async Task BackgroundMountEndsCleanlyOnSigterm()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -50,7 +50,7 @@ public class MountCommandTests : IDisposable
         Assert.True(Bounded.Eventually(() => !MountTable.IsFuseMounted(mnt) && BackupFsProgram.MountPid(mnt) is null, TimeSpan.FromSeconds(15)));
     }
 
-    [Fact]
+    [FuseFact]
     public async Task KilledMountLeavesAStaleMountThatIsExplainedAndCleared()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -73,7 +73,7 @@ public class MountCommandTests : IDisposable
         Assert.True(Bounded.Eventually(() => !MountTable.IsFuseMounted(mnt), TimeSpan.FromSeconds(10)));
     }
 
-    [Fact]
+    [FuseFact]
     public void MountOfAMissingStoreFailsWithOneLine()
     {
         if (!FuseEnvironment.Usable(_output)) return;

@@ -47,7 +47,7 @@ public sealed class MountPrivacyTests : IAsyncLifetime, IDisposable
 
     private static uint Mode(string path) => Posix.LStat(Posix.PathBytes(path)).Mode & 0xFFF;
 
-    [Fact]
+    [FuseFact]
     public void WholeArchivesAreOwnerOnlyByDefaultAndPxarContentKeepsItsMode()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -60,7 +60,7 @@ public sealed class MountPrivacyTests : IAsyncLifetime, IDisposable
         Assert.Equal(uint.Parse(Bounded.Run("id", "-u").Stdout.Trim()), owner);
     }
 
-    [Fact]
+    [FuseFact]
     public void ImageModeOptionWidensWholeArchives()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -70,7 +70,7 @@ public sealed class MountPrivacyTests : IAsyncLifetime, IDisposable
         Assert.Equal(0x124u, Bounded.Io(() => Mode(mount.PathOf("host/h/latest/root.pxar.raw"))));
     }
 
-    [Fact]
+    [FuseFact]
     public void AFifoManifestMakesOnlyThatSnapshotUnreadableAndNeverHangs()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -92,7 +92,7 @@ public sealed class MountPrivacyTests : IAsyncLifetime, IDisposable
     public void ImageModeRefusesWriteAndExecuteBits(string text) =>
         Assert.Throws<BackupFs.Datastore.Formats.BackupFsException>(() => MountCommand.ParseImageMode(text));
 
-    [Fact]
+    [FuseFact]
     public void BackgroundMountLogsToAPrivateFileCreatedFresh()
     {
         if (!FuseEnvironment.Usable(_output)) return;

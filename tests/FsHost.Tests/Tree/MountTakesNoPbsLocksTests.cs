@@ -18,7 +18,7 @@ public sealed class MountTakesNoPbsLocksTests(ITestOutputHelper output) : IDispo
     private readonly TempDir _tmp = new();
     public void Dispose() => _tmp.Dispose();
 
-    [Fact]
+    [FuseFact]
     public async Task PbsCanBackUpPruneAndCollectWhileASnapshotIsReadThroughTheMount()
     {
         if (!FuseEnvironment.Usable(output)) return;

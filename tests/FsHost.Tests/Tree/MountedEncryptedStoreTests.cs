@@ -34,7 +34,7 @@ public class MountedEncryptedStoreTests
 
     private static string Sha(string path) => Convert.ToHexStringLower(Bounded.Io(() => SHA256.HashData(File.ReadAllBytes(path))));
 
-    [Fact]
+    [FuseFact]
     public void TwoKeysOpenEverySnapshotExactly()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -50,7 +50,7 @@ public class MountedEncryptedStoreTests
         Assert.Empty(mount.Errors);
     }
 
-    [Fact]
+    [FuseFact]
     public void MissingKeyIsEaccesWithOneLogLineNamingTheFingerprint()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -71,7 +71,7 @@ public class MountedEncryptedStoreTests
         Assert.Contains("enc-split", lines[0]);
     }
 
-    [Fact]
+    [FuseFact]
     public void NoKeysLeaveEncryptedFilesEaccesAndSignOnlyReadable()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -83,7 +83,7 @@ public class MountedEncryptedStoreTests
         Assert.Single(mount.Errors, l => l.Contains("5c:a4:87:6e:e3:3c:a2:50") && l.Contains("host/enc/"));
     }
 
-    [Fact]
+    [FuseFact]
     public void ManifestChangedAfterSigningMakesTheSnapshotUnreadable()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -97,7 +97,7 @@ public class MountedEncryptedStoreTests
     }
 
     /// <summary>The real program in the background: the passphrase is read by the parent and handed to the detached mount.</summary>
-    [Fact]
+    [FuseFact]
     public void BackgroundMountWithPassphraseKeyAndSecondKey()
     {
         if (!FuseEnvironment.Usable(_output)) return;

@@ -36,7 +36,7 @@ public class MountedStoreTests : IDisposable
         return (store, src, snap);
     }
 
-    [Fact]
+    [FuseFact]
     public async Task TreeMatchesTheSourceWithOrdinaryTools()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -79,7 +79,7 @@ public class MountedStoreTests : IDisposable
         Assert.Empty(mount.Errors);
     }
 
-    [Fact]
+    [FuseFact]
     public async Task NewSnapshotsAppearAndUnfinishedOnesStayHidden()
     {
         if (!FuseEnvironment.Usable(_output)) return;
@@ -99,7 +99,7 @@ public class MountedStoreTests : IDisposable
         await unfinished.DisposeAsync();
     }
 
-    [Fact]
+    [FuseFact]
     public async Task CorruptChunkAndMalformedIndexGiveEioOnlyWhereTouched()
     {
         if (!FuseEnvironment.Usable(_output)) return;

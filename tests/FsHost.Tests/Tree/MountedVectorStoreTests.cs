@@ -18,7 +18,7 @@ public class MountedVectorStoreTests
 
     private static string VectorListing() => File.ReadAllText(Path.Combine(TestPaths.Vectors, "pxar", "A.listing.json"));
 
-    [Fact]
+    [FuseFact]
     public void PxarTreesAndImageReadExactly()
     {
         if (!FuseEnvironment.Usable(_output)) return;

@@ -57,7 +57,7 @@ public sealed class S3FollowingMountTests : IClassFixture<S3GatewayFixture>, IDi
         return r.Stdout;
     }
 
-    [Fact]
+    [FuseFact]
     public async Task TwoReaderMountsFollowBackupsAndPrunesOfAWriter()
     {
         if (!FuseEnvironment.Usable(_output)) return;

@@ -59,7 +59,7 @@ public class S3MountFaultTests : IClassFixture<S3GatewayFixture>, IDisposable
         Assert.Equal(0, p.ExitCode);
     }
 
-    [Theory]
+    [FuseTheory]
     [InlineData("sigstop")]
     [InlineData("blackhole")]
     public async Task AnUnansweringGatewayGivesEioAtTheDeadlineThenFailsFastAndRecoversWithoutRemount(string fault)
@@ -143,7 +143,7 @@ public class S3MountFaultTests : IClassFixture<S3GatewayFixture>, IDisposable
         }
     }
 
-    [Fact]
+    [FuseFact]
     public async Task ACommitIntoABlackHoleFailsWithinTheDeadlineAndSucceedsWhenTheGatewayAnswers()
     {
         if (!FuseEnvironment.Usable(_output)) return;
