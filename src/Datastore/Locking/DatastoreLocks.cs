@@ -75,7 +75,9 @@ public static class DatastoreLocks
             case PbsLockMode.OldInDirectory: return PbsLockLayout.OldManifestLockFile(PbsDatastoreName.Resolve(store), snapshot);
             default:
                 owner = null;
-                return Path.Combine(store.PrivateDir, "locks", snapshot.RelativePath.Replace('/', '%') + PbsLockLayout.ManifestLockName);
+                // Private state: .backupfs/locks made 0700 (and checked: no symlink, ours) before a lock file goes in.
+                var dir = Platform.PrivateDirectory.Ensure(store.Root, Path.GetRelativePath(store.Root, store.PrivateDir) + "/locks");
+                return Path.Combine(dir, snapshot.RelativePath.Replace('/', '%') + PbsLockLayout.ManifestLockName);
         }
     }
 }

@@ -287,6 +287,7 @@ internal sealed unsafe partial class FuseDispatcher
         if (!_options.ReaddirPlus) flags &= ~(uint)(FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto);
         if (_options.WritebackCache) flags |= (uint)FuseInitFlags.WritebackCache & init->Flags;
         if (_fs.AppliesUmask) flags |= (uint)FuseInitFlags.DontMask & init->Flags;
+        _fs.KernelKeepsWriteTimes((flags & (uint)FuseInitFlags.WritebackCache) != 0);
 
         o->Minor = minor;
         o->MaxReadahead = init->MaxReadahead;

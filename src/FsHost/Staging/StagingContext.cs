@@ -28,4 +28,14 @@ public sealed record StagingOptions
 }
 
 /// <summary>What every staging session needs: the datastore, the chunk cache for reading bases, options and a log.</summary>
-public sealed record StagingContext(DataStore Store, CachedChunkSource Chunks, StagingOptions Options, Action<string> Log);
+public sealed record StagingContext(DataStore Store, CachedChunkSource Chunks, StagingOptions Options, Action<string> Log)
+{
+    private volatile bool _kernelKeepsWriteTimes;
+
+    /// <summary>
+    /// The kernel's writeback cache is on: the kernel keeps mtime/ctime of files being written and
+    /// flushes them with SETATTR, so a WRITE arriving later must not stamp the server's clock over
+    /// them (committed mtimes then differed from what the mount showed).
+    /// </summary>
+    public bool KernelKeepsWriteTimes { get => _kernelKeepsWriteTimes; set => _kernelKeepsWriteTimes = value; }
+}

@@ -57,7 +57,7 @@ public sealed partial class StagingSession
         lock (inode)
         {
             inode.Size = Math.Max(inode.Size, offset + data.Length);
-            inode.Touch(now);
+            if (!_ctx.KernelKeepsWriteTimes) inode.Touch(now);
         }
         MarkChanged();
     }

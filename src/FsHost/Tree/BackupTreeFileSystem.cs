@@ -53,6 +53,9 @@ public sealed class BackupTreeFileSystem : ReadOnlyFileSystemBase, IDisposable
     /// <summary>Staging gives new entries their directory's default ACL, so it needs the unmasked create mode.</summary>
     public override bool AppliesUmask => _staging is not null;
 
+    /// <summary>Under the kernel's writeback cache staged writes leave the times to the kernel.</summary>
+    public override void KernelKeepsWriteTimes(bool keeps) { if (_ctx.Staging is { } s) s.Context.KernelKeepsWriteTimes = keeps; }
+
     private StagedInode? Staged(ulong node) => _staging is null ? null : _nodes.Get(node) as StagedInode;
 
     public NamespaceDirNode Root { get; }

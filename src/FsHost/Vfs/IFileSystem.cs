@@ -32,6 +32,12 @@ public interface IFileSystem
     /// </summary>
     bool AppliesUmask => false;
 
+    /// <summary>
+    /// Told once the kernel has agreed on its writeback cache: it then owns a file's mtime and ctime
+    /// while writing (it sends them with SETATTR when it flushes), so writes must not move them.
+    /// </summary>
+    void KernelKeepsWriteTimes(bool keeps) { }
+
     // ---- names and attributes ----
 
     /// <summary>Resolves <paramref name="name"/> in directory <paramref name="parent"/>.

@@ -46,6 +46,7 @@ public abstract class ReadOnlyFileSystemBase : IFileSystem
     public virtual ValueTask<Errno> RemoveXattr(RequestContext ctx, ulong node, ReadOnlyMemory<byte> name) => Done(Errno.EROFS);
 
     public virtual bool AppliesUmask => false;
+    public virtual void KernelKeepsWriteTimes(bool keeps) { }
     public virtual ValueTask<VfsResult<CreateInfo>> Create(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint umask, int flags) => Done<CreateInfo>(Errno.EROFS);
     public virtual ValueTask<VfsResult<EntryInfo>> MakeNode(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint umask, uint rdev) => Done<EntryInfo>(Errno.EROFS);
     public virtual ValueTask<VfsResult<EntryInfo>> MakeDirectory(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name, uint mode, uint umask) => Done<EntryInfo>(Errno.EROFS);

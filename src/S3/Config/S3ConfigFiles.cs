@@ -68,7 +68,9 @@ public static class S3ConfigFiles
         if (OperatingSystem.IsWindows()) throw new PlatformNotSupportedException("S3 config files need Unix permissions");
         // .backupfs made (or checked) 0700, refused when it is a symlink or someone else's.
         var dir = Path.GetDirectoryName(path)!;
-        Datastore.Platform.PrivateDirectory.Ensure(Path.GetDirectoryName(dir)!, StateDir);
+        var cacheRoot = Path.GetDirectoryName(dir)!;
+        Directory.CreateDirectory(cacheRoot);
+        Datastore.Platform.PrivateDirectory.Ensure(cacheRoot, StateDir);
         var tmp = path + ".tmp_" + Random.Shared.Next().ToString("x8");
         var options = new FileStreamOptions
         {

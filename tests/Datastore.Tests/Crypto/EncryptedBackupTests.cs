@@ -203,6 +203,10 @@ public class EncryptedBackupTests : IDisposable
         Assert.Equal(before, Directory.EnumerateFiles(ChunkDir, "*", SearchOption.AllDirectories).Count());
 
         await SnapshotRemover.RemoveAsync(_store, first, CancellationToken.None);
+        // The first GC marked every chunk (atime = now, whole seconds); age them so the next GC's
+        // cutoff (its own start) separates the marked from the unmarked within the same second.
+        foreach (var chunk in Directory.EnumerateFiles(ChunkDir, "*", SearchOption.AllDirectories))
+            File.SetLastAccessTimeUtc(chunk, DateTime.UtcNow.AddHours(-1));
         await new GarbageCollector(_store, new GcOptions { AtimeCutoff = TimeSpan.Zero }).RunAsync();
         Assert.True(Directory.EnumerateFiles(ChunkDir, "*", SearchOption.AllDirectories).Count() < before);
         var report = await new Verifier(_store, new VerifyOptions { RecordState = false, Keys = new KeyRing([_key]) }).VerifySnapshotAsync(second);

@@ -172,6 +172,9 @@ public sealed class S3MetadataFollowerTests(S3GatewayFixture gw) : IDisposable
         await Assert.ThrowsAnyAsync<BackupFsException>(() => f.RefreshAsync(FollowedDirectory.Type, "ct", default).AsTask());
         Assert.Equal(1, f.Stats.Failures);
         proxy.Down = false;
+        // The outage opened the client's circuit breaker: wait for its probe to close it (bounded).
+        var until = DateTime.UtcNow.AddSeconds(20);
+        while (p.Reader.Client.Breaker is { IsOpen: true } && DateTime.UtcNow < until) await Task.Delay(100);
         // A failed listing is not cached: the next look lists again, despite the long time-to-live.
         await f.RefreshAsync(FollowedDirectory.Type, "ct", default);
         await f.RefreshAsync(FollowedDirectory.Group, group.RelativePath, default);
