@@ -27,16 +27,8 @@ public sealed unsafe partial class DirectoryHandle : IDisposable
     private static partial int openat(int dirfd, byte* path, int flags, uint mode);
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
     private static partial int statx(int dirfd, byte* path, int flags, uint mask, byte* buf);
-    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
-    private static partial int dup(int fd);
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int close(int fd);
-    [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
-    private static partial nint fdopendir(int fd);
-    [LibraryImport("libc", EntryPoint = "readdir64", SetLastError = true)]
-    private static partial nint readdir64(nint dir);
-    [LibraryImport("libc", EntryPoint = "closedir")]
-    private static partial int closedir(nint dir);
     [LibraryImport("libc", EntryPoint = "readlinkat", SetLastError = true)]
     private static partial nint readlinkat(int dirfd, byte* path, byte* buf, nuint size);
     [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true)]
@@ -114,38 +106,7 @@ public sealed unsafe partial class DirectoryHandle : IDisposable
     }
 
     /// <summary>Names in this directory (without "." and ".."), raw bytes, unsorted.</summary>
-    public List<byte[]> ReadNames()
-    {
-        int copy = dup(Fd);
-        if (copy < 0) throw Error("dup", ""u8);
-        nint dir = fdopendir(copy);
-        if (dir == 0)
-        {
-            var e = Error("fdopendir", ""u8);
-            close(copy);
-            throw e;
-        }
-        var names = new List<byte[]>();
-        try
-        {
-            while (true)
-            {
-                Marshal.SetLastPInvokeError(0);
-                nint ent = readdir64(dir);
-                if (ent == 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno != 0) throw new PosixException("readdir", "", errno);
-                    break;
-                }
-                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)ent + 19);
-                if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8)) continue;
-                names.Add(name.ToArray());
-            }
-        }
-        finally { closedir(dir); }
-        return names;
-    }
+    public List<byte[]> ReadNames() => Posix.ReadDirectory(Fd, "directory");
 
     public byte[] ReadLink(ReadOnlySpan<byte> name)
     {

@@ -67,10 +67,16 @@ public static unsafe partial class Posix
     private static partial nint readdir64(nint dir);
     [LibraryImport("libc", EntryPoint = "closedir")]
     private static partial int closedir(nint dir);
+    [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
+    private static partial nint fdopendir(int fd);
+    [LibraryImport("libc", EntryPoint = "rewinddir")]
+    private static partial void rewinddir(nint dir);
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
     private static partial int open(byte* path, int flags, uint mode);
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int close(int fd);
+    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
+    private static partial int dup(int fd);
 
     public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_TRUNC = 0x200, O_CLOEXEC = 0x80000;
     /// <summary>O_NOFOLLOW differs between architectures (0x20000 on x86-64, 0x8000 on ARM).</summary>
@@ -132,6 +138,31 @@ public static unsafe partial class Posix
         nint dir;
         fixed (byte* pp = p) dir = opendir(pp);
         if (dir == 0) throw Error("opendir", path);
+        return ReadNamesAndClose(dir, Encoding.UTF8.GetString(path));
+    }
+
+    /// <summary>
+    /// Names of the entries of the open directory <paramref name="fd"/> (without "." and ".."), raw
+    /// bytes, unsorted; <paramref name="fd"/> stays open (the listing reads a duplicate).
+    /// </summary>
+    public static List<byte[]> ReadDirectory(int fd, string what)
+    {
+        int copy = dup(fd);
+        if (copy < 0) throw new PosixException("dup", what, Marshal.GetLastPInvokeError());
+        nint dir = fdopendir(copy);
+        if (dir == 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            close(copy);
+            throw new PosixException("fdopendir", what, errno);
+        }
+        // A dup shares the file offset: start from the top whatever an earlier listing left.
+        rewinddir(dir);
+        return ReadNamesAndClose(dir, what);
+    }
+
+    private static List<byte[]> ReadNamesAndClose(nint dir, string what)
+    {
         var names = new List<byte[]>();
         try
         {
@@ -142,7 +173,7 @@ public static unsafe partial class Posix
                 if (ent == 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
-                    if (errno != 0) throw new PosixException("readdir", Encoding.UTF8.GetString(path), errno);
+                    if (errno != 0) throw new PosixException("readdir", what, errno);
                     break;
                 }
                 // struct dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[] at offset 19.

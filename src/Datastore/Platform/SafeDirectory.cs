@@ -40,14 +40,6 @@ public sealed unsafe partial class SafeDirectory : IDisposable
     private static partial int linkat(int olddirfd, byte* oldpath, int newdirfd, byte* newpath, int flags);
     [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true)]
     private static partial int mkdirat(int dirfd, byte* path, uint mode);
-    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
-    private static partial int dup(int fd);
-    [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
-    private static partial nint fdopendir(int fd);
-    [LibraryImport("libc", EntryPoint = "readdir64", SetLastError = true)]
-    private static partial nint readdir64(nint dir);
-    [LibraryImport("libc", EntryPoint = "closedir")]
-    private static partial int closedir(nint dir);
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int close(int fd);
 
@@ -162,37 +154,7 @@ public sealed unsafe partial class SafeDirectory : IDisposable
     /// <summary>The entries (without "." and ".."), each with its lstat; entries that vanish meanwhile are left out.</summary>
     public List<SafeEntry> ReadEntries()
     {
-        int copy = dup(Descriptor);
-        if (copy < 0) throw new PosixException("dup", Path, Marshal.GetLastPInvokeError());
-        nint dir = fdopendir(copy);
-        if (dir == 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            close(copy);
-            throw new PosixException("fdopendir", Path, errno);
-        }
-        var names = new List<byte[]>();
-        try
-        {
-            // A dup shares the file offset: start from the top whatever an earlier listing left.
-            rewinddir(dir);
-            while (true)
-            {
-                Marshal.SetLastPInvokeError(0);
-                nint ent = readdir64(dir);
-                if (ent == 0)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    if (errno != 0) throw new PosixException("readdir", Path, errno);
-                    break;
-                }
-                // struct dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name[] at offset 19.
-                var name = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)ent + 19);
-                if (name.SequenceEqual("."u8) || name.SequenceEqual(".."u8)) continue;
-                names.Add(name.ToArray());
-            }
-        }
-        finally { closedir(dir); }
+        var names = Posix.ReadDirectory(Descriptor, Path);
         var result = new List<SafeEntry>(names.Count);
         foreach (var name in names)
             if (Stat(name) is { } st) result.Add(new SafeEntry(name, st));
@@ -210,8 +172,6 @@ public sealed unsafe partial class SafeDirectory : IDisposable
         if (fchmod(Descriptor, mode & 0xFFF) != 0) throw new PosixException("chmod", Path, Marshal.GetLastPInvokeError());
     }
 
-    [LibraryImport("libc", EntryPoint = "rewinddir")]
-    private static partial void rewinddir(nint dir);
 
     /// <summary>
     /// Unlinks a non-directory child (a symlink is removed itself, its target untouched). False when it
