@@ -95,11 +95,23 @@ public static class FuseEnvironment
         return null;
     }
 
-    /// <summary>Clears stale mounts a crashed earlier run left behind.</summary>
+    /// <summary>Clears stale mounts a crashed earlier run left behind. A mount whose server still
+    /// answers belongs to a run going on in parallel (another checkout) and is left alone.</summary>
     private static void SweepStaleTestMounts()
     {
         foreach (var m in MountTable.Read().Where(m => m.FsType == "fuse." + Subtype).Reverse())
+        {
+            if (!ServerIsGone(m.MountPoint)) continue;
             try { FuseMounter.Unmount(m.MountPoint); } catch (IOException) { }
+        }
+    }
+
+    /// <summary>statfs of a mount whose server died fails with ENOTCONN at once; a live one answers.</summary>
+    private static bool ServerIsGone(string mountPoint)
+    {
+        var probe = Task.Run(() => MountTable.IsStale(mountPoint));
+        // A server that does not answer within the bound is hung: treat it as gone.
+        return !probe.Wait(TimeSpan.FromSeconds(5)) || probe.Result;
     }
 }
 
