@@ -13,7 +13,7 @@ public static class AtomicFile
         try
         {
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 1 };
-            if (createMode is { } mode) options.UnixCreateMode = mode;
+            if (createMode is { } mode && !OperatingSystem.IsWindows()) options.UnixCreateMode = mode;
             using (var fs = new FileStream(tmp, options))
             {
                 fs.Write(data);

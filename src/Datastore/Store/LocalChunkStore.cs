@@ -34,6 +34,8 @@ public sealed class LocalChunkStore : IChunkBackend
         Directory.CreateDirectory(root);
         const UnixFileMode dirMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
                                    | UnixFileMode.GroupRead | UnixFileMode.GroupExecute;
+        if (OperatingSystem.IsWindows())
+            throw new PlatformNotSupportedException("chunk stores are created with POSIX modes");
         Directory.CreateDirectory(chunkDir, dirMode);
         for (int i = 0; i < 65536; i++)
             Directory.CreateDirectory(Path.Combine(chunkDir, i.ToString("x4")), dirMode);

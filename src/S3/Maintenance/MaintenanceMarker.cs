@@ -48,10 +48,9 @@ public sealed class MaintenanceMarker : IDisposable
         {
             try
             {
-                using var fs = new FileStream(path, new FileStreamOptions
-                {
-                    Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = Datastore.Platform.PrivateDirectory.UnixFile,
-                });
+                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+                if (!OperatingSystem.IsWindows()) options.UnixCreateMode = Datastore.Platform.PrivateDirectory.UnixFile;
+                using var fs = new FileStream(path, options);
                 fs.Write(System.Text.Encoding.UTF8.GetBytes(content));
                 return new MaintenanceMarker(path, mode);
             }

@@ -60,7 +60,7 @@ public sealed class PbsCoexistenceCliTests : IDisposable
             Assert.NotNull(held);
             var r = Bounded.Run(BackupFsProgram.Path, "backup", store, src, "--type", "host", "--id", "web1");
             Assert.Equal(1, r.ExitCode);
-            Assert.Equal(1, r.Stderr.Trim().Split('\n').Length);
+            Assert.Single(r.Stderr.Trim().Split('\n'));
             Assert.Matches(@"^error: group host/web1 is locked by another operation", r.Stderr.Trim());
             var prune = Bounded.Run(BackupFsProgram.Path, "prune", store, "host/web1", "--keep-last", "1");
             Assert.Equal(1, prune.ExitCode);

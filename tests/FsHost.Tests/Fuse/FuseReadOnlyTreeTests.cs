@@ -52,7 +52,7 @@ public sealed class FuseReadOnlyTreeTests(SharedMount shared, ITestOutputHelper 
         Assert.Equal(InMemoryFileSystem.ManyCount, files.Length);
         Assert.Equal("2999\n", Bounded.Io(() => File.ReadAllText(m.PathOf("many/file-02999-with-a-longer-name.txt"))));
 
-        var root = Bounded.Io(() => Directory.GetFileSystemEntries(m.Root).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal).ToArray());
+        var root = Bounded.Io(() => Directory.GetFileSystemEntries(m.Root).Select(p => Path.GetFileName(p)!).OrderBy(n => n, StringComparer.Ordinal).ToArray());
         Assert.Equal(["big.bin", "hello.txt", "link", "many", "rw"], root);
     }
 

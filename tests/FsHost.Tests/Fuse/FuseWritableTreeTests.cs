@@ -70,7 +70,7 @@ public sealed class FuseWritableTreeTests(ITestOutputHelper output)
         Bounded.Io(() => File.Delete(Path.Combine(dir, "x")));
         Assert.Equal(0, Bounded.Run("rmdir", dir).ExitCode);
         Assert.False(Bounded.Io(() => Directory.Exists(dir)));
-        var left = Bounded.Io(() => Directory.GetFileSystemEntries(m.PathOf("rw")).Select(Path.GetFileName).Order().ToArray());
+        var left = Bounded.Io(() => Directory.GetFileSystemEntries(m.PathOf("rw")).Select(p => Path.GetFileName(p)!).Order().ToArray());
         Assert.Equal(["fifo", "hard", "lnk"], left);
     }
 

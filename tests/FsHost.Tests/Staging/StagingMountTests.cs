@@ -86,7 +86,7 @@ public class StagingMountTests : IDisposable
         Assert.Equal(snap, store.LatestSnapshot(BackupGroup.Parse("host/web1")));
         AssertSnapshotEquals(src, mount.PathOf(name + "/root.pxar"));
         Assert.Equal(["index.json.blob", "root.mpxar.didx", "root.ppxar.didx"],
-            Directory.GetFiles(store.FullPath(snap.RelativePath)).Select(Path.GetFileName).Order().ToArray());
+            Directory.GetFiles(store.FullPath(snap.RelativePath)).Select(p => Path.GetFileName(p)!).Order().ToArray());
 
         // The datastore core restores it, and verify finds every chunk.
         var restored = _tmp.Sub("restored");
@@ -367,6 +367,6 @@ public class StagingMountTests : IDisposable
         Assert.Equal(2, store.ListSnapshots(auto).Count);
         var restored = _tmp.Sub("restored");
         CliRunner.RunOkAsync("restore", store.Root, latest.RelativePath, "root.pxar", restored).GetAwaiter().GetResult();
-        Assert.Equal(["a", "b"], Directory.GetFiles(restored).Select(Path.GetFileName).Order().ToArray());
+        Assert.Equal(["a", "b"], Directory.GetFiles(restored).Select(p => Path.GetFileName(p)!).Order().ToArray());
     }
 }
