@@ -4,6 +4,7 @@ using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Platform;
 using BackupFs.FsHost.Fuse;
 using BackupFs.FsHost.Staging;
+using BackupFs.FsHost.Staging.Nodes;
 
 namespace BackupFs.FsHost.Cli;
 
@@ -27,11 +28,11 @@ public static class CommitCommand
             if (Posix.TryLStat(bytes) is not { IsDirectory: true }) throw new BackupFsException($"{dir} is not a directory");
             if (!IsInStaging(dir))
                 throw new BackupFsException($"{dir} is not a staging session of a backupfs mount (MOUNTPOINT/staging/[ns/<name>/...]<type>/<id>)");
-            var control = parse.GetValue(discard) ? StagingFileSystem.DiscardXattr : StagingFileSystem.CommitXattr;
+            var control = parse.GetValue(discard) ? StagingControlXattrs.DiscardXattr : StagingControlXattrs.CommitXattr;
             try { Posix.SetXattr(bytes, Encoding.ASCII.GetBytes(control), "1"u8); }
             catch (IOException e)
             {
-                var reason = Read(bytes, StagingFileSystem.ErrorXattr);
+                var reason = Read(bytes, StagingControlXattrs.ErrorXattr);
                 throw new BackupFsException($"commit of {dir} failed: {reason ?? e.Message}");
             }
             var output = parse.InvocationConfiguration.Output;
@@ -40,9 +41,9 @@ public static class CommitCommand
                 output.WriteLine($"discarded the uncommitted changes in {dir}");
                 return 0;
             }
-            var snapshot = Read(bytes, StagingFileSystem.SnapshotXattr) ?? throw new BackupFsException($"{dir}: the mount did not report the new snapshot");
+            var snapshot = Read(bytes, StagingControlXattrs.SnapshotXattr) ?? throw new BackupFsException($"{dir}: the mount did not report the new snapshot");
             output.WriteLine(snapshot);
-            if (Read(bytes, StagingFileSystem.LastCommitXattr) is { } stats) parse.InvocationConfiguration.Error.WriteLine(stats);
+            if (Read(bytes, StagingControlXattrs.LastCommitXattr) is { } stats) parse.InvocationConfiguration.Error.WriteLine(stats);
             return 0;
         });
         return command;

@@ -121,7 +121,7 @@ public static class MountCommand
                 }, m => Console.Error.WriteLine(m)));
                 await staging.RecoverAsync(ct);
             }
-            using var fs = new BackupTreeFileSystem(ds, chunks, new TreeOptions
+            using var fs = DatastoreTree.Create(ds, chunks, new TreeOptions
             {
                 ReadaheadChunks = parse.GetValue(readahead),
                 ShowRawArchives = parse.GetValue(raw),

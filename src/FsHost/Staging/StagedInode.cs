@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Pxar;
-using BackupFs.FsHost.Tree;
+using BackupFs.FsHost.Nodes;
+using BackupFs.FsHost.Staging.Nodes;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Staging;
@@ -22,11 +23,12 @@ public readonly record struct StagedLink(StagedInode Parent, byte[] Name);
 /// One inode of a staging session (or of the virtual directories above sessions): its current
 /// metadata and where its content is, either still in the base snapshot (<see cref="BaseEntry"/>)
 /// or spooled to a file on disk (<see cref="SpoolPath"/>). Hardlinked names share one instance.
-/// Fields are guarded by the owning session's gate; the kernel sees it as a tree node.
+/// Fields are guarded by the owning session's gate; the kernel sees it through its
+/// <see cref="MountNode"/>.
 /// </summary>
-public sealed class StagedInode : TreeNode
+public sealed class StagedInode
 {
-    public StagedInode(StagingSession? session, StagedRole role, ulong number, uint mode, byte[]? name = null) : base(null, name ?? [])
+    public StagedInode(StagingSession? session, StagedRole role, ulong number, uint mode)
     {
         Session = session;
         Role = role;
@@ -68,6 +70,9 @@ public sealed class StagedInode : TreeNode
     /// <summary>The journal epoch in which this inode's number was recorded.</summary>
     internal long BoundEpoch = -1;
 
+    /// <summary>The node the mount serves this inode as; made on first use (see <see cref="StagingNodes.For"/>).</summary>
+    internal StagedNode? MountNode;
+
     /// <summary>For <see cref="StagedRole.Virtual"/> directories: what they are.</summary>
     public VirtualDirectory? Virtual;
 
@@ -83,11 +88,9 @@ public sealed class StagedInode : TreeNode
     private ulong _stableInode;
 
     /// <summary>st_ino: from the session and the inode's number (fixed once the kernel has seen the inode).</summary>
-    public override ulong StableInode => _stableInode != 0 ? _stableInode : _stableInode = Session is null
-        ? TreeContext.InodeOf("staging-virtual:" + (Virtual?.Key ?? ""))
-        : TreeContext.InodeOf("staging:" + Session.Group.RelativePath, (long)Number);
-
-    public override bool Immutable => false;
+    public ulong StableInode => _stableInode != 0 ? _stableInode : _stableInode = Session is null
+        ? StableInodes.Of("staging-virtual:" + (Virtual?.Key ?? ""))
+        : StableInodes.Of("staging:" + Session.Group.RelativePath, (long)Number);
 
     public NodeAttributes Attributes() => new()
     {
@@ -97,13 +100,11 @@ public sealed class StagedInode : TreeNode
         Uid = Uid,
         Gid = Gid,
         Size = IsDirectory ? 0 : (ulong)Math.Max(0, Size),
-        Rdev = PxarNodeFactory.EncodeDevice(DeviceMajor, DeviceMinor),
+        Rdev = DeviceNumbers.Encode(DeviceMajor, DeviceMinor),
         AccessTime = AccessTime,
         ModificationTime = ModificationTime,
         ChangeTime = ChangeTime,
     };
-
-    public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) => ValueTask.FromResult(Attributes());
 
     /// <summary>Marks the content and metadata changed now.</summary>
     public void Touch(Timestamp now)

@@ -22,7 +22,7 @@ public sealed class StagingArea : IAsyncDisposable
     public StagingArea(StagingContext ctx)
     {
         _ctx = ctx;
-        Root = VirtualNode([], StagingPathKind.Root, "staging"u8.ToArray());
+        Root = VirtualNode([], StagingPathKind.Root);
     }
 
     public StagedInode Root { get; }
@@ -36,10 +36,10 @@ public sealed class StagingArea : IAsyncDisposable
     /// <summary>Event sink for tests and the log: a commit finished (result) or failed (error).</summary>
     public event Action<StagingSession, SplitCommitResult?, Exception?>? Committed;
 
-    private static StagedInode VirtualNode(IReadOnlyList<string> components, StagingPathKind kind, byte[] name)
+    private static StagedInode VirtualNode(IReadOnlyList<string> components, StagingPathKind kind)
     {
         var now = Timestamp.Now;
-        return new StagedInode(null, StagedRole.Virtual, 0, FileModes.Directory | 0x1ED, name)
+        return new StagedInode(null, StagedRole.Virtual, 0, FileModes.Directory | 0x1ED)
         {
             Virtual = new VirtualDirectory(components, kind),
             AccessTime = now, ModificationTime = now, ChangeTime = now,
@@ -128,8 +128,8 @@ public sealed class StagingArea : IAsyncDisposable
         lock (dir.Virtual!.Children)
         {
             if (dir.Virtual.Children.TryGetValue(name, out var known)) return known;
-            var node = VirtualNode(components.ToArray(), kind, System.Text.Encoding.UTF8.GetBytes(name));
-            node.Links.Add(new StagedLink(dir, node.Name));
+            var node = VirtualNode(components.ToArray(), kind);
+            node.Links.Add(new StagedLink(dir, System.Text.Encoding.UTF8.GetBytes(name)));
             dir.Virtual.Children[name] = node;
             return node;
         }

@@ -2,6 +2,7 @@ using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Pxar;
 using BackupFs.Datastore.Reading;
+using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Staging;
@@ -193,7 +194,7 @@ public sealed partial class StagingSession : IDisposable
     {
         if (inode.Xattrs is { } known) return known;
         var list = inode.BaseEntry is { } entry && _baseAccessor is { } accessor
-            ? await Tree.PxarNodeFactory.XattrsAsync(accessor, entry, ct).ConfigureAwait(false)
+            ? await PxarEntryStat.XattrsAsync(accessor, entry, ct).ConfigureAwait(false)
             : [];
         inode.Xattrs = list;
         return list;

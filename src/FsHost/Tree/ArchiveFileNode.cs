@@ -1,6 +1,7 @@
 using System.Text;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Reading;
+using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Tree;
@@ -23,7 +24,7 @@ public sealed class ArchiveFileNode : FileNode
         _fileName = fileName;
     }
 
-    public override ulong StableInode => TreeContext.InodeOf("archive:" + _snapshot.Snapshot.RelativePath + "/" + Encoding.UTF8.GetString(Name));
+    public override ulong StableInode => StableInodes.Of("archive:" + _snapshot.Snapshot.RelativePath + "/" + Encoding.UTF8.GetString(Name));
     public override bool Immutable => true;
 
     /// <exception cref="FormatCorruptException">the index is malformed or does not match the manifest</exception>
@@ -32,12 +33,12 @@ public sealed class ArchiveFileNode : FileNode
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
         ValueTask.FromResult(_ctx.WholeArchiveAttributes(StableInode, Index.Size, new Timestamp(_snapshot.Snapshot.BackupTime, 0)));
 
-    public override ValueTask<IFileHandle> OpenAsync(CancellationToken ct) =>
-        ValueTask.FromResult<IFileHandle>(new Handle(new PrefetchingReader(Index, _snapshot.Reader.ChunksFor(_fileName, _ctx.Chunks), _ctx.Options.ReadaheadChunks)));
+    public override ValueTask<IOpenFile> OpenReaderAsync(CancellationToken ct) =>
+        ValueTask.FromResult<IOpenFile>(new Handle(new PrefetchingReader(Index, _snapshot.Reader.ChunksFor(_fileName, _ctx.Chunks), _ctx.Options.ReadaheadChunks)));
 
-    private sealed class Handle(PrefetchingReader reader) : IFileHandle
+    private sealed class Handle(PrefetchingReader reader) : IOpenFile, IFileReader
     {
         public ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken ct) => reader.ReadAtAsync(offset, destination, ct);
-        public void Dispose() { }
+        public ValueTask<Errno> ReleaseAsync() => ValueTask.FromResult(Errno.Ok);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Tree;
@@ -21,7 +22,7 @@ public sealed class BytesFileNode : FileNode
         _id = parent.Snapshot.RelativePath + "/" + name;
     }
 
-    public override ulong StableInode => TreeContext.InodeOf("file:" + _id);
+    public override ulong StableInode => StableInodes.Of("file:" + _id);
     public override bool Immutable => true;
 
     private byte[] Content => _content ??= _load();
@@ -30,9 +31,9 @@ public sealed class BytesFileNode : FileNode
         ValueTask.FromResult(_wholeArchive?.WholeArchiveAttributes(StableInode, Content.Length, new Timestamp(_mtime, 0))
             ?? TreeContext.FileAttributes(StableInode, Content.Length, new Timestamp(_mtime, 0)));
 
-    public override ValueTask<IFileHandle> OpenAsync(CancellationToken ct) => ValueTask.FromResult<IFileHandle>(new Handle(Content));
+    public override ValueTask<IOpenFile> OpenReaderAsync(CancellationToken ct) => ValueTask.FromResult<IOpenFile>(new Handle(Content));
 
-    private sealed class Handle(byte[] content) : IFileHandle
+    private sealed class Handle(byte[] content) : IOpenFile, IFileReader
     {
         public ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken ct)
         {
@@ -41,6 +42,6 @@ public sealed class BytesFileNode : FileNode
             content.AsSpan((int)offset, n).CopyTo(destination.Span);
             return ValueTask.FromResult(n);
         }
-        public void Dispose() { }
+        public ValueTask<Errno> ReleaseAsync() => ValueTask.FromResult(Errno.Ok);
     }
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
+using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Tree;
@@ -20,7 +21,7 @@ public sealed class GroupDirNode : DirectoryNode
         Group = group;
     }
 
-    public override ulong StableInode => TreeContext.InodeOf("group:" + Group.RelativePath);
+    public override ulong StableInode => StableInodes.Of("group:" + Group.RelativePath);
     public override bool Immutable => false;
 
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
@@ -63,7 +64,7 @@ public sealed class LatestLinkNode : LinkNode
         Target = target;
     }
 
-    public override ulong StableInode => TreeContext.InodeOf("latest:" + _group.Group.RelativePath + "/" + Target);
+    public override ulong StableInode => StableInodes.Of("latest:" + _group.Group.RelativePath + "/" + Target);
     public override bool Immutable => false;
 
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct)

@@ -2,6 +2,7 @@ using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Locking;
 using BackupFs.Datastore.Reading;
 using BackupFs.Datastore.Writing;
+using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Tree;
@@ -35,7 +36,7 @@ public static class MountWarmup
                 await writer.FinishAsync().ConfigureAwait(false);
             }
             using var chunks = new CachedChunkSource(new DecodingChunkSource(store.Chunks), 8L * 1024 * 1024);
-            using var fs = new BackupTreeFileSystem(store, chunks, errors: new TreeErrorLog(_ => { }));
+            using var fs = DatastoreTree.Create(store, chunks, errors: new MountErrorLog(_ => { }));
             var ctx = new RequestContext(0, 0, 0, ct);
             await WalkAsync(fs, ctx, 1, depth: 0).ConfigureAwait(false);
         }
@@ -48,7 +49,7 @@ public static class MountWarmup
         }
     }
 
-    private static async Task WalkAsync(BackupTreeFileSystem fs, RequestContext ctx, ulong node, int depth)
+    private static async Task WalkAsync(NodeHost fs, RequestContext ctx, ulong node, int depth)
     {
         if (depth > 8) return;
         var open = await fs.OpenDirectory(ctx, node, 0).ConfigureAwait(false);

@@ -1,26 +1,28 @@
 using System.Text;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
+using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Tree;
 
 /// <summary>
 /// The mount root or a namespace: its group type directories (ct, host, vm), "ns" when it has
-/// child namespaces, and at the root the reserved "staging" directory.
+/// child namespaces, and at the root the reserved "staging" directory: the staging area's own
+/// node when the mount has one, else an empty read-only directory.
 /// </summary>
 public sealed class NamespaceDirNode : DirectoryNode
 {
     private readonly TreeContext _ctx;
     public BackupNamespace Namespace { get; }
 
-    public NamespaceDirNode(TreeContext ctx, DirectoryNode? parent, byte[] name, BackupNamespace ns) : base(parent, name)
+    public NamespaceDirNode(TreeContext ctx, DirectoryNode? parent, byte[] name, BackupNamespace ns) : base(parent, name, ctx)
     {
         _ctx = ctx;
         Namespace = ns;
     }
 
-    public override ulong StableInode => Namespace.IsRoot ? NodeTable.RootId : TreeContext.InodeOf("ns:" + Namespace.RelativePath);
+    public override ulong StableInode => Namespace.IsRoot ? NodeHost.RootId : StableInodes.Of("ns:" + Namespace.RelativePath);
     public override bool Immutable => false;
 
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
@@ -36,11 +38,28 @@ public sealed class NamespaceDirNode : DirectoryNode
                 children.Add(Child(Encoding.ASCII.GetBytes(type.ToName()), () => new TypeDirNode(_ctx, this, Namespace, type)));
         if (_ctx.Store.ListNamespaces(Namespace).Any())
             children.Add(Child("ns"u8.ToArray(), () => new NamespaceListNode(_ctx, this, Namespace)));
-        if (Namespace.IsRoot)
-            children.Add(_ctx.Staging?.Root ?? Child("staging"u8.ToArray(), () => new StagingPlaceholderNode(this)));
+        if (Namespace.IsRoot && _ctx.StagingRoot is null)
+            children.Add(Child(StagingName, () => new StagingPlaceholderNode(this)));
         children.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
         return children;
     }
+
+    private static readonly byte[] StagingName = "staging"u8.ToArray();
+
+    /// <summary>The tree's children, and at the root of a writable mount the staging area.</summary>
+    public override async ValueTask<DirectoryListing> OpenListingAsync(CancellationToken ct)
+    {
+        var tree = await ListAsync(ct).ConfigureAwait(false);
+        if (!Namespace.IsRoot || _ctx.StagingRoot is not { } staging) return NodeListing.Of(tree);
+        var children = tree.Select(n => new DirectoryChild(n.Name, n)).Append(new DirectoryChild(StagingName, staging)).ToList();
+        children.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
+        return new NodeListing(children);
+    }
+
+    public override ValueTask<Node?> LookupAsync(byte[] name, CancellationToken ct) =>
+        Namespace.IsRoot && _ctx.StagingRoot is { } staging && name.AsSpan().SequenceEqual(StagingName)
+            ? ValueTask.FromResult<Node?>(staging)
+            : base.LookupAsync(name, ct);
 
     /// <summary>At the root of a mount that follows a bucket: user.backupfs.s3-follow, its request counts.</summary>
     public override ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct)
@@ -64,7 +83,7 @@ public sealed class NamespaceListNode : DirectoryNode
         _parentNs = parentNs;
     }
 
-    public override ulong StableInode => TreeContext.InodeOf("nslist:" + _parentNs.RelativePath);
+    public override ulong StableInode => StableInodes.Of("nslist:" + _parentNs.RelativePath);
     public override bool Immutable => false;
 
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
@@ -96,7 +115,7 @@ public sealed class TypeDirNode : DirectoryNode
     }
 
     private string RelativePath => BackupGroupPath.Join(_ns.RelativePath, _type.ToName());
-    public override ulong StableInode => TreeContext.InodeOf("type:" + RelativePath);
+    public override ulong StableInode => StableInodes.Of("type:" + RelativePath);
     public override bool Immutable => false;
 
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
@@ -129,7 +148,7 @@ internal sealed class ByteOrder : IComparer<byte[]>
 public sealed class StagingPlaceholderNode : DirectoryNode
 {
     public StagingPlaceholderNode(DirectoryNode parent) : base(parent, "staging"u8.ToArray()) { }
-    public override ulong StableInode => TreeContext.InodeOf("staging");
+    public override ulong StableInode => StableInodes.Of("staging");
     public override bool Immutable => false;
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
         ValueTask.FromResult(TreeContext.DirectoryAttributes(StableInode, default));

@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Pxar;
 using BackupFs.Datastore.Reading;
+using BackupFs.FsHost.Nodes;
 
 namespace BackupFs.FsHost.Tree;
 
@@ -59,6 +60,6 @@ public sealed class PxarArchive
     }
 
     public ulong InodeOf(PxarEntry entry) => entry.Identity == 0 && entry.Name.Length == 0
-        ? TreeContext.InodeOf(InodeScope)
-        : TreeContext.InodeOf(_inodeScopeBytes, entry.Identity); // no per-entry encoding: readdir asks for thousands
+        ? StableInodes.Of(InodeScope)
+        : StableInodes.Of(_inodeScopeBytes, entry.Identity); // no per-entry encoding: readdir asks for thousands
 }

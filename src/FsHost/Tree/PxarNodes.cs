@@ -1,4 +1,5 @@
 using BackupFs.Datastore.Pxar;
+using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Tree;
@@ -20,48 +21,13 @@ internal static class PxarNodeFactory
         };
     }
 
-    /// <summary>stat fields from a pxar entry.</summary>
-    public static NodeAttributes Attributes(PxarArchive archive, PxarEntry entry, uint linkCount)
-    {
-        var mtime = new Timestamp(entry.Stat.MtimeSeconds, entry.Stat.MtimeNanoseconds);
-        return new NodeAttributes
-        {
-            Inode = archive.InodeOf(entry),
-            Mode = (uint)(entry.Stat.Mode & 0xFFFF),
-            LinkCount = linkCount,
-            Uid = entry.Stat.Uid,
-            Gid = entry.Stat.Gid,
-            Size = (ulong)entry.Size,
-            Rdev = EncodeDevice(entry.DeviceMajor, entry.DeviceMinor),
-            ModificationTime = mtime,
-            ChangeTime = mtime,
-            AccessTime = mtime,
-        };
-    }
-
-    /// <summary>The kernel's 32-bit device encoding in FUSE attributes (new_encode_dev).</summary>
-    public static uint EncodeDevice(ulong major, ulong minor) =>
-        (uint)((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xffUL) << 12));
+    /// <summary>stat fields from a pxar entry of this archive.</summary>
+    public static NodeAttributes Attributes(PxarArchive archive, PxarEntry entry, uint linkCount) =>
+        PxarEntryStat.Attributes(entry, archive.InodeOf(entry), linkCount);
 
     /// <summary>xattrs as archived, plus security.capability (FCAPS) and POSIX ACLs rebuilt from ACL items.</summary>
     public static async ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> XattrsAsync(PxarArchive archive, PxarEntry entry, CancellationToken ct) =>
-        await XattrsAsync(await archive.AccessorAsync(ct).ConfigureAwait(false), entry, ct).ConfigureAwait(false);
-
-    /// <inheritdoc cref="XattrsAsync(PxarArchive, PxarEntry, CancellationToken)"/>
-    public static async ValueTask<List<(byte[] Name, byte[] Value)>> XattrsAsync(PxarAccessor accessor, PxarEntry entry, CancellationToken ct)
-    {
-        var meta = await accessor.ReadMetadataAsync(entry, ct).ConfigureAwait(false);
-        var list = meta.Xattrs.Select(x => (x.Name, x.Value)).ToList();
-        if (meta.Fcaps is { } caps) list.Add(("security.capability"u8.ToArray(), caps));
-        if (!meta.Acl.IsEmpty)
-        {
-            if (PosixAclXattr.BuildAccess(meta.Acl, (uint)(entry.Stat.Mode & 0xFFF)) is { } access)
-                list.Add((System.Text.Encoding.ASCII.GetBytes(PosixAclXattr.AccessName), access));
-            if (PosixAclXattr.BuildDefault(meta.Acl) is { } dflt)
-                list.Add((System.Text.Encoding.ASCII.GetBytes(PosixAclXattr.DefaultName), dflt));
-        }
-        return list;
-    }
+        await PxarEntryStat.XattrsAsync(await archive.AccessorAsync(ct).ConfigureAwait(false), entry, ct).ConfigureAwait(false);
 }
 
 /// <summary>A directory inside a pxar archive (or the archive's root, shown as "root.pxar/").</summary>
@@ -77,7 +43,7 @@ public sealed class PxarDirNode : DirectoryNode
         _entry = entry;
     }
 
-    public override ulong StableInode => _entry is null ? TreeContext.InodeOf(_archive.InodeScope) : _archive.InodeOf(_entry);
+    public override ulong StableInode => _entry is null ? StableInodes.Of(_archive.InodeScope) : _archive.InodeOf(_entry);
     public override bool Immutable => true;
 
     private async ValueTask<PxarEntry> EntryAsync(CancellationToken ct) =>
@@ -94,7 +60,7 @@ public sealed class PxarDirNode : DirectoryNode
     public override async ValueTask<IReadOnlyList<TreeNode>> ListAsync(CancellationToken ct)
     {
         var listing = await OpenListingAsync(ct).ConfigureAwait(false);
-        return await listing.PageAsync(0, listing.Count, ct).ConfigureAwait(false);
+        return (await listing.PageAsync(0, listing.Count, ct).ConfigureAwait(false)).Select(c => (TreeNode)c.Node).ToList();
     }
 
     /// <summary>Only the goodbye table is read here; entries are decoded page by page as readdir asks.</summary>
@@ -106,7 +72,7 @@ public sealed class PxarDirNode : DirectoryNode
     }
 
     /// <summary>By the goodbye table's hash search, without listing the directory.</summary>
-    public override async ValueTask<TreeNode?> LookupAsync(byte[] name, CancellationToken ct)
+    public override async ValueTask<Node?> LookupAsync(byte[] name, CancellationToken ct)
     {
         var accessor = await _archive.AccessorAsync(ct).ConfigureAwait(false);
         var found = await accessor.LookupAsync(await EntryAsync(ct).ConfigureAwait(false), name, ct).ConfigureAwait(false);
@@ -119,13 +85,16 @@ public sealed class PxarDirNode : DirectoryNode
     {
         public override int Count => count;
 
-        public override async ValueTask<IReadOnlyList<TreeNode>> PageAsync(int start, int pageSize, CancellationToken ct)
+        public override async ValueTask<IReadOnlyList<DirectoryChild>> PageAsync(int start, int pageSize, CancellationToken ct)
         {
             var entries = await accessor.ListDirectoryAsync(entry, start, pageSize, ct).ConfigureAwait(false);
-            var nodes = new TreeNode[entries.Count];
-            for (int i = 0; i < nodes.Length; i++)
-                nodes[i] = await PxarNodeFactory.CreateAsync(dir._archive, dir, entries[i], ct).ConfigureAwait(false);
-            return nodes;
+            var children = new DirectoryChild[entries.Count];
+            for (int i = 0; i < children.Length; i++)
+            {
+                var node = await PxarNodeFactory.CreateAsync(dir._archive, dir, entries[i], ct).ConfigureAwait(false);
+                children[i] = new DirectoryChild(node.Name, node);
+            }
+            return children;
         }
     }
 
@@ -151,13 +120,13 @@ public sealed class PxarFileNode : FileNode
     public override async ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) =>
         PxarNodeFactory.Attributes(_archive, _entry, await _archive.LinkCountAsync(_entry, ct).ConfigureAwait(false));
 
-    public override async ValueTask<IFileHandle> OpenAsync(CancellationToken ct) =>
+    public override async ValueTask<IOpenFile> OpenReaderAsync(CancellationToken ct) =>
         new Handle(await _archive.AccessorAsync(ct).ConfigureAwait(false), _entry);
 
     public override ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct) =>
         PxarNodeFactory.XattrsAsync(_archive, _entry, ct);
 
-    private sealed class Handle(PxarAccessor accessor, PxarEntry entry) : IFileHandle
+    private sealed class Handle(PxarAccessor accessor, PxarEntry entry) : IOpenFile, IFileReader
     {
         public async ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken ct)
         {
@@ -171,7 +140,7 @@ public sealed class PxarFileNode : FileNode
             }
             return total;
         }
-        public void Dispose() { }
+        public ValueTask<Errno> ReleaseAsync() => ValueTask.FromResult(Errno.Ok);
     }
 }
 

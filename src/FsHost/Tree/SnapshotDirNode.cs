@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
+using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Tree;
@@ -26,7 +27,7 @@ public sealed class SnapshotDirNode : DirectoryNode
         Snapshot = snapshot;
     }
 
-    public override ulong StableInode => TreeContext.InodeOf("snap:" + Snapshot.RelativePath);
+    public override ulong StableInode => StableInodes.Of("snap:" + Snapshot.RelativePath);
     public override bool Immutable => true;
 
     /// <exception cref="FormatCorruptException">malformed manifest</exception>

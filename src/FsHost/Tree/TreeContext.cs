@@ -1,22 +1,26 @@
-using System.IO.Hashing;
 using System.Text;
 using BackupFs.Datastore.Crypto;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
+using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Tree;
 
-/// <summary>What every node needs: the datastore, the shared chunk cache, timeouts and the error log.</summary>
+/// <summary>What every node of one mount's tree needs: the datastore, the shared chunk cache, timeouts and the error log.</summary>
 public sealed class TreeContext
 {
     public DataStore Store { get; }
     public CachedChunkSource Chunks { get; }
     public TreeOptions Options { get; }
-    public TreeErrorLog Errors { get; }
-    /// <summary>The writable staging area at MOUNTPOINT/staging, when the mount has one.</summary>
-    public Staging.StagingArea? Staging { get; init; }
+    public MountErrorLog Errors { get; }
+    /// <summary>Failures to errnos, for the few places that answer for an entry without failing the request.</summary>
+    public ErrnoMapper Errnos { get; }
+    /// <summary>The node of the writable staging area at MOUNTPOINT/staging, when the mount has one.</summary>
+    public Node? StagingRoot { get; init; }
+    /// <summary>Guards the directories' child caches (metadata only, not the read path).</summary>
+    public Lock ChildCacheLock { get; } = new();
     /// <summary>The plain cache plus one per encryption key in use.</summary>
     public ChunkSourceSet ChunkSources { get; }
     /// <summary>Keeps the local copy in step with the bucket (S3 stores), or null.</summary>
@@ -24,12 +28,13 @@ public sealed class TreeContext
     /// <summary>Set when mounted: tells the kernel about entries a follower added or removed.</summary>
     public IKernelNotifier? Notifier { get; set; }
 
-    public TreeContext(DataStore store, CachedChunkSource chunks, TreeOptions options, TreeErrorLog errors, ChunkSourceSet? chunkSources = null)
+    public TreeContext(DataStore store, CachedChunkSource chunks, TreeOptions options, MountErrorLog errors, ChunkSourceSet? chunkSources = null)
     {
         Store = store;
         Chunks = chunks;
         Options = options;
         Errors = errors;
+        Errnos = new ErrnoMapper(errors);
         ChunkSources = chunkSources ?? new ChunkSourceSet(store.Chunks, chunks, 64L * 1024 * 1024);
     }
 
@@ -42,29 +47,20 @@ public sealed class TreeContext
     {
         if (Follower is null) return;
         var changes = await Follower.RefreshAsync(kind, relativePath, ct).ConfigureAwait(false);
-        if (!changes.Any || Notifier is not { } notifier || dir.Id == 0) return;
+        ulong dirId = dir.NodeId;
+        if (!changes.Any || Notifier is not { } notifier || dirId == 0) return;
         _ = Task.Run(() =>
         {
             foreach (var name in changes.Removed)
             {
                 var bytes = Encoding.UTF8.GetBytes(name);
-                if (dir.CachedChild(bytes) is { Id: > 0 } child) notifier.DeleteEntry(dir.Id, child.Id, bytes);
-                else notifier.InvalidateEntry(dir.Id, bytes);
+                if (dir.CachedChild(bytes) is { NodeId: > 0 } child) notifier.DeleteEntry(dirId, child.NodeId, bytes);
+                else notifier.InvalidateEntry(dirId, bytes);
             }
-            foreach (var name in changes.Added) notifier.InvalidateEntry(dir.Id, Encoding.UTF8.GetBytes(name));
-            if (kind == FollowedDirectory.Group) notifier.InvalidateEntry(dir.Id, "latest"u8);
-            notifier.InvalidateNode(dir.Id, -1);
+            foreach (var name in changes.Added) notifier.InvalidateEntry(dirId, Encoding.UTF8.GetBytes(name));
+            if (kind == FollowedDirectory.Group) notifier.InvalidateEntry(dirId, "latest"u8);
+            notifier.InvalidateNode(dirId, -1);
         });
-    }
-
-    /// <summary>A stable inode number for a datastore-level path (or an archive entry, with its offset).</summary>
-    public static ulong InodeOf(string path, long entryIdentity = -1) => InodeOf(Encoding.UTF8.GetBytes(path), entryIdentity);
-
-    /// <summary>The same number from the path's UTF-8 bytes.</summary>
-    public static ulong InodeOf(ReadOnlySpan<byte> path, long entryIdentity = -1)
-    {
-        ulong h = XxHash64.HashToUInt64(path, entryIdentity);
-        return h <= NodeTable.RootId ? h + 2 : h; // 1 is the root's
     }
 
     public static NodeAttributes DirectoryAttributes(ulong inode, Timestamp mtime, uint mode = 0x16D /* 0555 */) => new()
@@ -136,40 +132,4 @@ internal static partial class MountOwner
     private static partial uint getegid();
     public static readonly uint Uid = geteuid();
     public static readonly uint Gid = getegid();
-}
-
-/// <summary>One stderr line per failure, at most a few per second, so a broken archive cannot flood the log.</summary>
-public sealed class TreeErrorLog
-{
-    private readonly Action<string> _sink;
-    private long _windowStart;
-    private int _inWindow;
-
-    public TreeErrorLog(Action<string>? sink = null) => _sink = sink ?? (m => Console.Error.WriteLine(m));
-
-    public void Report(string what, Exception e)
-    {
-        // The backend logs its own outages (one line when it stops answering, one when it answers
-        // again); repeating that for every read that failed meanwhile would flood the log.
-        if (e is IBackendUnreachable) return;
-        long now = Environment.TickCount64;
-        if (now - Interlocked.Read(ref _windowStart) > 1000)
-        {
-            Interlocked.Exchange(ref _windowStart, now);
-            Interlocked.Exchange(ref _inWindow, 0);
-        }
-        if (Interlocked.Increment(ref _inWindow) <= 5) _sink($"backupfs: {what}: {e.Message}");
-    }
-
-    private readonly HashSet<string> _once = new();
-
-    /// <summary>A message logged only the first time (e.g. the key an encrypted snapshot needs), at most 10000 remembered.</summary>
-    public void ReportOnce(string message)
-    {
-        lock (_once)
-        {
-            if (_once.Count >= 10000 || !_once.Add(message)) return;
-        }
-        _sink($"backupfs: {message}");
-    }
 }

@@ -44,3 +44,11 @@ public static class FileModes
     /// <summary>The dirent type (DT_*) for a mode: the type bits shifted down.</summary>
     public static uint DirentType(uint mode) => (mode & TypeMask) >> 12;
 }
+
+/// <summary>Device numbers as FUSE attributes carry them.</summary>
+public static class DeviceNumbers
+{
+    /// <summary>The kernel's 32-bit encoding (new_encode_dev).</summary>
+    public static uint Encode(ulong major, ulong minor) =>
+        (uint)((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xffUL) << 12));
+}

@@ -3,6 +3,7 @@ using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Store;
 using BackupFs.Datastore.Tests.TestSupport;
 using BackupFs.FsHost.Staging;
+using BackupFs.FsHost.Staging.Nodes;
 using BackupFs.FsHost.Tests.Cli;
 using BackupFs.FsHost.Tests.Fuse;
 using BackupFs.FsHost.Tests.Tree;
@@ -31,7 +32,7 @@ public class StagingFaultTests : IDisposable
 
     private static string? ErrorXattr(string session)
     {
-        var r = Bounded.Run("getfattr", "--only-values", "-n", StagingFileSystem.ErrorXattr, session);
+        var r = Bounded.Run("getfattr", "--only-values", "-n", StagingControlXattrs.ErrorXattr, session);
         return r.ExitCode == 0 ? r.Stdout : null;
     }
 

@@ -4,6 +4,7 @@ using BackupFs.Datastore.Maintenance;
 using BackupFs.Datastore.Reading;
 using BackupFs.Datastore.Tests.TestSupport;
 using BackupFs.FsHost.Staging;
+using BackupFs.FsHost.Staging.Nodes;
 using BackupFs.FsHost.Tests.Cli;
 using BackupFs.FsHost.Tests.Fuse;
 using BackupFs.FsHost.Tests.Tree;
@@ -53,7 +54,7 @@ public class StagingMountTests : IDisposable
 
     private static Dictionary<string, long> LastCommit(string session)
     {
-        var text = Bounded.Run("getfattr", "--only-values", "-n", StagingFileSystem.LastCommitXattr, session).Stdout;
+        var text = Bounded.Run("getfattr", "--only-values", "-n", StagingControlXattrs.LastCommitXattr, session).Stdout;
         return text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(p => !p.StartsWith("snapshot="))
             .Select(p => p.Split('=')).ToDictionary(p => p[0], p => long.Parse(p[1]));
     }
@@ -335,7 +336,7 @@ public class StagingMountTests : IDisposable
         Assert.Contains(mount.StagingLog, l => l.Contains("cannot resume") && l.Contains("staging-broken"));
         Assert.False(Directory.Exists(dir));
         // The session is there again, empty, and says what happened to the old changes.
-        var error = Bounded.Run("getfattr", "--only-values", "-n", StagingFileSystem.ErrorXattr, mount.PathOf("staging/host/broken"));
+        var error = Bounded.Run("getfattr", "--only-values", "-n", StagingControlXattrs.ErrorXattr, mount.PathOf("staging/host/broken"));
         Assert.Equal(0, error.ExitCode);
         Assert.Contains("could not be resumed", error.Stdout);
         Assert.Contains("staging-broken", error.Stdout);

@@ -2,6 +2,7 @@ using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
 using BackupFs.Datastore.Tests.TestSupport;
 using BackupFs.FsHost.Fuse;
+using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Staging;
 using BackupFs.FsHost.Tests.Fuse;
 using BackupFs.FsHost.Tree;
@@ -13,7 +14,7 @@ public sealed class DatastoreMount : IDisposable
 {
     private readonly TempDir _dir = new("backupfs-tree-");
     private readonly CachedChunkSource _chunks;
-    public BackupTreeFileSystem Fs { get; }
+    public NodeHost Fs { get; }
     public FuseSession Session { get; }
     public string Root => Session.MountPoint;
     public List<string> Errors { get; } = new();
@@ -33,7 +34,7 @@ public sealed class DatastoreMount : IDisposable
             Staging = new StagingArea(new StagingContext(store, _chunks, staging, m => { lock (StagingLog) StagingLog.Add(m); }));
             Staging.RecoverAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
         }
-        Fs = new BackupTreeFileSystem(store, _chunks, options, new TreeErrorLog(m => { lock (Errors) Errors.Add(m); }), Staging);
+        Fs = DatastoreTree.Create(store, _chunks, options, new MountErrorLog(m => { lock (Errors) Errors.Add(m); }), Staging);
         // As `backupfs mount` does: the kernel writeback cache when staging is on.
         Session = FuseSession.Mount(Fs, new FuseMountOptions(mountPoint) { Subtype = FuseEnvironment.Subtype, FsName = "backupfs-test" },
             new FuseSessionOptions { WritebackCache = staging is not null });

@@ -1,7 +1,10 @@
-namespace BackupFs.FsHost.Vfs;
+using BackupFs.FsHost.Vfs;
+
+namespace BackupFs.FsHost.Tests.Fuse;
 
 /// <summary>
-/// A base for read-only trees: every change answers EROFS, Read answers ENOSYS until overridden, xattrs are absent, flush/fsync and
+/// A base for the small read-only trees of the binding's tests (the mount itself serves nodes
+/// through the NodeHost): every change answers EROFS, Read answers ENOSYS until overridden, xattrs are absent, flush/fsync and
 /// releases succeed, handles are 0. A tree overrides Lookup, GetAttributes, ReadDirectory and
 /// what else it serves (Read, ReadLink, Open for caching options, xattrs, statistics).
 /// </summary>

@@ -1,0 +1,53 @@
+using System.Globalization;
+using System.Text;
+using BackupFs.FsHost.Vfs;
+
+namespace BackupFs.FsHost.Staging.Nodes;
+
+/// <summary>
+/// The root of one group's session (staging/[ns/...]&lt;type&gt;/&lt;id&gt;): a staged directory
+/// with control attributes. setxattr user.backupfs.commit commits now (the reply waits for it),
+/// user.backupfs.discard drops uncommitted changes; getxattr user.backupfs.snapshot,
+/// .last-commit and .error report (see <see cref="StagingControlXattrs"/>).
+/// </summary>
+public sealed class StagedSessionNode(StagingNodes nodes, StagedInode inode) : StagedDirNode(nodes, inode)
+{
+    public override ValueTask<VfsResult<int>> GetXattrAsync(RequestContext ctx, ReadOnlyMemory<byte> name, Memory<byte> destination) =>
+        Control(name.Span) is { } control
+            ? ValueTask.FromResult(XattrReplies.Value(ControlValue(control), destination))
+            : base.GetXattrAsync(ctx, name, destination);
+
+    public override async ValueTask<Errno> SetXattrAsync(RequestContext ctx, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, XattrSetFlags flags)
+    {
+        switch (Control(name.Span))
+        {
+            case StagingControlXattrs.CommitXattr:
+                await Nodes.Area.CommitAsync(Session, ctx.SessionEnding).ConfigureAwait(false);
+                return Errno.Ok;
+            case StagingControlXattrs.DiscardXattr:
+                await Session.DiscardAsync(ctx.SessionEnding).ConfigureAwait(false);
+                Nodes.ForgetCachedTree(Inode);
+                return Errno.Ok;
+            case not null:
+                return Errno.EPERM; // the report attributes are read-only
+        }
+        return await base.SetXattrAsync(ctx, name, value, flags).ConfigureAwait(false);
+    }
+
+    private static string? Control(ReadOnlySpan<byte> name) =>
+        name.StartsWith("user.backupfs."u8) ? Encoding.ASCII.GetString(name) : null;
+
+    private byte[]? ControlValue(string name)
+    {
+        string? text = name switch
+        {
+            StagingControlXattrs.SnapshotXattr => (Session.LastCommitted ?? Session.Base)?.RelativePath,
+            StagingControlXattrs.ErrorXattr => Session.LastError,
+            StagingControlXattrs.LastCommitXattr when Session.LastResult is { } r => string.Create(CultureInfo.InvariantCulture,
+                $"snapshot={r.Snapshot.RelativePath} reused_files={r.Split.ReusedFiles} written_files={r.Split.EncodedFiles} "
+                + $"reused_bytes={r.Split.ReusedBytes} written_bytes={r.Split.EncodedBytes} new_chunks={r.InsertedChunks} new_chunk_bytes={r.InsertedBytes}"),
+            _ => null,
+        };
+        return text is null ? null : Encoding.UTF8.GetBytes(text);
+    }
+}
