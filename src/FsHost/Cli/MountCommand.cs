@@ -48,6 +48,16 @@ public static class MountCommand
             Description = "send every write(2) in staging to the spool at once instead of through the kernel's writeback cache "
                 + "(slower; data survives a crash of the mount before close/fsync too)",
         };
+        var fuseUring = new Option<string>("--fuse-uring")
+        {
+            Description = "FUSE requests over io_uring (kernel 6.14+): auto = when the kernel offers it (fuse.enable_uring=Y), "
+                + "on = also set fuse.enable_uring=Y first (root), off = always /dev/fuse",
+            DefaultValueFactory = _ => "auto",
+        }.AcceptOnlyFromAmong("auto", "on", "off");
+        var passthrough = new Option<bool>("--passthrough")
+        {
+            Description = "offer FUSE passthrough (kernel 6.9+, root) for staged files; replaces the kernel's writeback cache",
+        };
         var dirCacheTime = new Option<double>("--s3-dir-cache-time")
         {
             Description = "S3 stores: seconds a directory listing from the bucket is trusted before it is listed again when looked at (new and pruned snapshots show after at most this long; 0 = every time)",
@@ -60,7 +70,7 @@ public static class MountCommand
         var keyFiles = KeyOptions.KeyFiles();
         keyFiles.Description += "; staging commits are encrypted with the first one";
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, readOnly, writeThrough, noWarmup, keyFiles, dirCacheTime, s3Timeout };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, readOnly, writeThrough, noWarmup, keyFiles, dirCacheTime, s3Timeout, fuseUring, passthrough };
         command.SetAction(async (parse, ct) =>
         {
             var output = parse.InvocationConfiguration.Output;
@@ -142,6 +152,8 @@ public static class MountCommand
                 {
                     ReaderThreads = parse.GetValue(threads),
                     WritebackCache = staging is not null && !parse.GetValue(writeThrough),
+                    Passthrough = staging is not null && parse.GetValue(passthrough),
+                    IoUring = parse.GetValue(fuseUring) switch { "on" => FuseIoUring.On, "off" => FuseIoUring.Off, _ => FuseIoUring.Auto },
                     Log = m => Console.Error.WriteLine(m),
                 });
             using var signals = session.HandleTerminationSignals();

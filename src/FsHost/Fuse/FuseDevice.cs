@@ -48,5 +48,32 @@ internal sealed unsafe class FuseDevice : IDisposable
         finally { if (added) _handle.DangerousRelease(); }
     }
 
+    private const nuint BackingOpen = 0x4010E501;  // FUSE_DEV_IOC_BACKING_OPEN = _IOW(229, 1, struct fuse_backing_map)
+    private const nuint BackingClose = 0x4004E502; // FUSE_DEV_IOC_BACKING_CLOSE = _IOW(229, 2, uint32_t)
+
+    /// <summary>Registers <paramref name="fd"/> as a passthrough backing file; returns its positive
+    /// backing id, or -errno (EPERM without CAP_SYS_ADMIN or passthrough on the connection).</summary>
+    public int OpenBacking(int fd)
+    {
+        var map = new Protocol.FuseBackingMap { Fd = fd };
+        return Ioctl(BackingOpen, &map);
+    }
+
+    /// <summary>Drops a backing id (the kernel keeps the file until its last passthrough open closes).</summary>
+    public int CloseBacking(int backingId) => Ioctl(BackingClose, &backingId);
+
+    private int Ioctl(nuint request, void* argument)
+    {
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+            var r = LibC.Ioctl(Fd, request, argument);
+            return r >= 0 ? r : -LibC.LastErrno;
+        }
+        catch (ObjectDisposedException) { return -LibC.ENODEV; }
+        finally { if (added) _handle.DangerousRelease(); }
+    }
+
     public void Dispose() => _handle.Dispose();
 }

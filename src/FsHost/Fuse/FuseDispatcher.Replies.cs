@@ -48,7 +48,7 @@ internal sealed unsafe partial class FuseDispatcher
     private void ReplyOpen(RequestSlot s, VfsResult<OpenInfo> r)
     {
         if (!r.IsOk) { ReplyError(s, r.Error); return; }
-        FillOpen((FuseOpenOut*)s.ReplyPayload, r.Value);
+        FillOpen((FuseOpenOut*)s.ReplyPayload, r.Value, s.Header.NodeId);
         Reply(s, sizeof(FuseOpenOut));
     }
 
@@ -109,7 +109,7 @@ internal sealed unsafe partial class FuseDispatcher
     {
         if (!r.IsOk) { ReplyError(s, r.Error); return; }
         FillEntry((FuseEntryOut*)s.ReplyPayload, r.Value.Entry);
-        FillOpen((FuseOpenOut*)(s.ReplyPayload + sizeof(FuseEntryOut)), r.Value.Open);
+        FillOpen((FuseOpenOut*)(s.ReplyPayload + sizeof(FuseEntryOut)), r.Value.Open, r.Value.Entry.NodeId);
         Reply(s, sizeof(FuseEntryOut) + sizeof(FuseOpenOut));
     }
 
@@ -141,11 +141,18 @@ internal sealed unsafe partial class FuseDispatcher
         a->Flags = 0;
     }
 
-    private static void FillOpen(FuseOpenOut* o, in OpenInfo info)
+    private void FillOpen(FuseOpenOut* o, in OpenInfo info, ulong node)
     {
         o->Fh = info.Handle;
         o->OpenFlags = (uint)info.Options;
         o->BackingId = 0;
+        // With a backing file the kernel reads and writes it itself; without passthrough on this
+        // connection (or when registering fails) the open simply goes through us as before.
+        if (info.BackingFile is { } backing && Passthrough.Opened(node, info.Handle, backing) is var id and > 0)
+        {
+            o->BackingId = id;
+            o->OpenFlags = (o->OpenFlags | FuseOpenFlags.Passthrough) & ~(uint)OpenOptions.DirectIo;
+        }
     }
 
     private static (ulong Seconds, uint Nanoseconds) Split(TimeSpan t)
@@ -172,14 +179,25 @@ internal sealed unsafe partial class FuseDispatcher
 
     private void Send(RequestSlot s, int payloadLength, int error)
     {
-        var h = (FuseOutHeader*)s.ReplyPointer;
-        h->Length = (uint)(RequestSlot.OutHeaderSize + payloadLength);
-        h->Error = error;
-        h->Unique = s.Header.Unique;
         s.Replied = true;
-        var errno = _device.Write(s.ReplyPointer, (int)h->Length);
-        // ENOENT: the request was interrupted meanwhile; ENODEV: the session is over.
-        if (errno != 0 && errno != LibC.ENOENT && errno != LibC.ENODEV)
-            _log($"fuse: reply to {s.Header.Opcode} failed: {LibC.Describe(errno)}");
+        s.Transport.Send(s, payloadLength, error);
+    }
+
+    /// <summary>Replies with one write(2) on /dev/fuse out of the slot's own reply buffer.</summary>
+    private sealed class DeviceTransport(FuseDispatcher dispatcher) : IRequestTransport
+    {
+        public void Send(RequestSlot s, int payloadLength, int error)
+        {
+            var h = (FuseOutHeader*)s.ReplyPointer;
+            h->Length = (uint)(RequestSlot.OutHeaderSize + payloadLength);
+            h->Error = error;
+            h->Unique = s.Header.Unique;
+            var errno = dispatcher._device.Write(s.ReplyPointer, (int)h->Length);
+            // ENOENT: the request was interrupted meanwhile; ENODEV: the session is over.
+            if (errno != 0 && errno != LibC.ENOENT && errno != LibC.ENODEV)
+                dispatcher._log($"fuse: reply to {s.Header.Opcode} failed: {LibC.Describe(errno)}");
+        }
+
+        public void Recycle(RequestSlot s) => dispatcher.Pool.Return(s);
     }
 }

@@ -20,16 +20,35 @@ internal sealed unsafe partial class FuseDispatcher
     private readonly CancellationToken _ending;
     private readonly Action<string> _log;
     private readonly Action _initialized;
+    private readonly DeviceTransport _deviceTransport;
     private int _pending;
     private int _destroyed;
 
     public FuseDispatcher(IFileSystem fs, FuseDevice device, FuseSessionOptions options, CancellationToken ending, Action<string> log, Action initialized)
     {
         _fs = fs; _device = device; _options = options; _ending = ending; _log = log; _initialized = initialized;
-        Pool = new SlotPool(() => new RequestSlot(options.RequestBufferSize, options.ReplyPayloadSize, this), Math.Max(4, options.ReaderThreads * 2));
+        _deviceTransport = new DeviceTransport(this);
+        Pool = new SlotPool(() => new RequestSlot(options.RequestBufferSize, options.ReplyPayloadSize, this, _deviceTransport), Math.Max(4, options.ReaderThreads * 2));
+        Passthrough = new PassthroughFiles(device, log);
     }
 
     public SlotPool Pool { get; }
+
+    /// <summary>Requests served, per opcode.</summary>
+    public FuseRequestCounters Counters { get; } = new();
+
+    /// <summary>Backing files registered for passthrough opens.</summary>
+    internal PassthroughFiles Passthrough { get; }
+
+    /// <summary>Called on the thread that wrote the INIT reply, right after it (io_uring entries
+    /// may register only once the kernel has it). The argument says whether FUSE_OVER_IO_URING was agreed.</summary>
+    public Action<bool>? InitReplied { get; set; }
+
+    /// <summary>Set before INIT when io_uring queues exist, so FUSE_OVER_IO_URING may be agreed.</summary>
+    public bool IoUringAvailable { get; set; }
+
+    /// <summary>Offered by the kernel and asked for by us: requests may come over io_uring.</summary>
+    public bool IoUringAgreed { get; private set; }
 
     /// <summary>Requests whose reply is still outstanding on some asynchronous path.</summary>
     public int PendingCount => Volatile.Read(ref _pending);
@@ -48,12 +67,14 @@ internal sealed unsafe partial class FuseDispatcher
     /// operation now owns the slot (the caller must not reuse it).</summary>
     public bool Dispatch(RequestSlot slot)
     {
+        if (slot.Transport == _deviceTransport && slot.RequestLength >= sizeof(FuseInHeader)) slot.DecodeDeviceRequest();
         if (slot.RequestLength < sizeof(FuseInHeader) || slot.Header.Length != (uint)slot.RequestLength)
         {
             _log($"fuse: dropped a malformed request of {slot.RequestLength} bytes");
             return false;
         }
         slot.Replied = false;
+        Counters.Count(slot.Header.Opcode);
         try
         {
             return Route(slot);
@@ -70,6 +91,27 @@ internal sealed unsafe partial class FuseDispatcher
     private void LogQuietly(string message)
     {
         try { _log(message); } catch (Exception) { } // a failing log sink must not cost a reply
+    }
+
+    private const ulong RootNode = 1;
+
+    /// <summary>GETXATTR of this name on the mount root answers with <see cref="Counters"/>
+    /// (the binding's own attribute: the filesystem never sees it).</summary>
+    internal static ReadOnlySpan<byte> RequestCountsXattr => "user.backupfs.fuse-requests"u8;
+
+    private bool ReplyRequestCounts(RequestSlot s)
+    {
+        var text = System.Text.Encoding.ASCII.GetBytes(Counters.Format());
+        if (s.RequestedSize == 0)
+        {
+            var o = (FuseGetXattrOut*)s.ReplyPayload;
+            o->Size = (uint)text.Length;
+            o->Padding = 0;
+            return Reply(s, sizeof(FuseGetXattrOut));
+        }
+        if (text.Length > s.RequestedSize) return ReplyError(s, Errno.ERANGE);
+        text.CopyTo(new Span<byte>(s.ReplyPayload, text.Length));
+        return Reply(s, text.Length);
     }
 
     private static bool NeedsReply(FuseOpcode op) =>
@@ -140,6 +182,7 @@ internal sealed unsafe partial class FuseDispatcher
             case FuseOpcode.Release:
             {
                 if (!s.TryBody<FuseReleaseIn>(out var rl)) return ReplyError(s, Errno.EINVAL);
+                Passthrough.Released(node, rl->Fh);
                 return Complete(s, _fs.Release(ctx, node, rl->Fh, rl->Flags), ReplyStatusAction);
             }
             case FuseOpcode.OpenDir:
@@ -166,6 +209,8 @@ internal sealed unsafe partial class FuseDispatcher
                 var at = sizeof(FuseGetXattrIn);
                 if (!s.TryReadCString(ref at, out var name)) return ReplyError(s, Errno.EINVAL);
                 s.RequestedSize = (int)Math.Min(gx->Size, (uint)s.ReplyPayloadCapacity);
+                if (node == RootNode && name.Span.SequenceEqual(RequestCountsXattr)) return ReplyRequestCounts(s);
+                name = s.KeepApartFromReply(name);
                 return Complete(s, _fs.GetXattr(ctx, node, name, s.ReplyPayloadMemory(s.RequestedSize)), ReplyXattrAction);
             }
             case FuseOpcode.ListXattr:
@@ -285,9 +330,21 @@ internal sealed unsafe partial class FuseDispatcher
             | FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto;
         var flags = (uint)wanted & init->Flags;
         if (!_options.ReaddirPlus) flags &= ~(uint)(FuseInitFlags.DoReaddirplus | FuseInitFlags.ReaddirplusAuto);
-        if (_options.WritebackCache) flags |= (uint)FuseInitFlags.WritebackCache & init->Flags;
         if (_fs.AppliesUmask) flags |= (uint)FuseInitFlags.DontMask & init->Flags;
+        // Flags above bit 31 travel in flags2, which the kernel reads only with INIT_EXT.
+        var offered2 = s.BodyLength >= sizeof(FuseInitIn) && (init->Flags & (uint)FuseInitFlags.InitExt) != 0 ? init->Flags2 : 0;
+        uint flags2 = 0;
+        // Passthrough and the writeback cache exclude each other per connection (the kernel drops
+        // passthrough when both are set); passthrough wins when asked for and offered.
+        if (_options.Passthrough && (offered2 & (uint)FuseInitFlags2.Passthrough) != 0) flags2 |= (uint)FuseInitFlags2.Passthrough;
+        else if (_options.WritebackCache) flags |= (uint)FuseInitFlags.WritebackCache & init->Flags;
+        if (_options.IoUring != FuseIoUring.Off && IoUringAvailable && (offered2 & (uint)FuseInitFlags2.OverIoUring) != 0) flags2 |= (uint)FuseInitFlags2.OverIoUring;
+        if (flags2 != 0) flags |= (uint)FuseInitFlags.InitExt;
         _fs.KernelKeepsWriteTimes((flags & (uint)FuseInitFlags.WritebackCache) != 0);
+        var passthrough = (flags2 & (uint)FuseInitFlags2.Passthrough) != 0;
+        Passthrough.Enabled = passthrough;
+        _fs.KernelPassesThrough(passthrough);
+        IoUringAgreed = (flags2 & (uint)FuseInitFlags2.OverIoUring) != 0;
 
         o->Minor = minor;
         o->MaxReadahead = init->MaxReadahead;
@@ -297,10 +354,15 @@ internal sealed unsafe partial class FuseDispatcher
         o->MaxWrite = (uint)_options.MaxWrite;
         o->TimeGran = 1;
         o->MaxPages = (ushort)(_options.MaxWrite / 4096);
+        o->Flags2 = flags2;
+        // Our backing files live on a plain local filesystem (depth 0); the FUSE mount adds one.
+        o->MaxStackDepth = passthrough ? 1u : 0u;
         NegotiatedMinor = minor;
 
         _initialized(); // the filesystem gets its notifier before the first real request
-        return Reply(s, minor < 23 ? 24 : sizeof(FuseInitOut));
+        Reply(s, minor < 23 ? 24 : sizeof(FuseInitOut));
+        InitReplied?.Invoke(IoUringAgreed);
+        return false;
     }
 
     // ---- completion: inline when done, else from the completing thread ----
@@ -332,7 +394,7 @@ internal sealed unsafe partial class FuseDispatcher
         finally
         {
             Interlocked.Decrement(ref _pending);
-            Pool.Return(s);
+            s.Transport.Recycle(s);
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using BackupFs.FsHost.Fuse.Interop;
 using BackupFs.FsHost.Fuse.Protocol;
+using BackupFs.FsHost.Fuse.Uring;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Fuse;
@@ -26,6 +27,7 @@ public sealed unsafe class FuseSession : IDisposable
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Thread[] _readers;
     private readonly Action<string> _log;
+    private readonly IoUringQueues? _rings;
     private int _liveReaders;
     private int _unmountRequested;
     private int _disposed;
@@ -39,6 +41,10 @@ public sealed unsafe class FuseSession : IDisposable
         _device = new FuseDevice(connection.DeviceFd);
         Notifier = new FuseKernelNotifier(_device);
         _dispatcher = new FuseDispatcher(fs, _device, options, _ending.Token, _log, OnInit);
+        if (options.IoUring != FuseIoUring.Off && IoUringSupport.IsEnabled())
+            _rings = IoUringQueues.TryCreate(options, connection.DeviceFd, _dispatcher, _log);
+        _dispatcher.IoUringAvailable = _rings is not null;
+        _dispatcher.InitReplied = agreed => { if (agreed) _rings?.Start(); };
         _readers = new Thread[options.ReaderThreads];
     }
 
@@ -52,6 +58,8 @@ public sealed unsafe class FuseSession : IDisposable
         options ??= new FuseSessionOptions();
         options.Validate();
         KernelStructSizes.Verify();
+        // fuse.enable_uring is global: switched on only when asked for explicitly.
+        if (options.IoUring == FuseIoUring.On && FuseMounter.IsRoot) IoUringSupport.TryEnable(options.Log ?? (m => Console.Error.WriteLine(m)));
         var connection = FuseMounter.Mount(mount);
         var session = new FuseSession(fileSystem, options, connection);
         session.Start();
@@ -69,6 +77,19 @@ public sealed unsafe class FuseSession : IDisposable
 
     /// <summary>True until the readers have exited.</summary>
     public bool IsRunning => !_completion.Task.IsCompleted;
+
+    /// <summary>Requests served so far, per opcode (also the <c>user.backupfs.fuse-requests</c>
+    /// xattr of the mount root, and logged at unmount).</summary>
+    public FuseRequestCounters RequestCounters => _dispatcher.Counters;
+
+    /// <summary>True when requests travel over io_uring queues (known once <see cref="Ready"/>).</summary>
+    public bool UsesIoUring => _dispatcher.IoUringAgreed && _rings is { Started: true };
+
+    /// <summary>True when opens with a backing file are passed through (known once <see cref="Ready"/>).</summary>
+    public bool PassesThrough => _dispatcher.Passthrough.Enabled;
+
+    /// <summary>Passthrough backing ids currently registered.</summary>
+    internal int PassthroughBackingCount => _dispatcher.Passthrough.RegisteredCount;
 
     /// <summary>The kernel notifier also handed to <see cref="IFileSystem.Initialize"/>.</summary>
     public IKernelNotifier Notifier { get; }
@@ -169,7 +190,9 @@ public sealed unsafe class FuseSession : IDisposable
     {
         _ending.Cancel();
         _dispatcher.DestroyOnce();
+        _rings?.Dispose();
         _device.Dispose(); // late asynchronous replies are dropped from now on
+        try { _log($"fuse: requests served ({(UsesIoUring ? "io_uring" : "/dev/fuse")}): {_dispatcher.Counters.Format()}"); } catch (Exception) { }
         ReleaseFusermount();
         _ready.TrySetResult();
         _completion.TrySetResult();

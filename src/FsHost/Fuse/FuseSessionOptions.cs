@@ -26,6 +26,19 @@ public sealed record FuseSessionOptions
     /// </summary>
     public bool WritebackCache { get; init; }
 
+    /// <summary>
+    /// Offer FUSE passthrough (kernel 6.9+, root): opens that name a backing file are read and
+    /// written by the kernel straight from it. Excludes the writeback cache: when the kernel
+    /// agrees, <see cref="WritebackCache"/> is not asked for.
+    /// </summary>
+    public bool Passthrough { get; init; }
+
+    /// <summary>Serve requests over io_uring queues (kernel 6.14+) instead of read/write on /dev/fuse.</summary>
+    public FuseIoUring IoUring { get; init; } = FuseIoUring.Auto;
+
+    /// <summary>Ring entries (requests in flight) per io_uring queue; there is one queue per possible CPU.</summary>
+    public int IoUringQueueDepth { get; init; } = 8;
+
     /// <summary>Negotiate READDIRPLUS (entries with attributes).</summary>
     public bool ReaddirPlus { get; init; } = true;
 
@@ -46,5 +59,17 @@ public sealed record FuseSessionOptions
             throw new ArgumentOutOfRangeException(nameof(MaxWrite), "a multiple of 4096 up to 1 MiB");
         if (MaxBackground is < 1 or > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(MaxBackground));
         if (CongestionThreshold is < 1 or > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(CongestionThreshold));
+        if (IoUringQueueDepth is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(IoUringQueueDepth), "1..64 entries per queue");
     }
+}
+
+/// <summary>Whether requests travel over io_uring (FUSE_OVER_IO_URING) or read/write on /dev/fuse.</summary>
+public enum FuseIoUring
+{
+    /// <summary>io_uring when the kernel offers it (module parameter fuse.enable_uring=Y), else /dev/fuse.</summary>
+    Auto,
+    /// <summary>As Auto, but as root first set fuse.enable_uring=Y if it is off.</summary>
+    On,
+    /// <summary>Always /dev/fuse.</summary>
+    Off,
 }

@@ -38,6 +38,14 @@ public interface IFileSystem
     /// </summary>
     void KernelKeepsWriteTimes(bool keeps) { }
 
+    /// <summary>
+    /// Told once at INIT whether the connection passes files through: then an open or create whose
+    /// <see cref="OpenInfo.BackingFile"/> is set is served by the kernel straight from that file
+    /// (reads, writes, mmap), so size and times of written data must be read from the backing file.
+    /// Passthrough excludes the kernel's writeback cache on the same connection.
+    /// </summary>
+    void KernelPassesThrough(bool passesThrough) { }
+
     // ---- names and attributes ----
 
     /// <summary>Resolves <paramref name="name"/> in directory <paramref name="parent"/>.

@@ -19,7 +19,20 @@ public enum OpenOptions : uint
 
 /// <summary>The answer to open and opendir: a handle the filesystem chooses, returned with every
 /// later request on this open file, and caching options.</summary>
-public readonly record struct OpenInfo(ulong Handle, OpenOptions Options = OpenOptions.None);
+public readonly record struct OpenInfo(ulong Handle, OpenOptions Options = OpenOptions.None)
+{
+    /// <summary>
+    /// Optional, for open and create of regular files: a local file holding this file's data,
+    /// open for the access the open asked for. When the binding passes files through (see
+    /// <see cref="IFileSystem.KernelPassesThrough"/>) the kernel then reads and writes it directly
+    /// and READ/WRITE requests for this open never reach the filesystem; otherwise it is ignored.
+    /// The binding registers it during the reply (the kernel keeps its own reference, shared by
+    /// every open of the node until the last release); the filesystem keeps ownership and may
+    /// close it once the task returned. All opens of one node at a time must either pass through
+    /// or not (the kernel refuses to mix them on one inode).
+    /// </summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? BackingFile { get; init; }
+}
 
 /// <summary>The answer to create: the new entry and its open handle.</summary>
 public readonly record struct CreateInfo(EntryInfo Entry, OpenInfo Open);

@@ -58,6 +58,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "getegid")]
     public static partial uint GetEgid();
 
+    [LibraryImport(Lib, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int Ioctl(int fd, nuint request, void* argument);
+
     [LibraryImport(Lib, EntryPoint = "kill", SetLastError = true)]
     public static partial int Kill(int pid, int signal);
 

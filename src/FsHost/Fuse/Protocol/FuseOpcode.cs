@@ -34,3 +34,20 @@ internal enum FuseInitFlags : uint
     CacheSymlinks = 1u << 23,
     InitExt = 1u << 30,
 }
+
+/// <summary>INIT flag bits 32..63, sent shifted down into flags2 (only read with INIT_EXT).</summary>
+[Flags]
+internal enum FuseInitFlags2 : uint
+{
+    /// <summary>FUSE_PASSTHROUGH (1 &lt;&lt; 37): opens may name a backing file the kernel reads and writes itself.</summary>
+    Passthrough = 1u << 5,
+    /// <summary>FUSE_OVER_IO_URING (1 &lt;&lt; 41): requests may arrive on io_uring queues.</summary>
+    OverIoUring = 1u << 9,
+}
+
+/// <summary>fuse_open_out.open_flags bits beyond <see cref="BackupFs.FsHost.Vfs.OpenOptions"/>.</summary>
+internal static class FuseOpenFlags
+{
+    /// <summary>FOPEN_PASSTHROUGH: fuse_open_out.backing_id names the backing file.</summary>
+    public const uint Passthrough = 1u << 7;
+}

@@ -132,6 +132,18 @@ internal struct FuseNotifyInvalInodeOut { public ulong Ino; public long Off, Len
 [StructLayout(LayoutKind.Sequential)]
 internal struct FuseNotifyInvalEntryOut { public ulong Parent; public uint NameLen, Flags; }
 
+/// <summary>FUSE_DEV_IOC_BACKING_OPEN's argument.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct FuseBackingMap { public int Fd; public uint Flags; public ulong Padding; }
+
+/// <summary>The 80-byte command area of a FUSE io_uring SQE (struct fuse_uring_cmd_req).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct FuseUringCmdReq { public ulong Flags, CommitId; public ushort QueueId, Pad0, Pad1, Pad2; }
+
+/// <summary>struct fuse_uring_ent_in_out, at offset 256 of a ring entry's header area.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct FuseUringEntInOut { public ulong Flags, CommitId; public uint PayloadSize, Padding; public ulong Reserved; }
+
 [StructLayout(LayoutKind.Sequential)]
 internal struct FuseNotifyDeleteOut { public ulong Parent, Child; public uint NameLen, Padding; }
 
@@ -157,6 +169,9 @@ internal static unsafe class KernelStructSizes
         Check(sizeof(FuseDirent), 24, nameof(FuseDirent));
         Check(sizeof(FuseNotifyInvalInodeOut), 24, nameof(FuseNotifyInvalInodeOut));
         Check(sizeof(FuseNotifyDeleteOut), 24, nameof(FuseNotifyDeleteOut));
+        Check(sizeof(FuseBackingMap), 16, nameof(FuseBackingMap));
+        Check(sizeof(FuseUringCmdReq), 24, nameof(FuseUringCmdReq));
+        Check(sizeof(FuseUringEntInOut), 32, nameof(FuseUringEntInOut));
     }
 
     private static void Check(int actual, int expected, string name)
