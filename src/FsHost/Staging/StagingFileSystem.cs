@@ -82,11 +82,11 @@ public sealed class StagingFileSystem
         {
             if (!dir.IsDirectory) return Errno.ENOTDIR;
             var bytes = name.ToArray();
-            var child = dir.Role == StagedRole.Virtual
-                ? await _area.LookupAsync(dir, bytes, ctx.SessionEnding).ConfigureAwait(false)
-                : await dir.Session!.LookupAsync(dir, bytes, ctx.SessionEnding).ConfigureAwait(false);
-            if (child is not null) return Entry(child);
-            return dir.Role == StagedRole.Virtual ? Errno.ENOENT : EntryInfo.Negative(SessionTimeout);
+            if (dir.Role == StagedRole.Virtual)
+                return await _area.LookupAsync(dir, bytes, ctx.SessionEnding).ConfigureAwait(false) is { } known ? Entry(known) : Errno.ENOENT;
+            var child = await dir.Session!.LookupAsync(dir, bytes, ctx.SessionEnding).ConfigureAwait(false);
+            if (child.IsOk) return Entry(child.Value);
+            return child.Error == Errno.ENOENT ? EntryInfo.Negative(SessionTimeout) : child.Error;
         }
         catch (Exception e) { return Fail("lookup", e); }
     }
@@ -96,7 +96,11 @@ public sealed class StagingFileSystem
     public async ValueTask<VfsResult<AttributeInfo>> SetAttributes(RequestContext ctx, StagedInode inode, SetAttributesRequest request)
     {
         if (inode.Role == StagedRole.Virtual) return Errno.EPERM;
-        try { return new AttributeInfo(await inode.Session!.SetAttributesAsync(inode, request, ctx.SessionEnding).ConfigureAwait(false), SessionTimeout); }
+        try
+        {
+            var attributes = await inode.Session!.SetAttributesAsync(inode, request, ctx.SessionEnding).ConfigureAwait(false);
+            return attributes.IsOk ? new AttributeInfo(attributes.Value, SessionTimeout) : attributes.Error;
+        }
         catch (Exception e) { return Fail("setattr", e); }
     }
 
@@ -111,8 +115,9 @@ public sealed class StagingFileSystem
         try
         {
             var handle = await SessionOf(inode).OpenAsync(inode, flags, ctx.SessionEnding).ConfigureAwait(false);
+            if (!handle.IsOk) return handle.Error;
             ulong id = NextHandle();
-            _files[id] = handle;
+            _files[id] = handle.Value;
             return new OpenInfo(id);
         }
         catch (Exception e) { return Fail("open", e); }
@@ -130,8 +135,8 @@ public sealed class StagingFileSystem
         if (!_files.TryGetValue(handle, out var file)) return Errno.EBADF;
         try
         {
-            file.Inode.Session!.Write(file, offset, data.Span);
-            return data.Length;
+            var written = file.Inode.Session!.Write(file, offset, data.Span);
+            return written.IsOk ? data.Length : written;
         }
         catch (Exception e) { return Fail("write", e); }
     }
@@ -141,8 +146,7 @@ public sealed class StagingFileSystem
         if (!_files.TryGetValue(handle, out var file)) return Errno.EBADF;
         try
         {
-            await file.Inode.Session!.FsyncAsync(file, ctx.SessionEnding).ConfigureAwait(false);
-            return Errno.Ok;
+            return await file.Inode.Session!.FsyncAsync(file, ctx.SessionEnding).ConfigureAwait(false);
         }
         catch (Exception e) { return Fail("fsync", e); }
     }
@@ -167,9 +171,14 @@ public sealed class StagingFileSystem
         try
         {
             // The listing is fixed at opendir, so readdir cookies (positions in it) stay stable.
-            var listing = dir.Role == StagedRole.Virtual
-                ? await _area.ListAsync(dir, ctx.SessionEnding).ConfigureAwait(false)
-                : await dir.Session!.ListAsync(dir, ctx.SessionEnding).ConfigureAwait(false);
+            List<(byte[] Name, StagedInode Inode)> listing;
+            if (dir.Role == StagedRole.Virtual) listing = await _area.ListAsync(dir, ctx.SessionEnding).ConfigureAwait(false);
+            else
+            {
+                var listed = await dir.Session!.ListAsync(dir, ctx.SessionEnding).ConfigureAwait(false);
+                if (!listed.IsOk) return listed.Error;
+                listing = listed.Value;
+            }
             ulong id = NextHandle();
             _listings[id] = listing;
             return new OpenInfo(id);
@@ -250,7 +259,7 @@ public sealed class StagingFileSystem
                     await _area.CommitAsync(session, ctx.SessionEnding).ConfigureAwait(false);
                     return Errno.Ok;
                 case DiscardXattr:
-                    await session.DiscardAsync(ctx.SessionEnding).ConfigureAwait(false);
+                    if (await session.DiscardAsync(ctx.SessionEnding).ConfigureAwait(false) is { IsOk: false } busy) return busy;
                     ForgetCachedTree(inode);
                     return Errno.Ok;
                 case not null:
@@ -258,12 +267,10 @@ public sealed class StagingFileSystem
             }
             if (PosixAclRules.IsAccess(name.Span) || PosixAclRules.IsDefault(name.Span))
             {
-                PosixAclRules.CheckSettable(inode, name.Span, value.Span, ctx, out bool empty);
-                await session.SetAclAsync(inode, name.ToArray(), value.ToArray(), empty, CallerGroups.InGroupOrRoot(ctx, inode.Gid), ctx.SessionEnding).ConfigureAwait(false);
-                return Errno.Ok;
+                if (PosixAclRules.CheckSettable(inode, name.Span, value.Span, ctx, out bool empty) is { IsOk: false } refused) return refused;
+                return await session.SetAclAsync(inode, name.ToArray(), value.ToArray(), empty, CallerGroups.InGroupOrRoot(ctx, inode.Gid), ctx.SessionEnding).ConfigureAwait(false);
             }
-            await session.SetXattrAsync(inode, name.ToArray(), value.ToArray(), flags, ctx.SessionEnding).ConfigureAwait(false);
-            return Errno.Ok;
+            return await session.SetXattrAsync(inode, name.ToArray(), value.ToArray(), flags, ctx.SessionEnding).ConfigureAwait(false);
         }
         catch (Exception e) { return Fail("setxattr", e); }
     }
@@ -274,9 +281,8 @@ public sealed class StagingFileSystem
         try
         {
             if (PosixAclRules.IsAccess(name.Span) || PosixAclRules.IsDefault(name.Span))
-                await inode.Session!.RemoveAclAsync(inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
-            else await inode.Session!.RemoveXattrAsync(inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
-            return Errno.Ok;
+                return await inode.Session!.RemoveAclAsync(inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
+            return await inode.Session!.RemoveXattrAsync(inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
         }
         catch (Exception e) { return Fail("removexattr", e); }
     }
@@ -287,7 +293,7 @@ public sealed class StagingFileSystem
     /// </summary>
     private void ForgetCachedTree(StagedInode sessionRoot)
     {
-        if (Notifier is not { } notifier || sessionRoot.Links.FirstOrDefault() is not { Parent: { } parent } link) return;
+        if (Notifier is not { } notifier || sessionRoot.FirstLink is not { Parent: { } parent } link) return;
         _ = Task.Run(async () =>
         {
             await Task.Delay(50).ConfigureAwait(false);
@@ -340,10 +346,12 @@ public sealed class StagingFileSystem
         {
             var session = SessionOf(dir);
             var inode = await session.CreateFileAsync(dir, name.ToArray(), mode, umask, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false);
-            var handle = await session.OpenAsync(inode, flags & ~0x200 /* O_TRUNC: it is empty */ | 2 /* writable: it was just created */, ctx.SessionEnding).ConfigureAwait(false);
+            if (!inode.IsOk) return inode.Error;
+            var handle = await session.OpenAsync(inode.Value, flags & ~Datastore.Platform.Posix.O_TRUNC /* it is empty */ | 2 /* writable: it was just created */, ctx.SessionEnding).ConfigureAwait(false);
+            if (!handle.IsOk) return handle.Error;
             ulong id = NextHandle();
-            _files[id] = handle;
-            return new CreateInfo(Entry(inode), new OpenInfo(id));
+            _files[id] = handle.Value;
+            return new CreateInfo(Entry(inode.Value), new OpenInfo(id));
         }
         catch (Exception e) { return Fail("create", e); }
     }
@@ -357,7 +365,7 @@ public sealed class StagingFileSystem
                 ? await session.CreateFileAsync(dir, name.ToArray(), mode, umask, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false)
                 : await session.MakeSpecialAsync(dir, name.ToArray(), mode, umask, (rdev & 0xfff00) >> 8, (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
                     ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false);
-            return Entry(inode);
+            return inode.IsOk ? Entry(inode.Value) : inode.Error;
         }
         catch (Exception e) { return Fail("mknod", e); }
     }
@@ -366,10 +374,9 @@ public sealed class StagingFileSystem
     {
         try
         {
-            var inode = dir.Role == StagedRole.Virtual
-                ? await _area.MakeDirectoryAsync(dir, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false)
-                : await dir.Session!.MakeDirectoryAsync(dir, name.ToArray(), mode, umask, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false);
-            return Entry(inode);
+            if (dir.Role == StagedRole.Virtual) return Entry(await _area.MakeDirectoryAsync(dir, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false));
+            var inode = await dir.Session!.MakeDirectoryAsync(dir, name.ToArray(), mode, umask, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false);
+            return inode.IsOk ? Entry(inode.Value) : inode.Error;
         }
         catch (Exception e) { return Fail("mkdir", e); }
     }
@@ -383,7 +390,7 @@ public sealed class StagingFileSystem
                 if (!directory) return Errno.EPERM;
                 await _area.RemoveDirectoryAsync(dir, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
             }
-            else await dir.Session!.UnlinkAsync(dir, name.ToArray(), directory, ctx.SessionEnding).ConfigureAwait(false);
+            else return await dir.Session!.UnlinkAsync(dir, name.ToArray(), directory, ctx.SessionEnding).ConfigureAwait(false);
             return Errno.Ok;
         }
         catch (Exception e) { return Fail(directory ? "rmdir" : "unlink", e); }
@@ -395,8 +402,7 @@ public sealed class StagingFileSystem
         if (dir.Session != newDir.Session) return Errno.EXDEV;
         try
         {
-            await dir.Session!.RenameAsync(dir, name.ToArray(), newDir, newName.ToArray(), flags, ctx.SessionEnding).ConfigureAwait(false);
-            return Errno.Ok;
+            return await dir.Session!.RenameAsync(dir, name.ToArray(), newDir, newName.ToArray(), flags, ctx.SessionEnding).ConfigureAwait(false);
         }
         catch (Exception e) { return Fail("rename", e); }
     }
@@ -406,7 +412,7 @@ public sealed class StagingFileSystem
         try
         {
             var inode = await SessionOf(dir).SymlinkAsync(dir, name.ToArray(), target.ToArray(), ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false);
-            return Entry(inode);
+            return inode.IsOk ? Entry(inode.Value) : inode.Error;
         }
         catch (Exception e) { return Fail("symlink", e); }
     }
@@ -416,8 +422,8 @@ public sealed class StagingFileSystem
         if (inode.Session is null || newDir.Session != inode.Session) return newDir.Role == StagedRole.Virtual ? Errno.EPERM : Errno.EXDEV;
         try
         {
-            await inode.Session.LinkAsync(inode, newDir, newName.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
-            return Entry(inode);
+            var linked = await inode.Session.LinkAsync(inode, newDir, newName.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
+            return linked.IsOk ? Entry(linked.Value) : linked.Error;
         }
         catch (Exception e) { return Fail("link", e); }
     }
