@@ -10,9 +10,6 @@ namespace BackupFs.Datastore.Pxar;
 /// </summary>
 public static class PxarTreeEncoder
 {
-    private static readonly byte[] CapabilityName = "security.capability"u8.ToArray();
-    private static readonly byte[] AclAccessName = Encoding.ASCII.GetBytes(PosixAclXattr.AccessName);
-    private static readonly byte[] AclDefaultName = Encoding.ASCII.GetBytes(PosixAclXattr.DefaultName);
 
     /// <summary>Encodes <paramref name="sourceDirectory"/> as the archive root into <paramref name="archive"/> (and the options' payload stream for v2).</summary>
     /// <remarks>
@@ -118,18 +115,14 @@ public static class PxarTreeEncoder
     /// <summary>xattrs in llistxattr order (as PBS), security.capability → FCAPS, POSIX ACL xattrs → ACL items.</summary>
     public static PxarMetadata ReadMetadata(byte[] path, PosixStat st)
     {
-        var meta = new PxarMetadata();
-        if (st.IsSymlink) return meta; // Linux allows no user xattrs on symlinks; PBS stores none for them
+        if (st.IsSymlink) return new PxarMetadata(); // Linux allows no user xattrs on symlinks; PBS stores none for them
+        return PxarPosixMetadata.FromXattrs(ReadXattrs(path), st.IsDirectory);
+    }
+
+    private static IEnumerable<(byte[] Name, byte[] Value)> ReadXattrs(byte[] path)
+    {
         foreach (var name in Posix.ListXattrs(path))
-        {
-            var value = Posix.GetXattr(path, name);
-            if (value == null) continue; // removed meanwhile
-            if (name.AsSpan().SequenceEqual(CapabilityName)) meta.Fcaps = value;
-            else if (name.AsSpan().SequenceEqual(AclAccessName)) PosixAclXattr.ParseAccess(value, meta.Acl);
-            else if (name.AsSpan().SequenceEqual(AclDefaultName)) { if (st.IsDirectory) PosixAclXattr.ParseDefault(value, meta.Acl); }
-            else if (IsArchivedXattr(name)) meta.Xattrs.Add(new PxarXattr(name, value));
-        }
-        return meta;
+            if (Posix.GetXattr(path, name) is { } value) yield return (name, value); // null: removed meanwhile
     }
 
     /// <summary>Like the PBS client: user.*, trusted.* and security.NTACL (Samba); other namespaces are host-specific.</summary>

@@ -143,13 +143,15 @@ public static class PosixAclRules
         return ((mode & ~0x1FFu) | perms, extended ? Encode(entries) : null, directory ? defaultAcl.ToArray() : null);
     }
 
-    /// <summary>Throws the errno a local filesystem gives for setting this ACL xattr on this inode.</summary>
-    public static void CheckSettable(StagedInode inode, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, RequestContext ctx, out bool empty)
+    /// <summary>The errno a local filesystem gives for setting this ACL xattr on this inode (Ok: it may be set).</summary>
+    public static Errno CheckSettable(StagedInode inode, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, RequestContext ctx, out bool empty)
     {
-        if (inode.FileType == FileModes.Symlink) throw new StagingException(Errno.ENOTSUP);
-        if (!IsValid(value, out empty)) throw new StagingException(Errno.EINVAL);
-        if (IsDefault(name) && !inode.IsDirectory && !empty) throw new StagingException(Errno.EACCES);
-        if (ctx.Uid != 0 && ctx.Uid != inode.Uid) throw new StagingException(Errno.EPERM);
+        empty = false;
+        if (inode.FileType == FileModes.Symlink) return Errno.ENOTSUP;
+        if (!IsValid(value, out empty)) return Errno.EINVAL;
+        if (IsDefault(name) && !inode.IsDirectory && !empty) return Errno.EACCES;
+        if (ctx.Uid != 0 && ctx.Uid != inode.Uid) return Errno.EPERM;
+        return Errno.Ok;
     }
 
     private static bool TryParse(ReadOnlySpan<byte> value, out List<Entry> entries)

@@ -23,94 +23,206 @@ public readonly record struct StagedLink(StagedInode Parent, byte[] Name);
 /// One inode of a staging session (or of the virtual directories above sessions): its current
 /// metadata and where its content is, either still in the base snapshot (<see cref="BaseEntry"/>)
 /// or spooled to a file on disk (<see cref="SpoolPath"/>). Hardlinked names share one instance.
-/// Fields are guarded by the owning session's gate; the kernel sees it through its
-/// <see cref="MountNode"/>.
+/// All state is private and follows the session's locking rule (see <see cref="StagingSession"/>):
+/// each member reads or writes under the inode's own lock, so attributes can be read from
+/// anywhere; changes happen under the session gate (data writes excepted), and the directory
+/// and xattr collections are only touched under the gate.
+/// The kernel sees it through its <see cref="MountNode"/>.
 /// </summary>
 public sealed class StagedInode
 {
+    private readonly Lock _sync = new();
+    private ulong _number;
+    private uint _mode, _uid, _gid;
+    private ulong _major, _minor;
+    private Timestamp _atime, _mtime, _ctime;
+    private long _size;
+    private byte[]? _symlinkTarget;
+    private PxarEntry? _baseEntry;
+    private int _pendingBaseLinks;
+    private string? _spoolPath;
+    private int _openHandles, _openWriters, _subdirectories;
+    private long _boundEpoch = -1;
+    private ulong _stableInode;
+    private readonly List<StagedLink> _links = new(1);
+
     public StagedInode(StagingSession? session, StagedRole role, ulong number, uint mode)
     {
         Session = session;
         Role = role;
         _number = number;
-        Mode = mode;
+        _mode = mode;
     }
 
     public StagingSession? Session { get; }
     public StagedRole Role { get; }
+
     /// <summary>Session-unique number (the journal refers to inodes by it; also seeds st_ino).</summary>
     public ulong Number
     {
-        get => _number;
-        internal set { _number = value; _stableInode = 0; }
+        get { lock (_sync) return _number; }
+        internal set { lock (_sync) { _number = value; _stableInode = 0; } }
     }
-    private ulong _number;
 
-    public uint Mode;
-    public uint Uid, Gid;
-    public ulong DeviceMajor, DeviceMinor;
-    public Timestamp AccessTime, ModificationTime, ChangeTime;
-    public long Size;
-    public byte[]? SymlinkTarget;
+    public uint Mode { get { lock (_sync) return _mode; } internal set { lock (_sync) _mode = value; } }
+    public uint Uid { get { lock (_sync) return _uid; } internal set { lock (_sync) _uid = value; } }
+    public uint Gid { get { lock (_sync) return _gid; } internal set { lock (_sync) _gid = value; } }
+    public ulong DeviceMajor { get { lock (_sync) return _major; } internal set { lock (_sync) _major = value; } }
+    public ulong DeviceMinor { get { lock (_sync) return _minor; } internal set { lock (_sync) _minor = value; } }
+    public Timestamp AccessTime { get { lock (_sync) return _atime; } internal set { lock (_sync) _atime = value; } }
+    public Timestamp ModificationTime { get { lock (_sync) return _mtime; } internal set { lock (_sync) _mtime = value; } }
+    public Timestamp ChangeTime { get { lock (_sync) return _ctime; } internal set { lock (_sync) _ctime = value; } }
+    public long Size { get { lock (_sync) return _size; } internal set { lock (_sync) _size = value; } }
+    public byte[]? SymlinkTarget { get { lock (_sync) return _symlinkTarget; } internal set { lock (_sync) _symlinkTarget = value; } }
 
     /// <summary>The base snapshot's entry this inode came from (a hardlink's target for files); null for new inodes.</summary>
-    public PxarEntry? BaseEntry;
+    public PxarEntry? BaseEntry { get { lock (_sync) return _baseEntry; } internal set { lock (_sync) _baseEntry = value; } }
     /// <summary>Names of this inode in the base snapshot not materialized yet (hardlinks in unlisted directories).</summary>
-    public int PendingBaseLinks;
-    /// <summary>Extended attributes in order; null while they are still the base entry's (not loaded).</summary>
-    public List<(byte[] Name, byte[] Value)>? Xattrs;
+    public int PendingBaseLinks { get { lock (_sync) return _pendingBaseLinks; } internal set { lock (_sync) _pendingBaseLinks = value; } }
     /// <summary>The spool file holding the content, once written to (copy-on-write from the base).</summary>
-    public string? SpoolPath;
-    /// <summary>Directory children by name (Latin-1 key of the raw bytes); null until listed from the base.</summary>
-    public Dictionary<string, StagedInode>? Children;
-    /// <summary>Names of this inode; one for directories.</summary>
-    public readonly List<StagedLink> Links = new(1);
+    public string? SpoolPath { get { lock (_sync) return _spoolPath; } internal set { lock (_sync) _spoolPath = value; } }
     /// <summary>Open handles, and those among them that may write.</summary>
-    public int OpenHandles, OpenWriters;
+    public int OpenHandles { get { lock (_sync) return _openHandles; } internal set { lock (_sync) _openHandles = value; } }
+    public int OpenWriters { get { lock (_sync) return _openWriters; } internal set { lock (_sync) _openWriters = value; } }
     /// <summary>The journal epoch in which this inode's number was recorded.</summary>
-    internal long BoundEpoch = -1;
+    internal long BoundEpoch { get { lock (_sync) return _boundEpoch; } set { lock (_sync) _boundEpoch = value; } }
+    /// <summary>Child directories (kept up to date by the session tree, for the directory's link count).</summary>
+    internal int Subdirectories { get { lock (_sync) return _subdirectories; } set { lock (_sync) _subdirectories = value; } }
+
+    /// <summary>Extended attributes in order; null while they are still the base entry's (not loaded). Under the session gate only.</summary>
+    internal List<(byte[] Name, byte[] Value)>? Xattrs { get; set; }
+    /// <summary>Directory children by name (Latin-1 key of the raw bytes); null until listed from the base. Under the session gate only.</summary>
+    internal Dictionary<string, StagedInode>? Children { get; set; }
 
     /// <summary>The node the mount serves this inode as; made on first use (see <see cref="StagingNodes.For"/>).</summary>
     internal StagedNode? MountNode;
 
     /// <summary>For <see cref="StagedRole.Virtual"/> directories: what they are.</summary>
-    public VirtualDirectory? Virtual;
+    public VirtualDirectory? Virtual { get; init; }
 
     public uint FileType => Mode & FileModes.TypeMask;
     public bool IsDirectory => FileType == FileModes.Directory;
     public bool IsRegular => FileType == FileModes.Regular;
 
-    /// <summary>Child directories (kept up to date by the session, for the directory's link count).</summary>
-    internal int Subdirectories;
+    // ---- names ----
 
-    public uint LinkCount => IsDirectory ? 2u + (uint)Subdirectories : (uint)(Links.Count + PendingBaseLinks);
+    /// <summary>The names of this inode now (a copy); one for directories.</summary>
+    public IReadOnlyList<StagedLink> Links { get { lock (_sync) return _links.ToArray(); } }
+    public int LinkNames { get { lock (_sync) return _links.Count; } }
+    /// <summary>The first name (a directory's only one), if any.</summary>
+    public StagedLink? FirstLink { get { lock (_sync) return _links.Count > 0 ? _links[0] : null; } }
 
-    private ulong _stableInode;
+    internal void AddLink(StagedLink link) { lock (_sync) _links.Add(link); }
+
+    internal void RemoveLink(StagedInode dir, ReadOnlySpan<byte> name)
+    {
+        lock (_sync)
+        {
+            for (int i = 0; i < _links.Count; i++)
+                if (_links[i].Parent == dir && _links[i].Name.AsSpan().SequenceEqual(name)) { _links.RemoveAt(i); return; }
+        }
+    }
+
+    internal void Relink(StagedInode oldDir, ReadOnlySpan<byte> oldName, StagedLink link)
+    {
+        lock (_sync)
+        {
+            for (int i = 0; i < _links.Count; i++)
+                if (_links[i].Parent == oldDir && _links[i].Name.AsSpan().SequenceEqual(oldName)) { _links[i] = link; return; }
+            _links.Add(link);
+        }
+    }
+
+    /// <summary>No name left, none pending in the base: the content can go once nobody has it open.</summary>
+    internal bool Nameless { get { lock (_sync) return _links.Count == 0 && _pendingBaseLinks == 0; } }
+
+    public uint LinkCount
+    {
+        get
+        {
+            lock (_sync)
+                return (_mode & FileModes.TypeMask) == FileModes.Directory ? 2u + (uint)_subdirectories : (uint)(_links.Count + _pendingBaseLinks);
+        }
+    }
 
     /// <summary>st_ino: from the session and the inode's number (fixed once the kernel has seen the inode).</summary>
-    public ulong StableInode => _stableInode != 0 ? _stableInode : _stableInode = Session is null
-        ? StableInodes.Of("staging-virtual:" + (Virtual?.Key ?? ""))
-        : StableInodes.Of("staging:" + Session.Group.RelativePath, (long)Number);
-
-    public NodeAttributes Attributes() => new()
+    public ulong StableInode
     {
-        Inode = StableInode,
-        Mode = Mode,
-        LinkCount = LinkCount,
-        Uid = Uid,
-        Gid = Gid,
-        Size = IsDirectory ? 0 : (ulong)Math.Max(0, Size),
-        Rdev = DeviceNumbers.Encode(DeviceMajor, DeviceMinor),
-        AccessTime = AccessTime,
-        ModificationTime = ModificationTime,
-        ChangeTime = ChangeTime,
-    };
+        get
+        {
+            lock (_sync)
+            {
+                if (_stableInode != 0) return _stableInode;
+                return _stableInode = Session is null
+                    ? StableInodes.Of("staging-virtual:" + (Virtual?.Key ?? ""))
+                    : StableInodes.Of("staging:" + Session.Group.RelativePath, (long)_number);
+            }
+        }
+    }
+
+
+    /// <summary>All attributes at one instant.</summary>
+    public NodeAttributes Attributes()
+    {
+        ulong inode = StableInode;
+        uint links = LinkCount;
+        lock (_sync)
+            return new NodeAttributes
+            {
+                Inode = inode,
+                Mode = _mode,
+                LinkCount = links,
+                Uid = _uid,
+                Gid = _gid,
+                Size = (_mode & FileModes.TypeMask) == FileModes.Directory ? 0 : (ulong)Math.Max(0, _size),
+                Rdev = PxarPosixMetadata.EncodeDevice(_major, _minor),
+                AccessTime = _atime,
+                ModificationTime = _mtime,
+                ChangeTime = _ctime,
+            };
+    }
 
     /// <summary>Marks the content and metadata changed now.</summary>
     public void Touch(Timestamp now)
     {
-        ModificationTime = now;
-        ChangeTime = now;
+        lock (_sync) _mtime = _ctime = now;
+    }
+
+    /// <summary>Sets mode, owner and times from a base snapshot entry.</summary>
+    internal void SetFromEntry(PxarEntry entry)
+    {
+        var mtime = new Timestamp(entry.Stat.MtimeSeconds, entry.Stat.MtimeNanoseconds);
+        lock (_sync)
+        {
+            _mode = PxarPosixMetadata.ModeOf(entry);
+            _uid = entry.Stat.Uid;
+            _gid = entry.Stat.Gid;
+            _atime = _mtime = _ctime = mtime;
+            _size = PxarPosixMetadata.SizeOf(entry);
+            _symlinkTarget = entry.Kind == PxarEntryKind.Symlink ? entry.LinkTarget ?? [] : null;
+            _major = entry.DeviceMajor;
+            _minor = entry.DeviceMinor;
+        }
+    }
+
+    /// <summary>A data write reached <paramref name="end"/>: the size grows to it, and the times move unless the kernel keeps them.</summary>
+    internal void Wrote(long end, Timestamp? now)
+    {
+        lock (_sync)
+        {
+            _size = Math.Max(_size, end);
+            if (now is { } t) _mtime = _ctime = t;
+        }
+    }
+
+    /// <summary>A handle opened (or released: -1).</summary>
+    internal void CountOpen(int delta, bool writer)
+    {
+        lock (_sync)
+        {
+            _openHandles += delta;
+            if (writer) _openWriters += delta;
+        }
     }
 
     /// <summary>Dictionary key for a raw name (Latin-1 maps bytes to chars one to one).</summary>

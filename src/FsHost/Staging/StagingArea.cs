@@ -129,7 +129,7 @@ public sealed class StagingArea : IAsyncDisposable
         {
             if (dir.Virtual.Children.TryGetValue(name, out var known)) return known;
             var node = VirtualNode(components.ToArray(), kind);
-            node.Links.Add(new StagedLink(dir, System.Text.Encoding.UTF8.GetBytes(name)));
+            node.AddLink(new StagedLink(dir, System.Text.Encoding.UTF8.GetBytes(name)));
             dir.Virtual.Children[name] = node;
             return node;
         }
@@ -220,8 +220,10 @@ public sealed class StagingArea : IAsyncDisposable
         if (child.Role == StagedRole.SessionRoot)
         {
             var session = child.Session!;
-            if ((await session.ListAsync(child, ct).ConfigureAwait(false)).Count > 0) throw new StagingException(Errno.ENOTEMPTY);
-            await session.DiscardAsync(ct).ConfigureAwait(false);
+            var listing = await session.ListAsync(child, ct).ConfigureAwait(false);
+            if (!listing.IsOk) throw new StagingException(listing.Error);
+            if (listing.Value.Count > 0) throw new StagingException(Errno.ENOTEMPTY);
+            if (await session.DiscardAsync(ct).ConfigureAwait(false) is { IsOk: false } busy) throw new StagingException(busy, "files are still open for writing");
             return;
         }
         lock (child.Virtual!.Children)

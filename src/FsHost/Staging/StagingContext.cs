@@ -23,8 +23,11 @@ public sealed record StagingOptions
     /// <summary>Keyed chunk caches shared with the mount's tree (else each base reader keeps a small one).</summary>
     public ChunkSourceSet? ChunkSources { get; init; }
 
+    /// <summary>Where commits store chunks (null: the datastore's own chunk store).</summary>
+    public Datastore.Store.IChunkBackend? ChunkBackend { get; init; }
+
     /// <summary>What a commit writes with: encrypted with <see cref="WriteKey"/> when there is one.</summary>
-    public Datastore.Writing.BackupOptions CommitOptions() => new() { Key = WriteKey };
+    public Datastore.Writing.BackupOptions CommitOptions() => new() { Key = WriteKey, ChunkBackend = ChunkBackend };
 }
 
 /// <summary>What every staging session needs: the datastore, the chunk cache for reading bases, options and a log.</summary>

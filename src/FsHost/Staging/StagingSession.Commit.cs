@@ -9,54 +9,89 @@ namespace BackupFs.FsHost.Staging;
 /// <summary>Cutting a snapshot from the session, and starting over from it.</summary>
 public sealed partial class StagingSession
 {
+    private readonly SemaphoreSlim _commitLock = new(1, 1);
+
+    /// <summary>The last commit's snapshot.</summary>
+    public SnapshotRef? LastCommitted { get; private set; }
+    /// <summary>The last commit's error message (null after a success).</summary>
+    public string? LastError { get; private set; }
+    /// <summary>When the last automatic commit failed (TickCount64), to pace retries.</summary>
+    public long LastFailure { get; private set; }
+
     /// <summary>
     /// Writes the session as the group's next snapshot (split pxar, unchanged files reuse their
-    /// payload chunks), then makes that snapshot the session's base. Without
-    /// <paramref name="force"/> an unchanged session commits nothing and returns null. Fails with
-    /// EBUSY while a file is open for writing. On failure the session stays as it was.
+    /// payload chunks). The tree is frozen under the gate, then chunked and uploaded without it,
+    /// so lookups and changes go on meanwhile. When nothing changed during the commit the new
+    /// snapshot becomes the session's base; otherwise the session keeps its journal (the next
+    /// commit writes the later changes too). Without <paramref name="force"/> an unchanged
+    /// session commits nothing and returns null. Fails with EBUSY (a <see cref="StagingException"/>
+    /// carrying the message shown on the session) while a file is open for writing. On failure
+    /// the session stays as it was.
     /// </summary>
     /// <param name="closing">the mount is ending: no write can arrive any more, so files the kernel never released do not block</param>
     public async Task<SplitCommitResult?> CommitAsync(bool force, CancellationToken ct, bool closing = false)
     {
-        using var _ = await EnterAsync(ct).ConfigureAwait(false);
-        if (!force && !Dirty) return null;
-        if (OpenWriters > 0 && !closing)
-        {
-            LastError = $"{OpenWriters} file(s) in staging/{Group.RelativePath} are still open for writing";
-            throw new StagingException(Vfs.Errno.EBUSY, LastError);
-        }
-        SplitCommitResult result;
-        // Written before the attempt: if the process dies during it, the next mount sees the
-        // marker and does not try again by itself (no crash loop); rewritten with the error.
-        WriteErrorMarker("the last commit did not finish (the process ended during it)");
+        await _commitLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            _journal?.Flush();
-            await EnsureNamespaceAsync(Group.Namespace, ct).ConfigureAwait(false);
-            var source = await SessionTreeSource.CreateAsync(this, ct).ConfigureAwait(false);
-            result = await SplitSnapshotCommit.CommitAsync(_ctx.Store, Group, source, _ctx.Chunks, _ctx.Options.CommitOptions(), ct).ConfigureAwait(false);
+            FrozenTree view;
+            long changesAtFreeze;
+            using (await EnterAsync(ct).ConfigureAwait(false))
+            {
+                if (!force && !Dirty) return null;
+                if (OpenWriters > 0 && !closing)
+                {
+                    LastError = $"{OpenWriters} file(s) in staging/{Group.RelativePath} are still open for writing";
+                    throw new StagingException(Vfs.Errno.EBUSY, LastError);
+                }
+                // Written before the attempt: if the process dies during it, the next mount sees the
+                // marker and does not try again by itself (no crash loop); rewritten with the error.
+                WriteErrorMarker("the last commit did not finish (the process ended during it)");
+                _journal.Flush();
+                view = FrozenTree.Freeze(_tree);
+                _spool.Pin(view.SpoolFiles);
+                changesAtFreeze = Interlocked.Read(ref _changes);
+            }
+            SplitCommitResult result;
+            try
+            {
+                await EnsureNamespaceAsync(Group.Namespace, ct).ConfigureAwait(false);
+                await view.ReadRootMetadataAsync(ct).ConfigureAwait(false);
+                result = await SplitSnapshotCommit.CommitAsync(_ctx.Store, Group, view, _ctx.Chunks, _ctx.Options.CommitOptions(), ct).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                using (await EnterAsync(CancellationToken.None).ConfigureAwait(false)) _spool.Unpin();
+                LastError = e is OperationCanceledException ? "the commit was cancelled" : e.Message;
+                LastFailure = Environment.TickCount64;
+                FailedAtChange = LastChange;
+                FailedCommits++;
+                WriteErrorMarker(LastError);
+                throw;
+            }
+            using (await EnterAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                _spool.Unpin();
+                LastCommitted = result.Snapshot;
+                LastResult = result;
+                LastError = null;
+                FailedCommits = 0;
+                SessionSpool.TryDelete(ErrorMarkerPath);
+                if (Interlocked.Read(ref _changes) != changesAtFreeze || OpenWriters > 0)
+                    _ctx.Log($"backupfs: staging {Group}: committed {result.Snapshot}; changes made during the commit stay staged for the next one");
+                else
+                {
+                    try { await RebaseAsync(result.Snapshot, ct).ConfigureAwait(false); }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        // The snapshot is complete; the session keeps its journal and would commit the same tree again.
+                        _ctx.Log($"backupfs: staging {Group}: committed {result.Snapshot} but could not restart the session from it: {e.Message}");
+                    }
+                }
+            }
+            return result;
         }
-        catch (Exception e)
-        {
-            LastError = e is OperationCanceledException ? "the commit was cancelled" : e.Message;
-            LastFailure = Environment.TickCount64;
-            FailedAtChange = LastChange;
-            FailedCommits++;
-            WriteErrorMarker(LastError);
-            throw;
-        }
-        LastCommitted = result.Snapshot;
-        LastResult = result;
-        LastError = null;
-        FailedCommits = 0;
-        TryDelete(ErrorMarkerPath);
-        try { await RebaseAsync(result.Snapshot, ct).ConfigureAwait(false); }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // The snapshot is complete; the session keeps its journal and would commit the same tree again.
-            _ctx.Log($"backupfs: staging {Group}: committed {result.Snapshot} but could not restart the session from it: {e.Message}");
-        }
-        return result;
+        finally { _commitLock.Release(); }
     }
 
     /// <summary>Consecutive failed commits (0 after a success); the area backs off automatic attempts by it.</summary>
@@ -116,8 +151,8 @@ public sealed partial class StagingSession
     }
 
     /// <summary>
-    /// After a commit: the tree in memory equals the new snapshot, so each known inode is pointed
-    /// at its entry there (spooled content is dropped), and the journal starts empty on the new base.
+    /// After a commit of exactly the tree in memory: each known inode is pointed at its entry in
+    /// the new snapshot (spooled content is dropped), and the journal starts empty on the new base.
     /// </summary>
     private async Task RebaseAsync(SnapshotRef snapshot, CancellationToken ct)
     {
@@ -128,16 +163,10 @@ public sealed partial class StagingSession
         await RemapAsync(accessor, Root, files, ct).ConfigureAwait(false);
 
         _base = snapshot;
-        _baseAccessor = accessor;
-        _baseLinkCounts = null;
-        _baseFiles.Clear();
-        foreach (var (identity, inode) in files) _baseFiles[identity] = inode;
-        _journal?.Dispose();
-        _journal = StagingJournal.Create(StateDirectory, snapshot.BackupTime);
-        _epoch++;
+        _tree.Rebased(accessor, files);
+        _journal.Restart(snapshot.BackupTime);
         // Open handles keep reading their spool files after the unlink.
-        if (Directory.Exists(SpoolDirectory))
-            foreach (var file in Directory.EnumerateFiles(SpoolDirectory)) TryDelete(file);
+        _spool.DropAll();
     }
 
     /// <summary>Points every listed directory's children at their new entries; its own stack, so depth never grows the thread's.</summary>
@@ -164,46 +193,23 @@ public sealed partial class StagingSession
         }
     }
 
-    // ---- what the tree source reads (the commit holds the gate) ----
-
-    internal ValueTask<Dictionary<string, StagedInode>> ChildrenLockedAsync(StagedInode dir, CancellationToken ct) => ChildrenAsync(dir, ct);
-
-    internal async ValueTask<PxarMetadata> MetadataLockedAsync(StagedInode inode, CancellationToken ct)
-    {
-        if (inode.FileType == Vfs.FileModes.Symlink) return new PxarMetadata(); // PBS stores no xattrs for symlinks
-        if (inode.Xattrs is null && inode.BaseEntry is { } entry && _baseAccessor is { } accessor)
-            return await accessor.ReadMetadataAsync(entry, ct).ConfigureAwait(false);
-        var meta = new PxarMetadata();
-        foreach (var (name, value) in inode.Xattrs ?? [])
-        {
-            if (name.AsSpan().SequenceEqual("security.capability"u8)) meta.Fcaps = value;
-            else if (name.AsSpan().SequenceEqual("system.posix_acl_access"u8)) PosixAclXattr.ParseAccess(value, meta.Acl);
-            else if (name.AsSpan().SequenceEqual("system.posix_acl_default"u8)) { if (inode.IsDirectory) PosixAclXattr.ParseDefault(value, meta.Acl); }
-            else if (PxarTreeEncoder.IsArchivedXattr(name)) meta.Xattrs.Add(new PxarXattr(name, value));
-        }
-        return meta;
-    }
-
-    internal ValueTask<Stream> OpenContentLocked(StagedInode inode)
-    {
-        if (inode.SpoolPath is { } spool)
-            return ValueTask.FromResult<Stream>(new FileStream(spool, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16));
-        if (inode.BaseEntry is { Kind: PxarEntryKind.File } entry && _baseAccessor is { } accessor)
-            return ValueTask.FromResult(accessor.OpenFileStream(entry));
-        return ValueTask.FromResult<Stream>(new MemoryStream([], writable: false));
-    }
-
     /// <summary>Drops every uncommitted change: the session is the base again and its state directory goes.</summary>
-    public async Task DiscardAsync(CancellationToken ct)
+    /// <returns>EBUSY while files are open for writing</returns>
+    public async Task<Vfs.Errno> DiscardAsync(CancellationToken ct)
     {
-        using var _ = await EnterAsync(ct).ConfigureAwait(false);
-        if (OpenWriters > 0) throw new Staging.StagingException(Vfs.Errno.EBUSY, "files are still open for writing");
-        _journal?.Dispose();
-        _journal = null;
+        await _commitLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            using var _ = await EnterAsync(ct).ConfigureAwait(false);
+            if (OpenWriters > 0) return Vfs.Errno.EBUSY;
+            _journal.Close();
         // Never through a symlink: the state directory is deleted relative to the store root, component by component.
-        Datastore.Platform.SafeDelete.Tree(_ctx.Store.Root, Path.GetRelativePath(_ctx.Store.Root, StateDirectory));
-        FailedCommits = 0;
-        LastError = null;
-        await SetBaseAsync(_ctx.Store.LatestSnapshot(Group), ct).ConfigureAwait(false);
+            Datastore.Platform.SafeDelete.Tree(_ctx.Store.Root, Path.GetRelativePath(_ctx.Store.Root, StateDirectory));
+            FailedCommits = 0;
+            LastError = null;
+            await SetBaseAsync(_ctx.Store.LatestSnapshot(Group), ct).ConfigureAwait(false);
+            return Vfs.Errno.Ok;
+        }
+        finally { _commitLock.Release(); }
     }
 }

@@ -1,35 +1,35 @@
-using BackupFs.Datastore.Pxar;
+using BackupFs.Datastore.Platform;
 using BackupFs.FsHost.Vfs;
 using Microsoft.Win32.SafeHandles;
+using static BackupFs.FsHost.Staging.Timestamps;
 
 namespace BackupFs.FsHost.Staging;
 
 /// <summary>Open files: copy-on-write into spool files, writes, truncation, release.</summary>
 public sealed partial class StagingSession
 {
-    private const int O_ACCMODE = 3, O_TRUNC = 0x200;
+    private const int AccessModeMask = 3; // O_ACCMODE
 
-    public async ValueTask<StagedFileHandle> OpenAsync(StagedInode inode, int flags, CancellationToken ct)
+    public async ValueTask<VfsResult<StagedFileHandle>> OpenAsync(StagedInode inode, int flags, CancellationToken ct)
     {
-        CheckMine(inode);
-        if (inode.IsDirectory) throw new StagingException(Errno.EISDIR);
-        if (!inode.IsRegular) throw new StagingException(Errno.EACCES);
-        bool write = (flags & O_ACCMODE) != 0;
-        bool truncate = (flags & O_TRUNC) != 0 && write;
+        if (_tree.CheckMine(inode) is { IsOk: false } other) return other;
+        if (inode.IsDirectory) return Errno.EISDIR;
+        if (!inode.IsRegular) return Errno.EACCES;
+        bool write = (flags & AccessModeMask) != 0;
+        bool truncate = (flags & Posix.O_TRUNC) != 0 && write;
         using var _ = await EnterAsync(ct).ConfigureAwait(false);
         SafeFileHandle? spool = null;
         if (write)
         {
             long t = Nanoseconds(Timestamp.Now);
             await ResizeAsync(inode, truncate ? 0 : inode.Size, t, ct).ConfigureAwait(false);
-            if (truncate) inode.Touch(FromNanoseconds(t));
+            if (truncate) TouchJournaled(inode, t);
             spool = File.OpenHandle(inode.SpoolPath!, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
             Interlocked.Increment(ref _openWriters);
-            inode.OpenWriters++;
         }
         else if (inode.SpoolPath is { } path) spool = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        inode.OpenHandles++;
-        return new StagedFileHandle(inode, write, spool, _baseAccessor) { SizeAtOpen = inode.Size };
+        inode.CountOpen(+1, write);
+        return new StagedFileHandle(inode, write, spool, _tree.Base) { SizeAtOpen = inode.Size };
     }
 
     /// <summary>
@@ -37,29 +37,26 @@ public sealed partial class StagingSession
     /// When the spool disk is full the file keeps only what was stored before the first lost
     /// write (the kernel's writeback sends blocks out of order, so later blocks may have landed
     /// beyond a gap): it is cut there, later writes beyond it fail too, and the size says what
-    /// the file holds. Content from before this handle is never cut.
+    /// the file holds. Content from before this handle is never cut. ENOSPC/EDQUOT come back as errnos.
     /// </summary>
-    public void Write(StagedFileHandle handle, long offset, ReadOnlySpan<byte> data)
+    public Errno Write(StagedFileHandle handle, long offset, ReadOnlySpan<byte> data)
     {
+        if (!handle.CanWrite || handle.Spool is null) return Errno.EBADF;
         var inode = handle.Inode;
         if (handle.FailedAt is { } failed && offset + data.Length > Math.Max(failed, handle.SizeAtOpen))
         {
-            lock (inode) CutAfterFailure(handle, offset);
-            throw new StagingException(Errno.ENOSPC, "an earlier write to this file did not fit on the spool disk");
+            lock (handle) CutAfterFailure(handle, offset);
+            return Errno.ENOSPC;
         }
         try { handle.Write(offset, data); }
-        catch (IOException e) when (e.HResult is 28 or 122 && handle.Spool is not null) // ENOSPC, EDQUOT
+        catch (IOException e) when (e.HResult is 28 or 122) // ENOSPC, EDQUOT
         {
-            lock (inode) CutAfterFailure(handle, offset);
-            throw;
+            lock (handle) CutAfterFailure(handle, offset);
+            return new Errno(e.HResult);
         }
-        var now = Timestamp.Now;
-        lock (inode)
-        {
-            inode.Size = Math.Max(inode.Size, offset + data.Length);
-            if (!_ctx.KernelKeepsWriteTimes) inode.Touch(now);
-        }
+        inode.Wrote(offset + data.Length, _ctx.KernelKeepsWriteTimes ? null : Timestamp.Now);
         MarkChanged();
+        return Errno.Ok;
     }
 
     /// <summary>Records a lost write at <paramref name="offset"/> and cuts the spool file (and size) back to the stored prefix.</summary>
@@ -74,12 +71,13 @@ public sealed partial class StagingSession
         MarkChanged();
     }
 
-    public async ValueTask FsyncAsync(StagedFileHandle handle, CancellationToken ct)
+    public async ValueTask<Errno> FsyncAsync(StagedFileHandle handle, CancellationToken ct)
     {
         if (handle.Spool is { } spool) RandomAccess.FlushToDisk(spool);
         using var _ = await EnterAsync(ct).ConfigureAwait(false);
         RecordWrite(handle);
-        _journal?.Flush();
+        _journal.Flush();
+        return Errno.Ok;
     }
 
     public async ValueTask ReleaseAsync(StagedFileHandle handle, CancellationToken ct)
@@ -90,13 +88,9 @@ public sealed partial class StagingSession
         finally
         {
             handle.Dispose();
-            inode.OpenHandles--;
-            if (handle.CanWrite)
-            {
-                inode.OpenWriters--;
-                Interlocked.Decrement(ref _openWriters);
-            }
-            if (inode.Links.Count == 0 && inode.PendingBaseLinks == 0) Orphaned(inode);
+            inode.CountOpen(-1, handle.CanWrite);
+            if (handle.CanWrite) Interlocked.Decrement(ref _openWriters);
+            if (inode.Nameless) Orphaned(inode);
         }
     }
 
@@ -107,63 +101,27 @@ public sealed partial class StagingSession
         handle.Wrote = false;
         var inode = handle.Inode;
         long t = Nanoseconds(Timestamp.Now);
-        if (TryBind(inode, t, out var number))
-            Append(new JournalRecord { Op = JournalOp.Touch, Time = t, Number = number, ModificationTime = Nanoseconds(inode.ModificationTime) });
+        _journal.AppendFor(inode, t, number => new JournalRecord { Op = JournalOp.Touch, Time = t, Number = number, ModificationTime = Nanoseconds(inode.ModificationTime) });
     }
 
     /// <summary>
     /// Makes the content a spool file of <paramref name="size"/> bytes: copies the base content
-    /// (up to that size) on first use, then truncates or extends. ENOSPC surfaces as such.
+    /// (up to that size) on first use, or the spool file a commit is still reading (pinned), then
+    /// truncates or extends. ENOSPC surfaces as an IOException (the caller maps it).
     /// </summary>
     private async ValueTask ResizeAsync(StagedInode inode, long size, long t, CancellationToken ct)
     {
-        if (inode.SpoolPath is null)
+        var current = inode.SpoolPath;
+        if (current is null || _spool.IsPinned(current))
         {
-            var spool = SpoolPathFor(inode.Number);
-            var temp = spool + ".copy";
-            Journal();
-            try
-            {
-                using (var h = StagingFiles.OpenHandle(temp, FileMode.Create, FileAccess.Write))
-                {
-                    long keep = Math.Min(size, inode.Size);
-                    if (keep > 0) await CopyBaseAsync(inode, h, keep, ct).ConfigureAwait(false);
-                    RandomAccess.SetLength(h, size);
-                }
-                File.Move(temp, spool, overwrite: true);
-            }
-            catch
-            {
-                TryDelete(temp);
-                throw;
-            }
-            if (TryBind(inode, t, out var number)) Append(new JournalRecord { Op = JournalOp.Spool, Time = t, Number = number });
-            inode.SpoolPath = spool;
+            _journal.File();
+            var (path, generation) = await _spool.CopyAsync(inode, _tree.Base, size, ct).ConfigureAwait(false);
+            _journal.AppendFor(inode, t, number => new JournalRecord { Op = JournalOp.Spool, Time = t, Number = number, Flags = generation });
+            if (current is not null) _spool.Drop(current);
+            inode.SpoolPath = path;
         }
-        else if (size != inode.Size)
-        {
-            using var h = File.OpenHandle(inode.SpoolPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-            RandomAccess.SetLength(h, size);
-            MarkChanged();
-        }
+        else if (size != inode.Size) SessionSpool.SetLength(current, size);
         if (size != inode.Size) MarkChanged();
         inode.Size = size;
-    }
-
-    private async ValueTask CopyBaseAsync(StagedInode inode, SafeFileHandle target, long length, CancellationToken ct)
-    {
-        if (inode.BaseEntry is not { Kind: PxarEntryKind.File } entry || _baseAccessor is null) return;
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
-        {
-            for (long at = 0; at < length;)
-            {
-                int n = await _baseAccessor.ReadFileAsync(entry, at, buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - at)), ct).ConfigureAwait(false);
-                if (n == 0) throw new Datastore.Formats.FormatCorruptException($"base file '{entry.NameString}' ends before its size");
-                RandomAccess.Write(target, buffer.AsSpan(0, n), at);
-                at += n;
-            }
-        }
-        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
     }
 }

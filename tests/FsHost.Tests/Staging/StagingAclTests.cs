@@ -119,7 +119,7 @@ public class StagingAclTests : IDisposable
                 .Select(x => System.Text.Encoding.ASCII.GetString(x.Name) + "=" + Convert.ToHexString(x.Value)).Order();
             lines.Add($"{path} {Convert.ToString(inode.Mode, 8)} {inode.Uid}:{inode.Gid} {string.Join(' ', xattrs)}");
             if (!inode.IsDirectory) continue;
-            foreach (var (name, child) in session.ListAsync(inode, CancellationToken.None).AsTask().GetAwaiter().GetResult())
+            foreach (var (name, child) in session.ListAsync(inode, CancellationToken.None).AsTask().GetAwaiter().GetResult().Value)
                 pending.Push((path + "/" + System.Text.Encoding.UTF8.GetString(name), child));
         }
         lines.Sort(StringComparer.Ordinal);

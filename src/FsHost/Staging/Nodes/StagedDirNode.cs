@@ -8,25 +8,35 @@ public class StagedDirNode(StagingNodes nodes, StagedInode inode) : StagedEntryN
     INodeLookup, INodeDirectoryOpener, INodeCreator, INodeMaker, INodeDirectoryMaker, INodeSymlinker, INodeLinker,
     INodeUnlinker, INodeDirectoryRemover, INodeRenamer
 {
-    private const int Truncate = 0x200, ReadWrite = 2; // O_TRUNC, O_RDWR
+    private const int Truncate = Datastore.Platform.Posix.O_TRUNC, ReadWrite = 2; // O_RDWR
 
     /// <summary>Misses may be cached: only the kernel's own requests add names here.</summary>
     public TimeSpan MissTimeout => StagingNodes.SessionTimeout;
 
-    public async ValueTask<VfsResult<Node?>> LookupAsync(RequestContext ctx, ReadOnlyMemory<byte> name) =>
-        await Session.LookupAsync(Inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false) is { } child
-            ? Nodes.For(child)
-            : VfsResult<Node?>.Ok(null);
+    public async ValueTask<VfsResult<Node?>> LookupAsync(RequestContext ctx, ReadOnlyMemory<byte> name)
+    {
+        var child = await Session.LookupAsync(Inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
+        if (child.IsOk) return Nodes.For(child.Value);
+        return child.Error == Errno.ENOENT ? VfsResult<Node?>.Ok(null) : child.Error;
+    }
 
-    public async ValueTask<VfsResult<OpenedDirectory>> OpenDirectoryAsync(RequestContext ctx) =>
-        new OpenedDirectory(new StagedDirectoryReader(Nodes, await Session.ListAsync(Inode, ctx.SessionEnding).ConfigureAwait(false)));
+    public async ValueTask<VfsResult<OpenedDirectory>> OpenDirectoryAsync(RequestContext ctx)
+    {
+        var listing = await Session.ListAsync(Inode, ctx.SessionEnding).ConfigureAwait(false);
+        return listing.IsOk ? new OpenedDirectory(new StagedDirectoryReader(Nodes, listing.Value)) : listing.Error;
+    }
 
-    private async ValueTask<StagedInode> CreateFileAsync(RequestContext ctx, ReadOnlyMemory<byte> name, uint mode, uint umask) =>
+    /// <summary>A session result as the node the kernel sees.</summary>
+    private VfsResult<Node> NodeOf(VfsResult<StagedInode> made) => made.IsOk ? Nodes.For(made.Value) : made.Error;
+
+    private async ValueTask<VfsResult<StagedInode>> CreateFileAsync(RequestContext ctx, ReadOnlyMemory<byte> name, uint mode, uint umask) =>
         await Session.CreateFileAsync(Inode, name.ToArray(), mode, umask, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false);
 
     public async ValueTask<VfsResult<CreatedFile>> CreateAsync(RequestContext ctx, ReadOnlyMemory<byte> name, uint mode, uint umask, int flags)
     {
-        var file = (StagedFileNode)Nodes.For(await CreateFileAsync(ctx, name, mode, umask).ConfigureAwait(false));
+        var created = await CreateFileAsync(ctx, name, mode, umask).ConfigureAwait(false);
+        if (!created.IsOk) return created.Error;
+        var file = (StagedFileNode)Nodes.For(created.Value);
         // O_TRUNC: it is empty; writable: it was just created, whatever its mode says.
         var open = await file.OpenAsync(ctx, flags & ~Truncate | ReadWrite).ConfigureAwait(false);
         return open.IsOk ? new CreatedFile(file, open.Value) : open.Error;
@@ -34,29 +44,26 @@ public class StagedDirNode(StagingNodes nodes, StagedInode inode) : StagedEntryN
 
     public async ValueTask<VfsResult<Node>> MakeNodeAsync(RequestContext ctx, ReadOnlyMemory<byte> name, uint mode, uint umask, uint rdev)
     {
-        if ((mode & FileModes.TypeMask) is FileModes.Regular or 0) return Nodes.For(await CreateFileAsync(ctx, name, mode, umask).ConfigureAwait(false));
+        if ((mode & FileModes.TypeMask) is FileModes.Regular or 0) return NodeOf(await CreateFileAsync(ctx, name, mode, umask).ConfigureAwait(false));
         ulong major = (rdev & 0xfff00) >> 8, minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00); // the kernel's new_decode_dev
-        return Nodes.For(await Session.MakeSpecialAsync(Inode, name.ToArray(), mode, umask, major, minor, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false));
+        return NodeOf(await Session.MakeSpecialAsync(Inode, name.ToArray(), mode, umask, major, minor, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false));
     }
 
     public async ValueTask<VfsResult<Node>> MakeDirectoryAsync(RequestContext ctx, ReadOnlyMemory<byte> name, uint mode, uint umask) =>
-        Nodes.For(await Session.MakeDirectoryAsync(Inode, name.ToArray(), mode, umask, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false));
+        NodeOf(await Session.MakeDirectoryAsync(Inode, name.ToArray(), mode, umask, ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false));
 
     public async ValueTask<VfsResult<Node>> SymlinkAsync(RequestContext ctx, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> target) =>
-        Nodes.For(await Session.SymlinkAsync(Inode, name.ToArray(), target.ToArray(), ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false));
+        NodeOf(await Session.SymlinkAsync(Inode, name.ToArray(), target.ToArray(), ctx.Uid, ctx.Gid, ctx.SessionEnding).ConfigureAwait(false));
 
     /// <summary>Hardlinks stay within one session (EXDEV otherwise, as between filesystems).</summary>
     public async ValueTask<VfsResult<Node>> LinkAsync(RequestContext ctx, Node node, ReadOnlyMemory<byte> newName)
     {
         if (node is not StagedNode staged || staged.Inode.Session != Session) return Errno.EXDEV;
-        return Nodes.For(await Session.LinkAsync(staged.Inode, Inode, newName.ToArray(), ctx.SessionEnding).ConfigureAwait(false));
+        return NodeOf(await Session.LinkAsync(staged.Inode, Inode, newName.ToArray(), ctx.SessionEnding).ConfigureAwait(false));
     }
 
-    private async ValueTask<Errno> RemoveAsync(RequestContext ctx, ReadOnlyMemory<byte> name, bool directory)
-    {
-        await Session.UnlinkAsync(Inode, name.ToArray(), directory, ctx.SessionEnding).ConfigureAwait(false);
-        return Errno.Ok;
-    }
+    private ValueTask<Errno> RemoveAsync(RequestContext ctx, ReadOnlyMemory<byte> name, bool directory) =>
+        Session.UnlinkAsync(Inode, name.ToArray(), directory, ctx.SessionEnding);
 
     public ValueTask<Errno> UnlinkAsync(RequestContext ctx, ReadOnlyMemory<byte> name) => RemoveAsync(ctx, name, directory: false);
 
@@ -68,7 +75,6 @@ public class StagedDirNode(StagingNodes nodes, StagedInode inode) : StagedEntryN
         if (newParent is not StagedNode to) return Errno.EXDEV;
         if (to is StagingAreaDirNode) return Errno.EPERM;
         if (to.Inode.Session != Session) return Errno.EXDEV;
-        await Session.RenameAsync(Inode, name.ToArray(), to.Inode, newName.ToArray(), flags, ctx.SessionEnding).ConfigureAwait(false);
-        return Errno.Ok;
+        return await Session.RenameAsync(Inode, name.ToArray(), to.Inode, newName.ToArray(), flags, ctx.SessionEnding).ConfigureAwait(false);
     }
 }

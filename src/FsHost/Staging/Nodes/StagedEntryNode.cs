@@ -34,18 +34,16 @@ public abstract class StagedEntryNode : StagedNode, INodeAttributeSetter, INodeX
     {
         if (IsAcl(name))
         {
-            PosixAclRules.CheckSettable(Inode, name.Span, value.Span, ctx, out bool empty);
-            await Session.SetAclAsync(Inode, name.ToArray(), value.ToArray(), empty, CallerGroups.InGroupOrRoot(ctx, Inode.Gid), ctx.SessionEnding).ConfigureAwait(false);
+            if (PosixAclRules.CheckSettable(Inode, name.Span, value.Span, ctx, out bool empty) is var refused && refused != Errno.Ok) return refused;
+            return await Session.SetAclAsync(Inode, name.ToArray(), value.ToArray(), empty, CallerGroups.InGroupOrRoot(ctx, Inode.Gid), ctx.SessionEnding).ConfigureAwait(false);
         }
-        else await Session.SetXattrAsync(Inode, name.ToArray(), value.ToArray(), flags, ctx.SessionEnding).ConfigureAwait(false);
-        return Errno.Ok;
+        return await Session.SetXattrAsync(Inode, name.ToArray(), value.ToArray(), flags, ctx.SessionEnding).ConfigureAwait(false);
     }
 
     public async ValueTask<Errno> RemoveXattrAsync(RequestContext ctx, ReadOnlyMemory<byte> name)
     {
-        if (IsAcl(name)) await Session.RemoveAclAsync(Inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
-        else await Session.RemoveXattrAsync(Inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
-        return Errno.Ok;
+        if (IsAcl(name)) return await Session.RemoveAclAsync(Inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
+        return await Session.RemoveXattrAsync(Inode, name.ToArray(), ctx.SessionEnding).ConfigureAwait(false);
     }
 
     private static bool IsAcl(ReadOnlyMemory<byte> name) => PosixAclRules.IsAccess(name.Span) || PosixAclRules.IsDefault(name.Span);

@@ -12,14 +12,13 @@ internal sealed class StagedOpenFile(StagingNodes nodes, StagedFileHandle handle
 
     public ValueTask<VfsResult<int>> WriteAsync(RequestContext ctx, long offset, ReadOnlyMemory<byte> data)
     {
-        Session.Write(handle, offset, data.Span);
-        return ValueTask.FromResult<VfsResult<int>>(data.Length);
+        var written = Session.Write(handle, offset, data.Span);
+        return ValueTask.FromResult(written == Errno.Ok ? VfsResult<int>.Ok(data.Length) : written);
     }
 
     public async ValueTask<Errno> FsyncAsync(RequestContext ctx, bool dataOnly)
     {
-        await Session.FsyncAsync(handle, ctx.SessionEnding).ConfigureAwait(false);
-        return Errno.Ok;
+        return await Session.FsyncAsync(handle, ctx.SessionEnding).ConfigureAwait(false);
     }
 
     public async ValueTask<Errno> ReleaseAsync()

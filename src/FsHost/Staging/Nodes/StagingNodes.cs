@@ -67,7 +67,7 @@ public sealed class StagingNodes
     /// </summary>
     public void ForgetCachedTree(StagedInode sessionRoot)
     {
-        if (Notifier is not { } notifier || sessionRoot.Links.FirstOrDefault() is not { Parent: { } parent } link) return;
+        if (Notifier is not { } notifier || sessionRoot.FirstLink is not { Parent: { } parent } link) return;
         _ = Task.Run(async () =>
         {
             await Task.Delay(50).ConfigureAwait(false);

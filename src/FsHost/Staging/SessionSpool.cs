@@ -1,0 +1,141 @@
+using System.Globalization;
+using BackupFs.Datastore.Pxar;
+using Microsoft.Win32.SafeHandles;
+
+namespace BackupFs.FsHost.Staging;
+
+/// <summary>
+/// The spool files of one session (&lt;state&gt;/spool/&lt;number&gt;[.&lt;generation&gt;]): the content
+/// of every staged file that was created or written, copied from the base on first write. A commit
+/// pins the files its frozen view reads: while pinned, a file is never changed or deleted; a write
+/// to it first copies it to a new generation, a file nobody needs any more is deleted at unpin.
+/// Called under the session gate.
+/// </summary>
+internal sealed class SessionSpool(string directory)
+{
+    private readonly HashSet<string> _pinned = new(StringComparer.Ordinal);
+    private readonly List<string> _unneeded = [];
+    private uint _generation;
+
+    public string Directory { get; } = directory;
+
+    /// <summary>The spool file of inode <paramref name="number"/> at <paramref name="generation"/> (0: the first).</summary>
+    public string PathFor(ulong number, uint generation = 0) => Path.Combine(Directory, generation == 0
+        ? number.ToString(CultureInfo.InvariantCulture)
+        : string.Create(CultureInfo.InvariantCulture, $"{number}.{generation}"));
+
+    /// <summary>At replay: generations already used on disk are not used again.</summary>
+    public void SawGeneration(uint generation) => _generation = Math.Max(_generation, generation);
+
+    public static void CreateEmpty(string path)
+    {
+        using var h = StagingFiles.OpenHandle(path, FileMode.Create, FileAccess.Write);
+    }
+
+    public bool IsPinned(string path) => _pinned.Contains(path);
+
+    public void Pin(IEnumerable<string> paths) => _pinned.UnionWith(paths);
+
+    /// <summary>The commit is done with its view: pinned files nobody needs any more are deleted.</summary>
+    public void Unpin()
+    {
+        _pinned.Clear();
+        foreach (var path in _unneeded) TryDelete(path);
+        _unneeded.Clear();
+    }
+
+    /// <summary>An inode no longer needs this file (no name, no handle, or a newer generation).</summary>
+    public void Drop(string path)
+    {
+        if (_pinned.Contains(path)) _unneeded.Add(path);
+        else TryDelete(path);
+    }
+
+    /// <summary>After a rebase: every spool file goes (open handles keep reading theirs after the unlink).</summary>
+    public void DropAll()
+    {
+        if (!System.IO.Directory.Exists(Directory)) return;
+        foreach (var file in System.IO.Directory.EnumerateFiles(Directory))
+            if (!_pinned.Contains(file)) TryDelete(file);
+    }
+
+    /// <summary>
+    /// A spool file of <paramref name="size"/> bytes with the inode's content so far (from the
+    /// base, or from a pinned spool file), written beside and renamed into place. Returns the
+    /// path and its generation (for the journal's Spool record).
+    /// </summary>
+    public async ValueTask<(string Path, uint Generation)> CopyAsync(StagedInode inode, PxarAccessor? baseAccessor, long size, CancellationToken ct)
+    {
+        StagingFiles.CreateDirectory(Directory);
+        var from = inode.SpoolPath;
+        uint generation = from is null ? 0 : ++_generation;
+        var spool = PathFor(inode.Number, generation);
+        var temp = spool + ".copy";
+        try
+        {
+            using (var h = StagingFiles.OpenHandle(temp, FileMode.Create, FileAccess.Write))
+            {
+                long keep = Math.Min(size, inode.Size);
+                if (keep > 0)
+                {
+                    if (from is not null) await CopyFileAsync(from, h, keep, ct).ConfigureAwait(false);
+                    else await CopyBaseAsync(inode, baseAccessor, h, keep, ct).ConfigureAwait(false);
+                }
+                RandomAccess.SetLength(h, size);
+            }
+            File.Move(temp, spool, overwrite: true);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+        return (spool, generation);
+    }
+
+    private static async ValueTask CopyFileAsync(string from, SafeFileHandle target, long length, CancellationToken ct)
+    {
+        using var source = File.OpenHandle(from, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            for (long at = 0; at < length;)
+            {
+                int n = await RandomAccess.ReadAsync(source, buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - at)), at, ct).ConfigureAwait(false);
+                if (n == 0) break; // shorter than its size: the rest reads as zeros (SetLength)
+                await RandomAccess.WriteAsync(target, buffer.AsMemory(0, n), at, ct).ConfigureAwait(false);
+                at += n;
+            }
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
+    }
+
+    private static async ValueTask CopyBaseAsync(StagedInode inode, PxarAccessor? accessor, SafeFileHandle target, long length, CancellationToken ct)
+    {
+        if (inode.BaseEntry is not { Kind: PxarEntryKind.File } entry || accessor is null) return;
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            for (long at = 0; at < length;)
+            {
+                int n = await accessor.ReadFileAsync(entry, at, buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - at)), ct).ConfigureAwait(false);
+                if (n == 0) throw new Datastore.Formats.FormatCorruptException($"base file '{entry.NameString}' ends before its size");
+                await RandomAccess.WriteAsync(target, buffer.AsMemory(0, n), at, ct).ConfigureAwait(false);
+                at += n;
+            }
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
+    }
+
+    /// <summary>Truncates or extends a spool file that is not pinned.</summary>
+    public static void SetLength(string path, long size)
+    {
+        using var h = File.OpenHandle(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        RandomAccess.SetLength(h, size);
+    }
+
+    public static void TryDelete(string path)
+    {
+        try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+}
