@@ -32,8 +32,8 @@ public readonly struct DirectoryFiller
         return false;
     }
 
-    /// <summary>Adds a name without a node the kernel would keep ("." and "..", or an entry whose
-    /// attributes cannot be read: stat on it then gives the error); false when the reply is full.</summary>
+    /// <summary>Adds a name without a node the kernel would keep: a plain readdir entry, "." and "..",
+    /// or an entry whose attributes cannot be read (stat on it then gives the error). False when the reply is full.</summary>
     public bool TryAddName(ReadOnlySpan<byte> name, ulong inode, uint mode, ulong nextOffset) =>
         _writer.TryAdd(name, inode, mode, nextOffset);
 }
