@@ -66,7 +66,8 @@ public sealed record FuseSessionOptions
 /// <summary>Whether requests travel over io_uring (FUSE_OVER_IO_URING) or read/write on /dev/fuse.</summary>
 public enum FuseIoUring
 {
-    /// <summary>io_uring when the kernel offers it (module parameter fuse.enable_uring=Y), else /dev/fuse.</summary>
+    /// <summary>io_uring when the kernel offers it (module parameter fuse.enable_uring=Y), else
+    /// /dev/fuse; /dev/fuse for auto_unmount mounts (see <see cref="FuseSession.Mount"/>).</summary>
     Auto,
     /// <summary>As Auto, but as root first set fuse.enable_uring=Y if it is off.</summary>
     On,

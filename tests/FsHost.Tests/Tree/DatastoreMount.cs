@@ -36,7 +36,7 @@ public sealed class DatastoreMount : IDisposable
         Fs = new BackupTreeFileSystem(store, _chunks, options, new TreeErrorLog(m => { lock (Errors) Errors.Add(m); }), Staging);
         // As `backupfs mount` does: the kernel writeback cache when staging is on.
         Session = FuseSession.Mount(Fs, new FuseMountOptions(mountPoint) { Subtype = FuseEnvironment.Subtype, FsName = "backupfs-test" },
-            new FuseSessionOptions { WritebackCache = staging is not null });
+            new FuseSessionOptions { WritebackCache = staging is not null, IoUring = FuseTransports.Default });
         if (!Session.Ready.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("INIT was not answered");
     }
 
