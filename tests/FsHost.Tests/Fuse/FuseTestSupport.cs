@@ -168,18 +168,19 @@ public sealed class TestMount : IDisposable
 }
 
 /// <summary>
-/// Which FUSE transport the mount tests use: io_uring unless BACKUPFS_TEST_FUSE_URING=off (run the
-/// suite once more with it to cover /dev/fuse everywhere). As root the tests switch the global
-/// fuse.enable_uring parameter on, which changes nothing for other servers: a connection only
-/// uses io_uring when its server asks for it in INIT.
+/// Which FUSE transport the mount tests use: /dev/fuse (the default of the mount) unless
+/// BACKUPFS_TEST_FUSE_URING=on (run the suite once more with it to cover io_uring everywhere;
+/// FuseTransportTests cover both always). Tests asking for io_uring switch the global
+/// fuse.enable_uring parameter on as root, which changes nothing for other servers: a connection
+/// only uses io_uring when its server asks for it in INIT.
 /// </summary>
 public static class FuseTransports
 {
     public static FuseIoUring Default =>
-        string.Equals(Environment.GetEnvironmentVariable("BACKUPFS_TEST_FUSE_URING"), "off", StringComparison.OrdinalIgnoreCase) ? FuseIoUring.Off : FuseIoUring.On;
+        string.Equals(Environment.GetEnvironmentVariable("BACKUPFS_TEST_FUSE_URING"), "on", StringComparison.OrdinalIgnoreCase) ? FuseIoUring.On : FuseIoUring.Off;
 
-    /// <summary>An explicit choice stays; Auto becomes <see cref="Default"/>.</summary>
-    public static FuseIoUring Resolve(FuseIoUring requested) => requested == FuseIoUring.Auto ? Default : requested;
+    /// <summary>The mount's default (Off) becomes <see cref="Default"/>; any other choice stays.</summary>
+    public static FuseIoUring Resolve(FuseIoUring requested) => requested == FuseIoUring.Off ? Default : requested;
 
     /// <summary>Whether this kernel can serve FUSE over io_uring at all (6.14+).</summary>
     public static bool KernelHasIoUring => File.Exists("/sys/module/fuse/parameters/enable_uring");
