@@ -5,8 +5,10 @@
 #  2. incremental after changing 1% of the bytes (scripts/lib/mutate-tree.py): the same three.
 # Also `rsync -a` into an rclone mount (local directory, --vfs-cache-mode writes): what rsync
 # through a mature Go FUSE filesystem costs on this machine, the write-side peer of the mount.
-# Prints wall times, ratios, the commit's own time, and the bytes each backup added.
+# Prints wall times, ratios, the commit's own time, the bytes each backup added, and the FUSE
+# requests one rsync'd file cost (per opcode, from the mount's user.backupfs.fuse-requests).
 # usage: scripts/bench-staging.sh [TREE_MIB]   (default 1024)
+#   BENCH_MOUNT_OPTS: extra `backupfs mount` options, e.g. "--fuse-uring on" or "--fuse-uring off"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
@@ -33,10 +35,11 @@ cp -a "$tree" "$src"
 export RESTIC_PASSWORD=bench
 restic init -q -r "$work/restic" >/dev/null
 "$BACKUPFS" init "$work/ds" >/dev/null
-"$BACKUPFS" mount "$work/ds" "$mnt" --commit-delay 3600 >/dev/null
+"$BACKUPFS" mount "$work/ds" "$mnt" --commit-delay 3600 ${BENCH_MOUNT_OPTS:-} >/dev/null
 session="$mnt/staging/host/bench"
 now() { date +%s.%N; }
 warm() { find "$src" -type f -exec cat {} + >/dev/null; } # every tool reads the source from the page cache
+fuse_requests() { getfattr --only-values -n user.backupfs.fuse-requests "$mnt" 2>/dev/null; }
 stat_of() { getfattr --only-values -n user.backupfs.last-commit "$session" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 restic_added() { restic backup -q --json -r "$work/restic" "$src" | python3 -c 'import json,sys
 for l in sys.stdin:
@@ -46,7 +49,10 @@ for l in sys.stdin:
 run() { # phase
   warm
   local t0 t1 t2 t3 t4 t5 t6 added
-  t0=$(now); rsync -a --delete "$src/" "$session/"; t1=$(now); "$BACKUPFS" commit "$session" >/dev/null 2>&1; t2=$(now)
+  local before; before=$(fuse_requests)
+  t0=$(now); rsync -a --delete "$src/" "$session/"; t1=$(now)
+  eval "bfs_requests_$1=\"$before|$(fuse_requests)\""
+  "$BACKUPFS" commit "$session" >/dev/null 2>&1; t2=$(now)
   eval "bfs_rsync_$1=$(python3 -c "print($t1-$t0)") bfs_commit_$1=$(python3 -c "print($t2-$t1)")"
   eval "bfs_added_$1=$(stat_of new_chunk_bytes) bfs_written_$1=$(stat_of written_bytes)"
   warm
@@ -82,4 +88,17 @@ def row(name, rs, cm, restic, plain, added, radded, rclone, written=None):
 print(f"tree: {mib} MiB ({total/2**20:.0f} MiB of files)")
 row("initial", *a[2:8], a[15])
 row("incremental after changing 1%", *a[8:14], a[16], written=a[14])
+PY
+files=$(find "$tree" -type f | wc -l)
+python3 - "$files" "$bfs_requests_initial" "$bfs_requests_incremental" <<'PY'
+import sys
+files = int(sys.argv[1])
+def parse(text): return {k: int(v) for k, v in (p.split("=") for p in text.split())}
+for name, pair in (("initial", sys.argv[2]), ("incremental", sys.argv[3])):
+    before, after = (parse(t) for t in pair.split("|"))
+    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    delta = {k: v for k, v in delta.items() if v > 0}
+    total = sum(delta.values())
+    print(f"FUSE requests of the {name} rsync: {total} = {total/files:.1f} per file ({files} files)")
+    print("  " + "  ".join(f"{k} {v/files:.2f}" for k, v in sorted(delta.items(), key=lambda kv: -kv[1])))
 PY

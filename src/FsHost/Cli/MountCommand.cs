@@ -51,8 +51,8 @@ public static class MountCommand
         var fuseUring = new Option<string>("--fuse-uring")
         {
             Description = "FUSE requests over io_uring (kernel 6.14+): auto = when the kernel offers it (fuse.enable_uring=Y), "
-                + "on = also set fuse.enable_uring=Y first (root), off = always /dev/fuse",
-            DefaultValueFactory = _ => "auto",
+                + "on = also set fuse.enable_uring=Y first (root), off = always /dev/fuse (default)",
+            DefaultValueFactory = _ => "off",
         }.AcceptOnlyFromAmong("auto", "on", "off");
         var passthrough = new Option<bool>("--passthrough")
         {

@@ -58,6 +58,10 @@ public sealed unsafe class FuseSession : IDisposable
         options ??= new FuseSessionOptions();
         options.Validate();
         KernelStructSizes.Verify();
+        // After SIGKILL the kernel tears io_uring down asynchronously: fusermount3's auto_unmount
+        // check (open of the mount must fail with ENOTCONN) then races it and may keep a stale
+        // mount. So auto_unmount mounts use /dev/fuse unless io_uring is asked for explicitly.
+        if (mount.AutoUnmount && options.IoUring == FuseIoUring.Auto) options = options with { IoUring = FuseIoUring.Off };
         // fuse.enable_uring is global: switched on only when asked for explicitly.
         if (options.IoUring == FuseIoUring.On && FuseMounter.IsRoot) IoUringSupport.TryEnable(options.Log ?? (m => Console.Error.WriteLine(m)));
         var connection = FuseMounter.Mount(mount);

@@ -26,10 +26,11 @@ public readonly record struct OpenInfo(ulong Handle, OpenOptions Options = OpenO
     /// open for the access the open asked for. When the binding passes files through (see
     /// <see cref="IFileSystem.KernelPassesThrough"/>) the kernel then reads and writes it directly
     /// and READ/WRITE requests for this open never reach the filesystem; otherwise it is ignored.
-    /// The binding registers it during the reply (the kernel keeps its own reference, shared by
-    /// every open of the node until the last release); the filesystem keeps ownership and may
-    /// close it once the task returned. All opens of one node at a time must either pass through
-    /// or not (the kernel refuses to mix them on one inode).
+    /// The binding registers it while replying (the kernel then holds its own reference, shared by
+    /// every passthrough open of the node until the last release); the filesystem keeps ownership
+    /// and keeps it open at least until that reply is sent (simplest: until the open's release).
+    /// All opens of one node at a time must either pass through or not (the kernel refuses to mix
+    /// them on one inode).
     /// </summary>
     public Microsoft.Win32.SafeHandles.SafeFileHandle? BackingFile { get; init; }
 }

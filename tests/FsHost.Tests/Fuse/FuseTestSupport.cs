@@ -66,7 +66,7 @@ public static class FuseEnvironment
     private static readonly Lazy<string?> Problem = new(FindProblem);
     private static int _swept;
 
-    private static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
+    internal static bool InCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Why real mounts cannot run here, or null; under CI=true always null, so the test runs and fails loudly.</summary>
     public static string? SkipReason => Problem.Value is { } p && !InCi ? "FUSE mount test not run: " + p : null;
@@ -132,19 +132,20 @@ public sealed class FuseTheoryAttribute : TheoryAttribute
 public sealed class TestMount : IDisposable
 {
     private readonly TempDir _dir = new("backupfs-fuse-");
-    public InMemoryFileSystem Fs { get; } = new();
+    public InMemoryFileSystem Fs { get; }
     public FuseSession Session { get; }
     public string Root => Session.MountPoint;
     public List<string> Log { get; } = new();
 
-    public TestMount(Func<FuseMountOptions, FuseMountOptions>? tweak = null, FuseSessionOptions? options = null)
+    public TestMount(Func<FuseMountOptions, FuseMountOptions>? tweak = null, FuseSessionOptions? options = null, Func<string, InMemoryFileSystem>? fileSystem = null)
     {
+        Fs = fileSystem?.Invoke(_dir.Sub("backing")) ?? new InMemoryFileSystem();
         var mountPoint = _dir.Sub("mnt");
         Directory.CreateDirectory(mountPoint);
         var mount = new FuseMountOptions(mountPoint) { Subtype = FuseEnvironment.Subtype, FsName = "memfs" };
         if (tweak != null) mount = tweak(mount);
         options ??= new FuseSessionOptions();
-        options = options with { Log = m => { lock (Log) Log.Add(m); } };
+        options = options with { Log = m => { lock (Log) Log.Add(m); }, IoUring = FuseTransports.Resolve(options.IoUring) };
         Session = FuseSession.Mount(Fs, mount, options);
         if (!Session.Ready.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("INIT was not answered");
     }
@@ -164,4 +165,23 @@ public sealed class TestMount : IDisposable
             if (!MountTable.IsFuseMounted(Root)) _dir.Dispose();
         }
     }
+}
+
+/// <summary>
+/// Which FUSE transport the mount tests use: /dev/fuse (the default of the mount) unless
+/// BACKUPFS_TEST_FUSE_URING=on (run the suite once more with it to cover io_uring everywhere;
+/// FuseTransportTests cover both always). Tests asking for io_uring switch the global
+/// fuse.enable_uring parameter on as root, which changes nothing for other servers: a connection
+/// only uses io_uring when its server asks for it in INIT.
+/// </summary>
+public static class FuseTransports
+{
+    public static FuseIoUring Default =>
+        string.Equals(Environment.GetEnvironmentVariable("BACKUPFS_TEST_FUSE_URING"), "on", StringComparison.OrdinalIgnoreCase) ? FuseIoUring.On : FuseIoUring.Off;
+
+    /// <summary>The mount's default (Off) becomes <see cref="Default"/>; any other choice stays.</summary>
+    public static FuseIoUring Resolve(FuseIoUring requested) => requested == FuseIoUring.Off ? Default : requested;
+
+    /// <summary>Whether this kernel can serve FUSE over io_uring at all (6.14+).</summary>
+    public static bool KernelHasIoUring => File.Exists("/sys/module/fuse/parameters/enable_uring");
 }

@@ -25,6 +25,48 @@ public sealed class InMemoryFileSystem : IFileSystem
     public ulong BigId { get; }
     public long ForgottenLookups => Interlocked.Read(ref _forgotten);
     public IKernelNotifier? Notifier { get; private set; }
+
+    /// <summary>When set, writable files are kept in files under this directory and opened with
+    /// them as passthrough backing files (if the binding passes files through).</summary>
+    public string? BackingDirectory { get; init; }
+
+    /// <summary>What the binding said at INIT.</summary>
+    public bool PassesThrough { get; private set; }
+
+    /// <summary>WRITE requests that reached the filesystem.</summary>
+    public int WriteCalls;
+
+    public void KernelPassesThrough(bool passesThrough) => PassesThrough = passesThrough;
+
+    private bool Backed(Node n) => PassesThrough && BackingDirectory is not null && n.Writable && (n.Mode & FileModes.TypeMask) == FileModes.Regular;
+
+    private string BackingPath(Node n) => Path.Combine(BackingDirectory!, n.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>The backing file of node <paramref name="n"/> (created from its bytes the first time), opened read-write.</summary>
+    private OpenInfo BackedOpen(Node n, OpenInfo info)
+    {
+        var path = BackingPath(n);
+        if (!File.Exists(path)) File.WriteAllBytes(path, n.Data.AsSpan(0, (int)n.Size).ToArray());
+        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite);
+        lock (_backingHandles) _backingHandles.Add(handle);
+        return info with { BackingFile = handle };
+    }
+
+    private readonly List<Microsoft.Win32.SafeHandles.SafeFileHandle> _backingHandles = new();
+
+    /// <summary>The bytes of a writable file, wherever they live.</summary>
+    public byte[] ContentOf(ulong node)
+    {
+        lock (_lock)
+        {
+            var n = _nodes[node];
+            if (BackingDirectory is not null && File.Exists(BackingPath(n))) return File.ReadAllBytes(BackingPath(n));
+            return n.Data.AsSpan(0, (int)n.Size).ToArray();
+        }
+    }
+
+    /// <summary>The node id of <paramref name="name"/> in the writable directory.</summary>
+    public ulong IdInRw(string name) { lock (_lock) return _nodes[RwId].Children[name].Id; }
     public bool Destroyed { get; private set; }
 
     private sealed class Node
@@ -102,7 +144,7 @@ public sealed class InMemoryFileSystem : IFileSystem
 
     private NodeAttributes Attr(Node n) => new()
     {
-        Inode = n.Id, Size = (ulong)(n.IsDir ? 4096 : n.Size), Mode = n.Mode, LinkCount = n.LinkCount,
+        Inode = n.Id, Size = (ulong)(n.IsDir ? 4096 : Backed(n) && File.Exists(BackingPath(n)) ? new FileInfo(BackingPath(n)).Length : n.Size), Mode = n.Mode, LinkCount = n.LinkCount,
         Uid = n.Uid, Gid = n.Gid, AccessTime = n.Atime, ModificationTime = n.Mtime, ChangeTime = n.Ctime,
     };
 
@@ -113,7 +155,11 @@ public sealed class InMemoryFileSystem : IFileSystem
     private static ValueTask<T> Now<T>(T v) => ValueTask.FromResult(v);
 
     public void Initialize(IKernelNotifier notifier) => Notifier = notifier;
-    public void Destroy() => Destroyed = true;
+    public void Destroy()
+    {
+        Destroyed = true;
+        lock (_backingHandles) { foreach (var h in _backingHandles) h.Dispose(); _backingHandles.Clear(); }
+    }
 
     public ValueTask<VfsResult<EntryInfo>> Lookup(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name)
     {
@@ -145,6 +191,7 @@ public sealed class InMemoryFileSystem : IFileSystem
             {
                 if (n.IsDir) return Now<VfsResult<AttributeInfo>>(Errno.EISDIR);
                 Resize(n, (long)r.Size);
+                if (Backed(n) && File.Exists(BackingPath(n))) { using var f = File.OpenHandle(BackingPath(n), FileMode.Open, FileAccess.Write); RandomAccess.SetLength(f, (long)r.Size); }
                 n.Mtime = Timestamp.Now;
             }
             if (r.Has(SetAttributeFields.Mode)) n.Mode = (n.Mode & FileModes.TypeMask) | (r.Mode & 0xFFF);
@@ -178,7 +225,8 @@ public sealed class InMemoryFileSystem : IFileSystem
         {
             if (!_nodes.TryGetValue(node, out var n)) return Now<VfsResult<OpenInfo>>(Errno.ENOENT);
             if (!n.Writable && ((flags & 3) != 0 || (flags & 0x200) != 0)) return Now<VfsResult<OpenInfo>>(Errno.EROFS);
-            return Now<VfsResult<OpenInfo>>(new OpenInfo(node, n.Writable ? OpenOptions.None : OpenOptions.KeepCache));
+            var info = new OpenInfo(node, n.Writable ? OpenOptions.None : OpenOptions.KeepCache);
+            return Now<VfsResult<OpenInfo>>(Backed(n) ? BackedOpen(n, info) : info);
         }
     }
 
@@ -221,6 +269,7 @@ public sealed class InMemoryFileSystem : IFileSystem
         {
             if (!_nodes.TryGetValue(node, out var n)) return Now<VfsResult<int>>(Errno.ENOENT);
             if (!n.Writable) return Now<VfsResult<int>>(Errno.EROFS);
+            WriteCalls++;
             var end = offset + data.Length;
             if (end > n.Size) Resize(n, end);
             data.Span.CopyTo(n.Data.AsSpan((int)offset));
@@ -341,7 +390,9 @@ public sealed class InMemoryFileSystem : IFileSystem
         lock (_lock)
         {
             var e = MakeChild(ctx, parent, name, FileModes.Regular | (mode & 0xFFF));
-            return Now<VfsResult<CreateInfo>>(e.IsOk ? new CreateInfo(e.Value, new OpenInfo(e.Value.NodeId)) : e.Error);
+            if (!e.IsOk) return Now<VfsResult<CreateInfo>>(e.Error);
+            var open = new OpenInfo(e.Value.NodeId);
+            return Now<VfsResult<CreateInfo>>(new CreateInfo(e.Value, Backed(_nodes[e.Value.NodeId]) ? BackedOpen(_nodes[e.Value.NodeId], open) : open));
         }
     }
 

@@ -37,7 +37,7 @@ public sealed class DatastoreMount : IDisposable
         Fs = DatastoreTree.Create(store, _chunks, options, new MountErrorLog(m => { lock (Errors) Errors.Add(m); }), Staging);
         // As `backupfs mount` does: the kernel writeback cache when staging is on.
         Session = FuseSession.Mount(Fs, new FuseMountOptions(mountPoint) { Subtype = FuseEnvironment.Subtype, FsName = "backupfs-test" },
-            new FuseSessionOptions { WritebackCache = staging is not null });
+            new FuseSessionOptions { WritebackCache = staging is not null, IoUring = FuseTransports.Default });
         if (!Session.Ready.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("INIT was not answered");
     }
 
