@@ -11,11 +11,9 @@ public sealed class TempStore : IDisposable
     public TempDir Dir { get; }
     public DataStore Store { get; }
 
-    public TempStore() : this(null) { }
-
-    public TempStore(string? prefix)
+    public TempStore()
     {
-        Dir = new TempDir(prefix);
+        Dir = new TempDir("backupfs-store-");
         Store = DataStore.CreateLocal(Dir.Sub("ds"));
     }
 
