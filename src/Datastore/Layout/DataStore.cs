@@ -67,7 +67,7 @@ public sealed class DataStore
     {
         try
         {
-            using var dir = SafeDirectory.OpenBelow(Root, relativePath);
+            using var dir = DirectoryHandle.OpenBelow(Root, relativePath);
             return dir is not null;
         }
         catch (UnsafePathException) { return false; }
@@ -78,7 +78,7 @@ public sealed class DataStore
     /// <exception cref="BackupFsException">it does not exist</exception>
     public void RequireRealDirectory(string relativePath, string what)
     {
-        using var dir = SafeDirectory.OpenBelow(Root, relativePath) ?? throw new BackupFsException($"{what} does not exist");
+        using var dir = DirectoryHandle.OpenBelow(Root, relativePath) ?? throw new BackupFsException($"{what} does not exist");
     }
 
     /// <summary>Names of the real subdirectories of a directory (symlinks to directories are left out).</summary>
@@ -112,7 +112,7 @@ public sealed class DataStore
         if (ns.Parent is { } parent && !NamespaceExists(parent))
             throw new BackupFsException($"parent namespace '{parent.Display}' does not exist");
         await Mirror.PutAsync(ns.RelativePath + "/.namespace", ReadOnlyMemory<byte>.Empty, noReplace: true, ct);
-        SafeDirectory.CreateBelow(Root, ns.RelativePath, 0x1ED).Dispose();
+        DirectoryHandle.CreateBelow(Root, ns.RelativePath, 0x1ED).Dispose();
     }
 
     // ---- groups -----------------------------------------------------------------------------
@@ -149,7 +149,7 @@ public sealed class DataStore
         if (owner.Length == 0 || owner.Contains('\n')) throw new InvalidNameException($"invalid owner '{owner}'");
         var bytes = Encoding.UTF8.GetBytes(owner + "\n");
         await Mirror.PutAsync(group.RelativePath + "/" + OwnerFile, bytes, noReplace: false, ct);
-        SafeDirectory.CreateBelow(Root, group.RelativePath, 0x1ED).Dispose(); // refuses a symlinked type or group
+        DirectoryHandle.CreateBelow(Root, group.RelativePath, 0x1ED).Dispose(); // refuses a symlinked type or group
         AtomicFile.Write(Path.Combine(FullPath(group.RelativePath), OwnerFile), bytes);
     }
 

@@ -41,7 +41,7 @@ public sealed class LocalChunkSweeper
         // Every prefix directory is opened from .chunks without following symlinks, and every delete or
         // rename is relative to that descriptor: a planted symlink (.chunks itself, a prefix directory or
         // a chunk file) can never make GC delete or rename anything outside the store.
-        using var chunkDir = SafeDirectory.OpenBelow(_chunks.DatastoreRoot, LocalChunkStore.ChunkDirName)
+        using var chunkDir = DirectoryHandle.OpenBelow(_chunks.DatastoreRoot, LocalChunkStore.ChunkDirName)
             ?? throw new BackupFsException($"{_chunks.ChunkDir} does not exist");
         for (int prefix = 0; prefix < 65536; prefix++)
         {
@@ -57,7 +57,7 @@ public sealed class LocalChunkSweeper
     }
 
     /// <summary>Returns the bytes the file had.</summary>
-    private long SweepFile(SafeDirectory dir, SafeEntry entry, GcSweepContext context)
+    private long SweepFile(DirectoryHandle dir, DirectoryEntry entry, GcSweepContext context)
     {
         var name = entry.Name;
         var cutoff = context.Cutoff;
@@ -104,13 +104,13 @@ public sealed class LocalChunkSweeper
 
     private enum RemoveOutcome { Removed, Kept, Gone }
 
-    private static RemoveOutcome RemoveUnlessTouched(SafeDirectory dir, string name, GcCutoff cutoff, out SweepDecision kept)
+    private static RemoveOutcome RemoveUnlessTouched(DirectoryHandle dir, string name, GcCutoff cutoff, out SweepDecision kept)
     {
         kept = SweepDecision.Keep;
         var quarantine = name + QuarantineSuffix;
         try { dir.Rename(name, quarantine, replace: true); }
         catch (FileNotFoundException) { return RemoveOutcome.Gone; }
-        var decision = dir.Stat(quarantine) is { IsRegular: true } st ? cutoff.Classify(st.AtimeSeconds) : SweepDecision.Keep;
+        var decision = dir.TryStat(quarantine) is { IsRegular: true } st ? cutoff.Classify(st.AtimeSeconds) : SweepDecision.Keep;
         if (decision == SweepDecision.Remove)
         {
             dir.DeleteFile(quarantine);
@@ -122,7 +122,7 @@ public sealed class LocalChunkSweeper
     }
 
     // A quarantined chunk survives only if GC crashed mid-removal: finish the job by the same rule.
-    private static void RecoverQuarantined(SafeDirectory dir, string quarantine, GcCutoff cutoff, GarbageCollectionStatus status, long size, long atime)
+    private static void RecoverQuarantined(DirectoryHandle dir, string quarantine, GcCutoff cutoff, GarbageCollectionStatus status, long size, long atime)
     {
         var decision = cutoff.Classify(atime);
         if (decision == SweepDecision.Remove)
@@ -134,7 +134,7 @@ public sealed class LocalChunkSweeper
     }
 
     // Puts a quarantined chunk back unless a backup has stored the chunk again meanwhile.
-    private static void Restore(SafeDirectory dir, string quarantine, string name)
+    private static void Restore(DirectoryHandle dir, string quarantine, string name)
     {
         try
         {

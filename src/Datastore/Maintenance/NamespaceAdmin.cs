@@ -44,7 +44,7 @@ public static class NamespaceAdmin
     {
         if (ns.IsRoot) throw new BackupFsException("the root namespace cannot be removed");
         // A symlink at the namespace or any parent: refuse by name rather than report "does not exist".
-        using (var nsDir = SafeDirectory.OpenBelow(store.Root, ns.RelativePath))
+        using (var nsDir = DirectoryHandle.OpenBelow(store.Root, ns.RelativePath))
             if (nsDir is null) throw new BackupFsException($"namespace '{ns.Display}' does not exist");
 
         var children = store.ListNamespaces(ns, recursive: true).ToList();

@@ -19,13 +19,13 @@ public static class SnapshotProtection
     {
         // Through a descriptor opened without following symlinks: a symlinked namespace, type, group or
         // snapshot is refused, so the marker is never created or deleted outside the store.
-        using var dir = Platform.SafeDirectory.OpenBelow(store.Root, snapshot.RelativePath)
+        using var dir = Platform.DirectoryHandle.OpenBelow(store.Root, snapshot.RelativePath)
             ?? throw new BackupFsException($"snapshot {snapshot} does not exist");
         // As PBS: under the snapshot lock, so a removal or a running backup of it is not raced.
         using var snapshotLock = DatastoreLocks.LockSnapshot(store, snapshot, exclusive: true);
         var path = MarkerPath(store, snapshot);
         var relative = snapshot.RelativePath + "/" + DataStore.ProtectedMarker;
-        bool was = dir.Stat(DataStore.ProtectedMarker) is not null;
+        bool was = dir.TryStat(DataStore.ProtectedMarker) is not null;
         if (protect)
         {
             // Mirrored even when present locally, so a bucket that lost the object gets it back.

@@ -11,7 +11,7 @@ namespace BackupFs.Datastore.Maintenance;
 /// local directory, manifest first. An object-store failure therefore leaves the snapshot listed
 /// and complete, and the command can simply be rerun. Protected snapshots are refused.
 /// The caller holds the group lock (prune, forget, namespace removal).
-/// <para>The snapshot directory is opened through <see cref="SafeDirectory"/> before anything is
+/// <para>The snapshot directory is opened through <see cref="DirectoryHandle"/> before anything is
 /// removed, so a symlink at any level (namespace, type, group, snapshot) is refused up front — also
 /// before the object store is touched — and the local delete never leaves the store.</para>
 /// </summary>
@@ -20,14 +20,14 @@ internal static class SnapshotRemover
     public static async Task RemoveAsync(DataStore store, SnapshotRef snapshot, CancellationToken ct)
     {
         var (groupPath, timeName) = SafeDelete.Split(snapshot.RelativePath);
-        using var groupDir = SafeDirectory.OpenBelow(store.Root, groupPath)
+        using var groupDir = DirectoryHandle.OpenBelow(store.Root, groupPath)
             ?? throw new BackupFsException($"snapshot {snapshot} does not exist");
         using var snapshotDir = groupDir.OpenChild(timeName)
             ?? throw new BackupFsException($"snapshot {snapshot} does not exist");
         // As PBS: the snapshot lock (a verify or reader holds it shared, a backup exclusively) and the manifest lock.
         using var snapshotLock = DatastoreLocks.LockSnapshot(store, snapshot, exclusive: true);
         using var manifestLock = await DatastoreLocks.LockManifestAsync(store, snapshot, ct).ConfigureAwait(false);
-        if (snapshotDir.Stat(DataStore.ProtectedMarker) is not null)
+        if (snapshotDir.TryStat(DataStore.ProtectedMarker) is not null)
             throw new SnapshotProtectedException(snapshot.ToString());
 
         try

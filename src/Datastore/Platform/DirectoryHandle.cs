@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -6,64 +5,129 @@ using Microsoft.Win32.SafeHandles;
 namespace BackupFs.Datastore.Platform;
 
 /// <summary>
-/// An open directory file descriptor and the *at calls relative to it, so a tree is walked (and
-/// restored) one name at a time, as PBS walks it: path length never matters (trees deeper than
-/// PATH_MAX work) and a name is never resolved through a symlink. xattr calls, which have no *at
-/// form on older kernels, go through the short path /proc/self/fd/&lt;fd&gt;/&lt;name&gt; (the last
-/// component is not followed).
+/// An open directory descriptor and the *at calls relative to it. Everything below a directory is
+/// reached one name at a time, with openat(O_NOFOLLOW|O_DIRECTORY) from the parent's descriptor, and
+/// every create, delete, rename and listing goes through the descriptor, never through a path string
+/// the kernel would resolve again. So a symlink planted below the starting point (or swapped in while
+/// we work) redirects nothing, and path length never matters (trees deeper than PATH_MAX work).
+/// Two uses share it: store paths (<see cref="OpenBelow"/>, <see cref="OpenChild(string)"/>,
+/// <see cref="DeleteTree"/>: a symlink or non-directory is refused with <see cref="UnsafePathException"/>)
+/// and tree walks for backup and restore (<see cref="Open"/>, <see cref="OpenDirectory"/>, usually
+/// through <see cref="DirectoryChain"/>: any failure is a <see cref="PosixException"/> with errno).
+/// xattr calls, which have no *at form on older kernels, use the short path
+/// /proc/self/fd/&lt;fd&gt;/&lt;name&gt; (<see cref="ProcPath"/>; the last component is not followed).
 /// </summary>
 public sealed unsafe partial class DirectoryHandle : IDisposable
 {
-    private const int AtSymlinkNoFollow = 0x100, AtEmptyPath = 0x1000, AtFdCwd = -100;
-    private const int ODirectory = 0x10000, OPath = 0x200000;
-    private const uint StatxBasicStats = 0x7ff;
     private readonly SafeFileHandle _fd;
+    private readonly Location _location;
 
-    private DirectoryHandle(int fd) => _fd = new SafeFileHandle(fd, ownsHandle: true);
+    private DirectoryHandle(int fd, Location location)
+    {
+        _fd = new SafeFileHandle(fd, ownsHandle: true);
+        _location = location;
+    }
 
-    private int Fd => (int)_fd.DangerousGetHandle();
+    private int Fd => _fd.IsClosed ? throw new ObjectDisposedException(Path) : (int)_fd.DangerousGetHandle();
 
-    [LibraryImport("libc", EntryPoint = "openat", SetLastError = true)]
-    private static partial int openat(int dirfd, byte* path, int flags, uint mode);
-    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static partial int statx(int dirfd, byte* path, int flags, uint mask, byte* buf);
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int close(int fd);
-    [LibraryImport("libc", EntryPoint = "readlinkat", SetLastError = true)]
-    private static partial nint readlinkat(int dirfd, byte* path, byte* buf, nuint size);
-    [LibraryImport("libc", EntryPoint = "mkdirat", SetLastError = true)]
-    private static partial int mkdirat(int dirfd, byte* path, uint mode);
-    [LibraryImport("libc", EntryPoint = "mknodat", SetLastError = true)]
-    private static partial int mknodat(int dirfd, byte* path, uint mode, ulong dev);
-    [LibraryImport("libc", EntryPoint = "symlinkat", SetLastError = true)]
-    private static partial int symlinkat(byte* target, int dirfd, byte* path);
-    [LibraryImport("libc", EntryPoint = "linkat", SetLastError = true)]
-    private static partial int linkat(int olddirfd, byte* oldpath, int newdirfd, byte* newpath, int flags);
-    [LibraryImport("libc", EntryPoint = "unlinkat", SetLastError = true)]
-    private static partial int unlinkat(int dirfd, byte* path, int flags);
-    [LibraryImport("libc", EntryPoint = "fchownat", SetLastError = true)]
-    private static partial int fchownat(int dirfd, byte* path, uint uid, uint gid, int flags);
-    [LibraryImport("libc", EntryPoint = "fchmodat", SetLastError = true)]
-    private static partial int fchmodat(int dirfd, byte* path, uint mode, int flags);
-    [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true)]
-    private static partial int utimensat(int dirfd, byte* path, long* times, int flags);
+    /// <summary>The directory's path, for messages only (never used to reach the directory again).</summary>
+    public string Path => _location.Describe();
+
+    // ---- Opening ----
+
+    /// <summary>Opens a directory the administrator named (a store root): symlinks in this path are followed.</summary>
+    public static DirectoryHandle OpenTrusted(string path)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        var p = Posix.Terminate(Posix.PathBytes(full));
+        int fd;
+        fixed (byte* pp = p) fd = LibC.openat(LibC.AtFdCwd, pp, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.CloseOnExec, 0);
+        if (fd < 0) throw new PosixException("open", full, Marshal.GetLastPInvokeError());
+        return new DirectoryHandle(fd, Location.Root(full));
+    }
 
     /// <summary>Opens a directory by path; the last component may not be a symlink.</summary>
     public static DirectoryHandle Open(ReadOnlySpan<byte> path)
     {
         var p = Posix.Terminate(path);
         int fd;
-        fixed (byte* pp = p) fd = openat(AtFdCwd, pp, Posix.O_RDONLY | ODirectory | Posix.O_NOFOLLOW | Posix.O_CLOEXEC, 0);
-        if (fd < 0) throw Error("open", path);
-        return new DirectoryHandle(fd);
+        fixed (byte* pp = p) fd = LibC.openat(LibC.AtFdCwd, pp, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow | OpenFlags.CloseOnExec, 0);
+        if (fd < 0) throw new PosixException("open", Encoding.UTF8.GetString(path), Marshal.GetLastPInvokeError());
+        return new DirectoryHandle(fd, Location.Root(Encoding.UTF8.GetString(path)));
     }
 
-    /// <summary>Opens the sub-directory <paramref name="name"/> (never through a symlink).</summary>
+    /// <summary>
+    /// Opens root/relative ('/'-separated), refusing a symlink or non-directory at any component below
+    /// the root. Null when a component does not exist.
+    /// </summary>
+    /// <exception cref="UnsafePathException">a component is a symlink or not a directory</exception>
+    public static DirectoryHandle? OpenBelow(string root, string relative)
+    {
+        var dir = OpenTrusted(root);
+        foreach (var part in relative.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            DirectoryHandle? next;
+            try { next = dir.OpenChild(part); }
+            finally { dir.Dispose(); }
+            if (next is null) return null;
+            dir = next;
+        }
+        return dir;
+    }
+
+    /// <summary>
+    /// Opens root/relative, creating missing components with <paramref name="mode"/>; refuses a symlink
+    /// or non-directory at any component below the root (so nothing is created outside the store).
+    /// </summary>
+    public static DirectoryHandle CreateBelow(string root, string relative, uint mode)
+    {
+        var dir = OpenTrusted(root);
+        foreach (var part in relative.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            DirectoryHandle next;
+            try { next = dir.CreateChild(part, mode); }
+            finally { dir.Dispose(); }
+            dir = next;
+        }
+        return dir;
+    }
+
+    /// <summary>Opens a child directory; null when it does not exist.</summary>
+    /// <exception cref="UnsafePathException">the child is a symlink or not a directory</exception>
+    public DirectoryHandle? OpenChild(string name) => OpenChild(Posix.PathBytes(name));
+
+    public DirectoryHandle? OpenChild(byte[] name)
+    {
+        CheckName(name);
+        int fd = OpenDirectoryAt(name);
+        if (fd >= 0) return new DirectoryHandle(fd, _location.Child(name));
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == Errno.ENOENT) return null;
+        if (errno is Errno.ELOOP or Errno.ENOTDIR) throw NotARealDirectory(Join(name), TryStat(name));
+        throw new PosixException("open", Join(name), errno);
+    }
+
+    /// <summary>Opens a child directory, creating it with <paramref name="mode"/> when missing (mode set at creation, minus umask).</summary>
+    public DirectoryHandle CreateChild(string name, uint mode)
+    {
+        var bytes = Posix.PathBytes(name);
+        CheckName(bytes);
+        var n = Posix.Terminate(bytes);
+        fixed (byte* np = n)
+            if (LibC.mkdirat(Fd, np, mode) != 0 && Marshal.GetLastPInvokeError() != Errno.EEXIST)
+                throw new PosixException("mkdir", Join(bytes), Marshal.GetLastPInvokeError());
+        return OpenChild(bytes) ?? throw new PosixException("open", Join(bytes), Errno.ENOENT);
+    }
+
+    /// <summary>
+    /// Opens the sub-directory <paramref name="name"/> for a walk (never through a symlink; ".." climbs
+    /// back up). Any failure, a symlink included, is a <see cref="PosixException"/> carrying errno.
+    /// </summary>
     public DirectoryHandle OpenDirectory(ReadOnlySpan<byte> name)
     {
-        int fd = At(name, static (dir, p, _) => openat(dir, p, Posix.O_RDONLY | ODirectory | Posix.O_NOFOLLOW | Posix.O_CLOEXEC, 0), 0);
+        int fd = OpenDirectoryAt(name);
         if (fd < 0) throw Error("openat", name);
-        return new DirectoryHandle(fd);
+        return new DirectoryHandle(fd, name.SequenceEqual(".."u8) ? _location.Up() : _location.Child(name));
     }
 
     /// <summary>Opens <paramref name="name"/> as a file (O_NOFOLLOW and O_CLOEXEC are always added).</summary>
@@ -71,51 +135,66 @@ public sealed unsafe partial class DirectoryHandle : IDisposable
     {
         var p = Posix.Terminate(name);
         int fd;
-        fixed (byte* pp = p) fd = openat(Fd, pp, flags | Posix.O_NOFOLLOW | Posix.O_CLOEXEC, mode);
+        fixed (byte* pp = p) fd = LibC.openat(Fd, pp, flags | OpenFlags.NoFollow | OpenFlags.CloseOnExec, mode);
         if (fd < 0) throw Error("openat", name);
         return new FileStream(new SafeFileHandle(fd, ownsHandle: true), access, bufferSize: 0);
     }
 
-    /// <summary>lstat of <paramref name="name"/> in this directory ("" = the directory itself).</summary>
-    public PosixStat Stat(ReadOnlySpan<byte> name) =>
-        TryStat(name, out int errno) ?? throw new PosixException("statx", Encoding.UTF8.GetString(name), errno);
-
-    /// <summary>lstat, or null when <paramref name="name"/> does not exist.</summary>
-    public PosixStat? TryStat(ReadOnlySpan<byte> name) =>
-        TryStat(name, out int errno) is { } st ? st : errno == Posix.ENOENT ? null : throw new PosixException("statx", Encoding.UTF8.GetString(name), errno);
-
-    private PosixStat? TryStat(ReadOnlySpan<byte> name, out int errno)
+    private int OpenDirectoryAt(ReadOnlySpan<byte> name)
     {
         var p = Posix.Terminate(name);
-        byte* buf = stackalloc byte[256];
+        fixed (byte* pp = p)
+            return LibC.openat(Fd, pp, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow | OpenFlags.CloseOnExec, 0);
+    }
+
+    // ---- Status and listing ----
+
+    /// <summary>lstat of <paramref name="name"/> in this directory ("" = the directory itself).</summary>
+    public PosixStat Stat(ReadOnlySpan<byte> name) =>
+        StatAt(name, out int errno) ?? throw new PosixException("statx", Join(name), errno);
+
+    /// <summary>lstat, or null when <paramref name="name"/> does not exist.</summary>
+    public PosixStat? TryStat(string name) => TryStat(Posix.PathBytes(name));
+
+    public PosixStat? TryStat(ReadOnlySpan<byte> name) =>
+        StatAt(name, out int errno) is { } st ? st : errno == Errno.ENOENT ? null : throw new PosixException("statx", Join(name), errno);
+
+    /// <summary>Status of this directory itself.</summary>
+    public PosixStat StatSelf() => Stat(""u8);
+
+    private PosixStat? StatAt(ReadOnlySpan<byte> name, out int errno)
+    {
+        var p = Posix.Terminate(name);
         errno = 0;
         fixed (byte* pp = p)
-            if (statx(Fd, pp, AtSymlinkNoFollow | (name.Length == 0 ? AtEmptyPath : 0), StatxBasicStats, buf) != 0)
-            {
-                errno = Marshal.GetLastPInvokeError();
-                return null;
-            }
-        var s = new ReadOnlySpan<byte>(buf, 256);
-        return new PosixStat(
-            Mode: BinaryPrimitives.ReadUInt16LittleEndian(s[28..]), Uid: BinaryPrimitives.ReadUInt32LittleEndian(s[20..]),
-            Gid: BinaryPrimitives.ReadUInt32LittleEndian(s[24..]), Nlink: BinaryPrimitives.ReadUInt32LittleEndian(s[16..]),
-            Inode: BinaryPrimitives.ReadUInt64LittleEndian(s[32..]), Size: BinaryPrimitives.ReadInt64LittleEndian(s[40..]),
-            MtimeSeconds: BinaryPrimitives.ReadInt64LittleEndian(s[112..]), MtimeNanoseconds: BinaryPrimitives.ReadUInt32LittleEndian(s[120..]),
-            RdevMajor: BinaryPrimitives.ReadUInt32LittleEndian(s[128..]), RdevMinor: BinaryPrimitives.ReadUInt32LittleEndian(s[132..]),
-            DevMajor: BinaryPrimitives.ReadUInt32LittleEndian(s[136..]), DevMinor: BinaryPrimitives.ReadUInt32LittleEndian(s[140..]));
+        {
+            var st = Posix.StatAt(Fd, pp, LibC.AtSymlinkNoFollow | (name.Length == 0 ? LibC.AtEmptyPath : 0));
+            if (st is null) errno = Marshal.GetLastPInvokeError();
+            return st;
+        }
     }
 
     /// <summary>Names in this directory (without "." and ".."), raw bytes, unsorted.</summary>
-    public List<byte[]> ReadNames() => Posix.ReadDirectory(Fd, "directory");
+    public List<byte[]> ReadNames() => Posix.ReadDirectory(Fd, Path);
+
+    /// <summary>The entries (without "." and ".."), each with its lstat; entries that vanish meanwhile are left out.</summary>
+    public List<DirectoryEntry> ReadEntries()
+    {
+        var names = ReadNames();
+        var result = new List<DirectoryEntry>(names.Count);
+        foreach (var name in names)
+            if (TryStat(name) is { } st) result.Add(new DirectoryEntry(name, st));
+        return result;
+    }
 
     public byte[] ReadLink(ReadOnlySpan<byte> name)
     {
         var p = Posix.Terminate(name);
         var buf = new byte[4097];
         nint n;
-        fixed (byte* pp = p, bp = buf) n = readlinkat(Fd, pp, bp, (nuint)buf.Length);
+        fixed (byte* pp = p, bp = buf) n = LibC.readlinkat(Fd, pp, bp, (nuint)buf.Length);
         if (n < 0) throw Error("readlinkat", name);
-        if (n >= buf.Length) throw new PosixException("readlinkat", Encoding.UTF8.GetString(name), 36 /* ENAMETOOLONG */);
+        if (n >= buf.Length) throw new PosixException("readlinkat", Join(name), Errno.ENAMETOOLONG);
         return buf[..(int)n];
     }
 
@@ -131,64 +210,29 @@ public sealed unsafe partial class DirectoryHandle : IDisposable
         return b;
     }
 
-    public void MakeDirectory(ReadOnlySpan<byte> name, uint mode) => Check(At(name, static (d, p, m) => mkdirat(d, p, (uint)m), (long)mode), "mkdirat", name);
+    // ---- Names and messages ----
 
-    /// <summary>mknodat with a device number built as glibc's makedev does (mode carries the file type).</summary>
-    public void MakeNode(ReadOnlySpan<byte> name, uint mode, ulong major, ulong minor)
+    // Only single components: a '/' would let the kernel resolve (and follow) more than one level.
+    private static void CheckName(ReadOnlySpan<byte> name)
     {
-        ulong dev = ((major & 0xfffff000UL) << 32) | ((major & 0xfffUL) << 8) | ((minor & 0xffffff00UL) << 12) | (minor & 0xffUL);
-        var p = Posix.Terminate(name);
-        fixed (byte* pp = p) Check(mknodat(Fd, pp, mode, dev), "mknodat", name);
+        if (name.Length == 0 || name.IndexOf((byte)'/') >= 0 || name.IndexOf((byte)0) >= 0
+            || name.SequenceEqual("."u8) || name.SequenceEqual(".."u8))
+            throw new ArgumentException($"'{Encoding.UTF8.GetString(name)}' is not a single file name", nameof(name));
     }
 
-    public void Symlink(ReadOnlySpan<byte> target, ReadOnlySpan<byte> name)
+    private string Join(ReadOnlySpan<byte> name) =>
+        name.Length == 0 ? Path : Path.TrimEnd('/') + "/" + Encoding.UTF8.GetString(name);
+
+    private PosixException Error(string what, ReadOnlySpan<byte> name)
     {
-        var t = Posix.Terminate(target);
-        var p = Posix.Terminate(name);
-        fixed (byte* tp = t, pp = p) Check(symlinkat(tp, Fd, pp), "symlinkat", name);
+        int errno = Marshal.GetLastPInvokeError();
+        return new PosixException(what, Join(name), errno);
     }
 
-    /// <summary>Hardlinks <paramref name="existing"/> in <paramref name="from"/> as <paramref name="name"/> here (no symlink followed).</summary>
-    public void Link(DirectoryHandle from, ReadOnlySpan<byte> existing, ReadOnlySpan<byte> name)
-    {
-        var a = Posix.Terminate(existing);
-        var b = Posix.Terminate(name);
-        fixed (byte* ap = a, bp = b) Check(linkat(from.Fd, ap, Fd, bp, 0), "linkat", name);
-    }
-
-    /// <summary>Removes a non-directory entry.</summary>
-    public void Unlink(ReadOnlySpan<byte> name) => Check(At(name, static (d, p, _) => unlinkat(d, p, 0), 0), "unlinkat", name);
-
-    /// <summary>lchown of <paramref name="name"/> ("." = this directory).</summary>
-    public void Chown(ReadOnlySpan<byte> name, uint uid, uint gid) =>
-        Check(At(name, static (d, p, ids) => fchownat(d, p, (uint)(ids >> 32), (uint)ids, AtSymlinkNoFollow), ((long)uid << 32) | gid), "fchownat", name);
-
-    /// <summary>chmod of <paramref name="name"/> itself: a symlink swapped in meanwhile is not followed (fails with EOPNOTSUPP).</summary>
-    public void Chmod(ReadOnlySpan<byte> name, uint mode) => Check(At(name, static (d, p, m) => fchmodat(d, p, (uint)m, AtSymlinkNoFollow), mode), "fchmodat", name);
-
-    /// <summary>Sets atime and mtime of <paramref name="name"/> itself (not followed).</summary>
-    public void SetTimes(ReadOnlySpan<byte> name, long seconds, uint nanoseconds)
-    {
-        long* times = stackalloc long[4] { seconds, nanoseconds, seconds, nanoseconds };
-        var p = Posix.Terminate(name);
-        fixed (byte* pp = p) Check(utimensat(Fd, pp, times, AtSymlinkNoFollow), "utimensat", name);
-    }
-
-    private delegate int AtCall(int dirfd, byte* path, long arg);
-
-    private int At(ReadOnlySpan<byte> name, AtCall call, long arg)
-    {
-        var p = Posix.Terminate(name);
-        fixed (byte* pp = p) return call(Fd, pp, arg);
-    }
-
-    private static void Check(int result, string what, ReadOnlySpan<byte> name)
-    {
-        if (result != 0) throw Error(what, name);
-    }
-
-    private static PosixException Error(string what, ReadOnlySpan<byte> name) =>
-        new(what, Encoding.UTF8.GetString(name), Marshal.GetLastPInvokeError());
+    private static UnsafePathException NotARealDirectory(string path, PosixStat? st) =>
+        new(st is { IsSymlink: true }
+            ? $"refusing to use {path}: it is a symbolic link, not a directory of the datastore"
+            : $"refusing to use {path}: it is not a directory");
 
     public void Dispose() => _fd.Dispose();
 }

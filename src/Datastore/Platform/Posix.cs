@@ -10,10 +10,10 @@ public readonly record struct PosixStat(
     uint Mode, uint Uid, uint Gid, uint Nlink, ulong Inode, long Size,
     long MtimeSeconds, uint MtimeNanoseconds, uint DevMajor, uint DevMinor, uint RdevMajor, uint RdevMinor)
 {
-    public uint FileType => Mode & 0xF000;
-    public bool IsDirectory => FileType == 0x4000;
-    public bool IsRegular => FileType == 0x8000;
-    public bool IsSymlink => FileType == 0xA000;
+    public uint FileType => FileTypeBits.Of(Mode);
+    public bool IsDirectory => FileType == FileTypeBits.Directory;
+    public bool IsRegular => FileType == FileTypeBits.Regular;
+    public bool IsSymlink => FileType == FileTypeBits.Symlink;
     /// <summary>Identity for hardlink detection: (device, inode).</summary>
     public (ulong Dev, ulong Ino) FileId => (((ulong)DevMajor << 32) | DevMinor, Inode);
     /// <summary>Last access time, whole seconds (GC's in-use mark).</summary>
@@ -28,60 +28,6 @@ public readonly record struct PosixStat(
 /// </summary>
 public static unsafe partial class Posix
 {
-    private const int AtFdCwd = -100;
-    private const int AtSymlinkNoFollow = 0x100;
-    private const uint StatxBasicStats = 0x7ff;
-    public const int ENOENT = 2, EEXIST = 17, ENODATA = 61, ENOTSUP = 95, ERANGE = 34;
-
-    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static partial int statx(int dirfd, byte* path, int flags, uint mask, byte* buf);
-    [LibraryImport("libc", EntryPoint = "llistxattr", SetLastError = true)]
-    private static partial nint llistxattr(byte* path, byte* list, nuint size);
-    [LibraryImport("libc", EntryPoint = "lgetxattr", SetLastError = true)]
-    private static partial nint lgetxattr(byte* path, byte* name, byte* value, nuint size);
-    [LibraryImport("libc", EntryPoint = "lsetxattr", SetLastError = true)]
-    private static partial int lsetxattr(byte* path, byte* name, byte* value, nuint size, int flags);
-    [LibraryImport("libc", EntryPoint = "lchown", SetLastError = true)]
-    private static partial int lchown(byte* path, uint uid, uint gid);
-    [LibraryImport("libc", EntryPoint = "chmod", SetLastError = true)]
-    private static partial int chmod(byte* path, uint mode);
-    [LibraryImport("libc", EntryPoint = "mkdir", SetLastError = true)]
-    private static partial int mkdir(byte* path, uint mode);
-    [LibraryImport("libc", EntryPoint = "mknod", SetLastError = true)]
-    private static partial int mknod(byte* path, uint mode, ulong dev);
-    [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
-    private static partial int mkfifo(byte* path, uint mode);
-    [LibraryImport("libc", EntryPoint = "utimensat", SetLastError = true)]
-    private static partial int utimensat(int dirfd, byte* path, long* times, int flags);
-    [LibraryImport("libc", EntryPoint = "link", SetLastError = true)]
-    private static partial int link(byte* oldPath, byte* newPath);
-    [LibraryImport("libc", EntryPoint = "symlink", SetLastError = true)]
-    private static partial int symlink(byte* target, byte* linkPath);
-    [LibraryImport("libc", EntryPoint = "readlink", SetLastError = true)]
-    private static partial nint readlink(byte* path, byte* buf, nuint size);
-    [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true)]
-    private static partial int unlink(byte* path);
-    [LibraryImport("libc", EntryPoint = "opendir", SetLastError = true)]
-    private static partial nint opendir(byte* path);
-    [LibraryImport("libc", EntryPoint = "readdir64", SetLastError = true)]
-    private static partial nint readdir64(nint dir);
-    [LibraryImport("libc", EntryPoint = "closedir")]
-    private static partial int closedir(nint dir);
-    [LibraryImport("libc", EntryPoint = "fdopendir", SetLastError = true)]
-    private static partial nint fdopendir(int fd);
-    [LibraryImport("libc", EntryPoint = "rewinddir")]
-    private static partial void rewinddir(nint dir);
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
-    private static partial int open(byte* path, int flags, uint mode);
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int close(int fd);
-    [LibraryImport("libc", EntryPoint = "dup", SetLastError = true)]
-    private static partial int dup(int fd);
-
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_TRUNC = 0x200, O_CLOEXEC = 0x80000;
-    /// <summary>O_NOFOLLOW differs between architectures (0x20000 on x86-64, 0x8000 on ARM).</summary>
-    public static readonly int O_NOFOLLOW = SafeDirectory.ONoFollow;
-
     /// <summary>NUL-terminated copy of a raw path (rejects embedded NUL).</summary>
     public static byte[] Terminate(ReadOnlySpan<byte> path)
     {
@@ -98,21 +44,21 @@ public static unsafe partial class Posix
     {
         var p = Terminate(path);
         fixed (byte* pp = p)
-            return StatAt(AtFdCwd, pp, AtSymlinkNoFollow) ?? throw Error("statx", path);
+            return StatAt(LibC.AtFdCwd, pp, LibC.AtSymlinkNoFollow) ?? throw Error("statx", path);
     }
 
     /// <summary>fstat: status of an open file descriptor.</summary>
     public static PosixStat FStat(int fd)
     {
         byte empty = 0;
-        return StatAt(fd, &empty, 0x1000 /* AT_EMPTY_PATH */) ?? throw new PosixException("fstat", $"fd {fd}", Marshal.GetLastPInvokeError());
+        return StatAt(fd, &empty, LibC.AtEmptyPath) ?? throw new PosixException("fstat", $"fd {fd}", Marshal.GetLastPInvokeError());
     }
 
     /// <summary>statx relative to a directory descriptor (flags e.g. AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH); null on failure (errno is kept).</summary>
     internal static PosixStat? StatAt(int dirfd, byte* path, int flags)
     {
         byte* buf = stackalloc byte[256];
-        if (statx(dirfd, path, flags, StatxBasicStats, buf) != 0) return null;
+        if (LibC.statx(dirfd, path, flags, LibC.StatxBasicStats, buf) != 0) return null;
         var s = new ReadOnlySpan<byte>(buf, 256);
         return new PosixStat(
             Mode: BinaryPrimitives.ReadUInt16LittleEndian(s[28..]), Uid: BinaryPrimitives.ReadUInt32LittleEndian(s[20..]),
@@ -128,7 +74,7 @@ public static unsafe partial class Posix
     public static PosixStat? TryLStat(ReadOnlySpan<byte> path)
     {
         try { return LStat(path); }
-        catch (PosixException e) when (e.Errno == ENOENT) { return null; }
+        catch (PosixException e) when (e.Errno == Errno.ENOENT) { return null; }
     }
 
     /// <summary>Names of the entries of a directory (without "." and ".."), raw bytes, unsorted.</summary>
@@ -136,7 +82,7 @@ public static unsafe partial class Posix
     {
         var p = Terminate(path);
         nint dir;
-        fixed (byte* pp = p) dir = opendir(pp);
+        fixed (byte* pp = p) dir = LibC.opendir(pp);
         if (dir == 0) throw Error("opendir", path);
         return ReadNamesAndClose(dir, Encoding.UTF8.GetString(path));
     }
@@ -147,17 +93,17 @@ public static unsafe partial class Posix
     /// </summary>
     public static List<byte[]> ReadDirectory(int fd, string what)
     {
-        int copy = dup(fd);
+        int copy = LibC.dup(fd);
         if (copy < 0) throw new PosixException("dup", what, Marshal.GetLastPInvokeError());
-        nint dir = fdopendir(copy);
+        nint dir = LibC.fdopendir(copy);
         if (dir == 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            close(copy);
+            LibC.close(copy);
             throw new PosixException("fdopendir", what, errno);
         }
         // A dup shares the file offset: start from the top whatever an earlier listing left.
-        rewinddir(dir);
+        LibC.rewinddir(dir);
         return ReadNamesAndClose(dir, what);
     }
 
@@ -169,7 +115,7 @@ public static unsafe partial class Posix
             while (true)
             {
                 Marshal.SetLastPInvokeError(0);
-                nint ent = readdir64(dir);
+                nint ent = LibC.readdir64(dir);
                 if (ent == 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
@@ -182,7 +128,7 @@ public static unsafe partial class Posix
                 names.Add(name.ToArray());
             }
         }
-        finally { closedir(dir); }
+        finally { LibC.closedir(dir); }
         return names;
     }
 
@@ -195,21 +141,21 @@ public static unsafe partial class Posix
         {
             for (int attempt = 0; ; attempt++)
             {
-                nint size = llistxattr(pp, null, 0);
+                nint size = LibC.llistxattr(pp, null, 0);
                 if (size < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
-                    if (errno == ENOTSUP) return result;
+                    if (errno == Errno.ENOTSUP) return result;
                     throw new PosixException("llistxattr", Encoding.UTF8.GetString(path), errno);
                 }
                 if (size == 0) return result;
                 var buf = new byte[size];
                 fixed (byte* bp = buf)
                 {
-                    nint got = llistxattr(pp, bp, (nuint)buf.Length);
+                    nint got = LibC.llistxattr(pp, bp, (nuint)buf.Length);
                     if (got < 0)
                     {
-                        if (Marshal.GetLastPInvokeError() == ERANGE && attempt < 5) continue; // grew meanwhile
+                        if (Marshal.GetLastPInvokeError() == Errno.ERANGE && attempt < 5) continue; // grew meanwhile
                         throw Error("llistxattr", path);
                     }
                     foreach (var range in buf.AsSpan(0, (int)got).Split((byte)0))
@@ -229,19 +175,19 @@ public static unsafe partial class Posix
         {
             for (int attempt = 0; ; attempt++)
             {
-                nint size = lgetxattr(pp, np, null, 0);
+                nint size = LibC.lgetxattr(pp, np, null, 0);
                 if (size < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
-                    if (errno == ENODATA || errno == ENOTSUP) return null;
+                    if (errno == Errno.ENODATA || errno == Errno.ENOTSUP) return null;
                     throw new PosixException("lgetxattr", Encoding.UTF8.GetString(path), errno);
                 }
                 var buf = new byte[size];
                 fixed (byte* bp = buf)
                 {
-                    nint got = lgetxattr(pp, np, bp, (nuint)buf.Length);
+                    nint got = LibC.lgetxattr(pp, np, bp, (nuint)buf.Length);
                     if (got >= 0) return got == buf.Length ? buf : buf[..(int)got];
-                    if (Marshal.GetLastPInvokeError() != ERANGE || attempt >= 5) throw Error("lgetxattr", path);
+                    if (Marshal.GetLastPInvokeError() != Errno.ERANGE || attempt >= 5) throw Error("lgetxattr", path);
                 }
             }
         }
@@ -252,28 +198,28 @@ public static unsafe partial class Posix
         var p = Terminate(path);
         var n = Terminate(name);
         fixed (byte* pp = p, np = n, vp = value)
-            if (lsetxattr(pp, np, vp, (nuint)value.Length, 0) != 0) throw Error("lsetxattr", path);
+            if (LibC.lsetxattr(pp, np, vp, (nuint)value.Length, 0) != 0) throw Error("lsetxattr", path);
     }
 
-    public static void LChown(ReadOnlySpan<byte> path, uint uid, uint gid) => Call("lchown", path, pp => lchown(pp, uid, gid));
+    public static void LChown(ReadOnlySpan<byte> path, uint uid, uint gid) => Call("lchown", path, pp => LibC.lchown(pp, uid, gid));
     /// <summary>chmod (follows symlinks: only call it on paths known not to be symlinks).</summary>
-    public static void Chmod(ReadOnlySpan<byte> path, uint mode) => Call("chmod", path, pp => chmod(pp, mode));
-    public static void Mkdir(ReadOnlySpan<byte> path, uint mode) => Call("mkdir", path, pp => mkdir(pp, mode));
-    public static void Mkfifo(ReadOnlySpan<byte> path, uint mode) => Call("mkfifo", path, pp => mkfifo(pp, mode));
-    public static void Unlink(ReadOnlySpan<byte> path) => Call("unlink", path, pp => unlink(pp));
+    public static void Chmod(ReadOnlySpan<byte> path, uint mode) => Call("chmod", path, pp => LibC.chmod(pp, mode));
+    public static void Mkdir(ReadOnlySpan<byte> path, uint mode) => Call("mkdir", path, pp => LibC.mkdir(pp, mode));
+    public static void Mkfifo(ReadOnlySpan<byte> path, uint mode) => Call("mkfifo", path, pp => LibC.mkfifo(pp, mode));
+    public static void Unlink(ReadOnlySpan<byte> path) => Call("unlink", path, pp => LibC.unlink(pp));
 
     /// <summary>mknod with a device number built as glibc's makedev does.</summary>
     public static void Mknod(ReadOnlySpan<byte> path, uint mode, ulong major, ulong minor)
     {
-        ulong dev = ((major & 0xfffff000UL) << 32) | ((major & 0xfffUL) << 8) | ((minor & 0xffffff00UL) << 12) | (minor & 0xffUL);
-        Call("mknod", path, pp => mknod(pp, mode, dev));
+        ulong dev = LibC.MakeDevice(major, minor);
+        Call("mknod", path, pp => LibC.mknod(pp, mode, dev));
     }
 
     /// <summary>Sets atime and mtime of the path itself (symlinks are not followed).</summary>
     public static void SetTimesNoFollow(ReadOnlySpan<byte> path, long seconds, uint nanoseconds)
     {
         long* times = stackalloc long[4] { seconds, nanoseconds, seconds, nanoseconds };
-        Call("utimensat", path, pp => utimensat(AtFdCwd, pp, times, AtSymlinkNoFollow));
+        Call("utimensat", path, pp => LibC.utimensat(LibC.AtFdCwd, pp, times, LibC.AtSymlinkNoFollow));
     }
 
     public static void Link(ReadOnlySpan<byte> existing, ReadOnlySpan<byte> newPath)
@@ -281,7 +227,7 @@ public static unsafe partial class Posix
         var a = Terminate(existing);
         var b = Terminate(newPath);
         fixed (byte* ap = a, bp = b)
-            if (link(ap, bp) != 0) throw Error("link", newPath);
+            if (LibC.link(ap, bp) != 0) throw Error("link", newPath);
     }
 
     public static void Symlink(ReadOnlySpan<byte> target, ReadOnlySpan<byte> linkPath)
@@ -289,7 +235,7 @@ public static unsafe partial class Posix
         var a = Terminate(target);
         var b = Terminate(linkPath);
         fixed (byte* ap = a, bp = b)
-            if (symlink(ap, bp) != 0) throw Error("symlink", linkPath);
+            if (LibC.symlink(ap, bp) != 0) throw Error("symlink", linkPath);
     }
 
     public static byte[] ReadLink(ReadOnlySpan<byte> path)
@@ -297,9 +243,9 @@ public static unsafe partial class Posix
         var p = Terminate(path);
         var buf = new byte[4097];
         nint n;
-        fixed (byte* pp = p, bp = buf) n = readlink(pp, bp, (nuint)buf.Length);
+        fixed (byte* pp = p, bp = buf) n = LibC.readlink(pp, bp, (nuint)buf.Length);
         if (n < 0) throw Error("readlink", path);
-        if (n >= buf.Length) throw new PosixException("readlink", Encoding.UTF8.GetString(path), 36 /* ENAMETOOLONG */);
+        if (n >= buf.Length) throw new PosixException("readlink", Encoding.UTF8.GetString(path), Errno.ENAMETOOLONG);
         return buf[..(int)n];
     }
 
@@ -308,7 +254,7 @@ public static unsafe partial class Posix
     {
         var p = Terminate(path);
         int fd;
-        fixed (byte* pp = p) fd = open(pp, flags | O_CLOEXEC, mode);
+        fixed (byte* pp = p) fd = LibC.open(pp, flags | OpenFlags.CloseOnExec, mode);
         if (fd < 0) throw Error("open", path);
         var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
         return new FileStream(handle, access, bufferSize: 0);

@@ -15,14 +15,6 @@ public static unsafe partial class PosixLocking
     public const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
     public const short F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
     private const int F_SETLK = 6, F_OFD_SETLK = 37;
-    public const int EWOULDBLOCK = 11, EACCES = 13, EINTR = 4, ENOENT = 2;
-    private const int O_RDONLY = 0, O_RDWR = 2, O_CREAT = 0x40, O_APPEND = 0x400, O_CLOEXEC = 0x80000;
-    private const int AtFdCwd = -100, AtEmptyPath = 0x1000;
-
-    // O_DIRECTORY and O_NOFOLLOW differ between x86-64 and arm64.
-    private static readonly bool Arm = RuntimeInformation.ProcessArchitecture is Architecture.Arm64 or Architecture.Arm;
-    private static int O_DIRECTORY => Arm ? 0x4000 : 0x10000;
-    private static int O_NOFOLLOW => Arm ? 0x8000 : 0x20000;
 
     [StructLayout(LayoutKind.Sequential)]
     private struct Flock
@@ -34,34 +26,23 @@ public static unsafe partial class PosixLocking
         public int Pid;
     }
 
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
-    private static partial int open(byte* path, int flags, uint mode);
-    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
-    private static partial int flock(int fd, int operation);
-    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int fcntl(int fd, int cmd, Flock* arg);
-    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static partial int statx(int dirfd, byte* path, int flags, uint mask, byte* buf);
-    [LibraryImport("libc", EntryPoint = "fchown", SetLastError = true)]
-    private static partial int fchown(int fd, int uid, int gid);
-
     /// <summary>Opens (creating with <paramref name="mode"/> if needed) a lock file read-write; refuses a symlink.</summary>
     public static SafeFileHandle OpenLockFile(string path, uint mode) =>
-        Open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW, mode);
+        Open(path, OpenFlags.ReadWrite | OpenFlags.Append | OpenFlags.Create | OpenFlags.NoFollow, mode);
 
     /// <summary>Opens a file for record locks (read-write, created if missing); refuses a symlink.</summary>
     public static SafeFileHandle OpenRecordLockFile(string path) =>
-        Open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0b110_100_100);
+        Open(path, OpenFlags.ReadWrite | OpenFlags.Create | OpenFlags.NoFollow, 0b110_100_100);
 
     /// <summary>Opens a directory read-only so it can be flock-ed (PBS's old in-directory locks); refuses a symlink.</summary>
     public static SafeFileHandle OpenDirectory(string path) =>
-        Open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+        Open(path, OpenFlags.ReadOnly | OpenFlags.Directory | OpenFlags.NoFollow, 0);
 
     private static SafeFileHandle Open(string path, int flags, uint mode)
     {
         var p = Posix.Terminate(Encoding.UTF8.GetBytes(path));
         int fd;
-        fixed (byte* pp = p) fd = open(pp, flags | O_CLOEXEC, mode);
+        fixed (byte* pp = p) fd = LibC.open(pp, flags | OpenFlags.CloseOnExec, mode);
         if (fd < 0) throw new PosixException("open", path, Marshal.GetLastPInvokeError());
         return new SafeFileHandle(fd, ownsHandle: true);
     }
@@ -72,10 +53,10 @@ public static unsafe partial class PosixLocking
         int op = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB;
         while (true)
         {
-            if (flock((int)handle.DangerousGetHandle(), op) == 0) return true;
+            if (LibC.flock((int)handle.DangerousGetHandle(), op) == 0) return true;
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == EINTR) continue;
-            if (errno == EWOULDBLOCK) return false;
+            if (errno == Errno.EINTR) continue;
+            if (errno == Errno.EWOULDBLOCK) return false;
             throw new PosixException("flock", "", errno);
         }
     }
@@ -94,10 +75,10 @@ public static unsafe partial class PosixLocking
         var op = new Flock { Type = type, Whence = 0, Start = 0, Length = 0, Pid = 0 };
         while (true)
         {
-            if (fcntl((int)handle.DangerousGetHandle(), command, &op) == 0) return true;
+            if (LibC.fcntl((int)handle.DangerousGetHandle(), command, &op) == 0) return true;
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == EINTR) continue;
-            if (errno is EWOULDBLOCK or EACCES) return false;
+            if (errno == Errno.EINTR) continue;
+            if (errno is Errno.EWOULDBLOCK or Errno.EACCES) return false;
             throw new PosixException("fcntl", "", errno);
         }
     }
@@ -107,7 +88,7 @@ public static unsafe partial class PosixLocking
     {
         byte* buf = stackalloc byte[256];
         byte empty = 0;
-        if (statx((int)handle.DangerousGetHandle(), &empty, AtEmptyPath, 0x100 /* STATX_INO */, buf) != 0)
+        if (LibC.statx((int)handle.DangerousGetHandle(), &empty, LibC.AtEmptyPath, 0x100 /* STATX_INO */, buf) != 0)
             throw new PosixException("statx", "", Marshal.GetLastPInvokeError());
         return *(ulong*)(buf + 32);
     }
@@ -117,5 +98,5 @@ public static unsafe partial class PosixLocking
 
     /// <summary>Changes owner and group of an open descriptor (best effort; false when refused).</summary>
     public static bool TryChown(SafeFileHandle handle, int uid, int gid) =>
-        fchown((int)handle.DangerousGetHandle(), uid, gid) == 0;
+        LibC.fchown((int)handle.DangerousGetHandle(), uid, gid) == 0;
 }

@@ -17,7 +17,7 @@ public static class PrivateDirectory
     /// <exception cref="UnsafePathException">a component is a symlink or not a directory</exception>
     public static string Ensure(string root, string relative)
     {
-        var dir = SafeDirectory.OpenTrusted(root);
+        var dir = DirectoryHandle.OpenTrusted(root);
         try
         {
             foreach (var part in relative.Split('/', StringSplitOptions.RemoveEmptyEntries))
@@ -33,10 +33,10 @@ public static class PrivateDirectory
     }
 
     // Stores made before state was private have a 0755 .backupfs: close it (through the descriptor, so no symlink is followed).
-    private static void Tighten(SafeDirectory dir)
+    private static void Tighten(DirectoryHandle dir)
     {
         var st = dir.StatSelf();
-        uint me = SafeDirectory.geteuid();
+        uint me = LibC.geteuid();
         if (st.Uid != me && st.Uid != 0)
             throw new UnsafePathException($"refusing to keep state in {dir.Path}: it belongs to uid {st.Uid}, not to this user (uid {me}); chown or remove it");
         if ((st.Mode & 0x3F) != 0 && st.Uid == me) dir.ChangeMode(st.Mode & 0x1C0 | DirectoryMode);

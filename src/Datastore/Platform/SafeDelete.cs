@@ -1,7 +1,7 @@
 namespace BackupFs.Datastore.Platform;
 
 /// <summary>
-/// Deletes by a path relative to a trusted root, through <see cref="SafeDirectory"/>: no component below
+/// Deletes by a path relative to a trusted root, through <see cref="DirectoryHandle"/>: no component below
 /// the root may be a symlink, and a directory tree is removed without following any symlink in it. The
 /// one way BackupFs deletes anything inside a datastore.
 /// </summary>
@@ -12,7 +12,7 @@ public static class SafeDelete
     public static bool Tree(string root, string relative)
     {
         var (parent, name) = Split(relative);
-        using var dir = SafeDirectory.OpenBelow(root, parent);
+        using var dir = DirectoryHandle.OpenBelow(root, parent);
         return dir is not null && dir.DeleteTree(name);
     }
 
@@ -20,7 +20,7 @@ public static class SafeDelete
     public static bool File(string root, string relative)
     {
         var (parent, name) = Split(relative);
-        using var dir = SafeDirectory.OpenBelow(root, parent);
+        using var dir = DirectoryHandle.OpenBelow(root, parent);
         return dir is not null && dir.DeleteFile(name);
     }
 

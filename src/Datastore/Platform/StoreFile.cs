@@ -11,13 +11,8 @@ namespace BackupFs.Datastore.Platform;
 /// then refuses FIFOs, devices and sockets, and a size above the caller's limit, before any byte is
 /// read. So a hostile file fails with one clear error within bounded time and memory.
 /// </summary>
-public static partial class StoreFile
+public static class StoreFile
 {
-    private const int ELOOP = 40, ENOENT = 2, ENOTDIR = 20, AtEmptyPath = 0x1000;
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
-    private static unsafe partial int open(byte* path, int flags, uint mode);
-
     /// <summary>Opens a regular file for reading; <paramref name="length"/> is its size.</summary>
     /// <exception cref="FileNotFoundException">it does not exist</exception>
     /// <exception cref="UnsafePathException">it is a symlink, FIFO, device, socket or directory</exception>
@@ -27,22 +22,22 @@ public static partial class StoreFile
         var p = Posix.Terminate(Posix.PathBytes(path));
         int fd;
         fixed (byte* pp = p)
-            fd = open(pp, Posix.O_RDONLY | SafeDirectory.ONoFollow | SafeDirectory.ONonBlock | SafeDirectory.OCloexec, 0);
+            fd = LibC.open(pp, OpenFlags.ReadOnly | OpenFlags.NoFollow | OpenFlags.NonBlock | OpenFlags.CloseOnExec, 0);
         if (fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == ENOENT) throw new FileNotFoundException($"{path} does not exist", path);
-            if (errno == ENOTDIR) throw new DirectoryNotFoundException($"{path}: a parent is not a directory");
-            if (errno == ELOOP) throw new UnsafePathException($"refusing to read {path}: it is a symbolic link, not a regular file");
+            if (errno == Errno.ENOENT) throw new FileNotFoundException($"{path} does not exist", path);
+            if (errno == Errno.ENOTDIR) throw new DirectoryNotFoundException($"{path}: a parent is not a directory");
+            if (errno == Errno.ELOOP) throw new UnsafePathException($"refusing to read {path}: it is a symbolic link, not a regular file");
             throw new PosixException("open", path, errno);
         }
         var handle = new SafeFileHandle(fd, ownsHandle: true);
         try
         {
             byte empty = 0;
-            var st = Posix.StatAt(fd, &empty, AtEmptyPath) ?? throw new PosixException("fstat", path, Marshal.GetLastPInvokeError());
+            var st = Posix.StatAt(fd, &empty, LibC.AtEmptyPath) ?? throw new PosixException("fstat", path, Marshal.GetLastPInvokeError());
             if (!st.IsRegular)
-                throw new UnsafePathException($"refusing to read {path}: it is a {Describe(st)}, not a regular file");
+                throw new UnsafePathException($"refusing to read {path}: it is a {FileTypeBits.Describe(st.Mode)}, not a regular file");
             if (st.Size > maxBytes)
                 throw new FormatCorruptException($"{path} is too large ({st.Size} bytes; at most {maxBytes} expected)");
             length = st.Size;
@@ -86,14 +81,4 @@ public static partial class StoreFile
 
     /// <summary>Whether a regular file (not a symlink) exists at the path.</summary>
     public static bool IsRegularFile(string path) => Posix.TryLStat(Posix.PathBytes(path)) is { IsRegular: true };
-
-    private static string Describe(PosixStat st) => st.FileType switch
-    {
-        0x1000 => "FIFO",
-        0x2000 => "character device",
-        0x6000 => "block device",
-        0xC000 => "socket",
-        0x4000 => "directory",
-        _ => "special file",
-    };
 }

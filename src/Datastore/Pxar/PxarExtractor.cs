@@ -171,17 +171,17 @@ public sealed class PxarExtractor
             case PxarEntryKind.BlockDevice or PxarEntryKind.CharDevice:
                 if (!_options.RestoreDevices) break;
                 PrepareSlot(dir, name, wantDirectory: false);
-                dir.MakeNode(name, (uint)entry.Stat.Mode & 0xF000 | 0x180, entry.DeviceMajor, entry.DeviceMinor);
+                dir.MakeNode(name, (uint)entry.Stat.FileType | 0x180, entry.DeviceMajor, entry.DeviceMinor);
                 await ApplyMetadataAsync(dir, name, entry, ct).ConfigureAwait(false);
                 break;
             case PxarEntryKind.Fifo:
                 PrepareSlot(dir, name, wantDirectory: false);
-                dir.MakeNode(name, 0x1000 | 0x180, 0, 0);
+                dir.MakeNode(name, FileTypeBits.Fifo | 0x180, 0, 0);
                 await ApplyMetadataAsync(dir, name, entry, ct).ConfigureAwait(false);
                 break;
             case PxarEntryKind.Socket:
                 PrepareSlot(dir, name, wantDirectory: false);
-                dir.MakeNode(name, 0xC000 | 0x180, 0, 0);
+                dir.MakeNode(name, FileTypeBits.Socket | 0x180, 0, 0);
                 await ApplyMetadataAsync(dir, name, entry, ct).ConfigureAwait(false);
                 break;
         }
@@ -210,7 +210,7 @@ public sealed class PxarExtractor
         var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
         try
         {
-            await using var output = dir.OpenFile(name, Posix.O_WRONLY | Posix.O_CREAT | Posix.O_EXCL, 0x180, FileAccess.Write);
+            await using var output = dir.OpenFile(name, OpenFlags.WriteOnly | OpenFlags.Create | OpenFlags.Exclusive, 0x180, FileAccess.Write);
             for (long offset = 0; offset < file.Size;)
             {
                 int n = await _accessor.ReadFileAsync(file, offset, buffer, ct).ConfigureAwait(false);
@@ -246,7 +246,7 @@ public sealed class PxarExtractor
     private static void SetXattr(byte[] path, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
         try { Posix.SetXattr(path, name, value); }
-        catch (PosixException e) when (e.Errno == Posix.ENOTSUP) { }
+        catch (PosixException e) when (e.Errno == Errno.ENOTSUP) { }
     }
 
     /// <summary>Makes room for <paramref name="name"/> in <paramref name="dir"/>; returns true when an existing real directory may be reused.</summary>
@@ -260,7 +260,7 @@ public sealed class PxarExtractor
             throw new IOException($"{Encoding.UTF8.GetString(name)} exists and is a directory");
         }
         if (!_options.Overwrite) throw new IOException($"{Encoding.UTF8.GetString(name)} already exists");
-        dir.Unlink(name);
+        dir.DeleteFile(name);
         return false;
     }
 }

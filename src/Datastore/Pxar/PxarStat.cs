@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using BackupFs.Datastore.Platform;
 
 namespace BackupFs.Datastore.Pxar;
 
@@ -8,24 +9,20 @@ namespace BackupFs.Datastore.Pxar;
 /// </summary>
 public readonly record struct PxarStat(ulong Mode, ulong Flags, uint Uid, uint Gid, long MtimeSeconds, uint MtimeNanoseconds)
 {
-    public const ulong TypeMask = 0xF000; // S_IFMT (octal 170000)
-    public const ulong TypeSocket = 0xC000, TypeSymlink = 0xA000, TypeRegular = 0x8000, TypeBlockDevice = 0x6000,
-        TypeDirectory = 0x4000, TypeCharDevice = 0x2000, TypeFifo = 0x1000;
-
-    public ulong FileType => Mode & TypeMask;
+    public ulong FileType => Mode & FileTypeBits.Mask;
     /// <summary>Permission bits including setuid/setgid/sticky (07777).</summary>
-    public uint Permissions => (uint)(Mode & 0xFFF);
+    public uint Permissions => (uint)(Mode & FileTypeBits.PermissionMask);
     public long MtimeTotalNanoseconds => MtimeSeconds * 1_000_000_000L + MtimeNanoseconds;
 
     public PxarEntryKind Kind => FileType switch
     {
-        TypeDirectory => PxarEntryKind.Directory,
-        TypeRegular => PxarEntryKind.File,
-        TypeSymlink => PxarEntryKind.Symlink,
-        TypeBlockDevice => PxarEntryKind.BlockDevice,
-        TypeCharDevice => PxarEntryKind.CharDevice,
-        TypeFifo => PxarEntryKind.Fifo,
-        TypeSocket => PxarEntryKind.Socket,
+        FileTypeBits.Directory => PxarEntryKind.Directory,
+        FileTypeBits.Regular => PxarEntryKind.File,
+        FileTypeBits.Symlink => PxarEntryKind.Symlink,
+        FileTypeBits.BlockDevice => PxarEntryKind.BlockDevice,
+        FileTypeBits.CharDevice => PxarEntryKind.CharDevice,
+        FileTypeBits.Fifo => PxarEntryKind.Fifo,
+        FileTypeBits.Socket => PxarEntryKind.Socket,
         _ => PxarEntryKind.Unknown,
     };
 

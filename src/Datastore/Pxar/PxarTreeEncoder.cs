@@ -58,7 +58,7 @@ public static class PxarTreeEncoder
                         break;
                     }
                     long offset;
-                    await using (var file = dir.OpenFile(name, Posix.O_RDONLY, 0, FileAccess.Read))
+                    await using (var file = dir.OpenFile(name, OpenFlags.ReadOnly, 0, FileAccess.Read))
                         offset = await encoder.AddFileAsync(name, stat, ReadMetadata(dir.ProcPath(name), child), file, child.Size, ct).ConfigureAwait(false);
                     // A hardlink item holds the target's path; one longer than pxar allows is archived as a file of its own.
                     if (child.Nlink > 1 && RelativePath(frames, name) is { } rel) links[child.FileId] = (offset, rel);

@@ -84,7 +84,7 @@ public sealed class LocalChunkStore : IChunkBackend
 
     public void Remove(Digest digest)
     {
-        using var dir = SafeDirectory.OpenBelow(DatastoreRoot, ChunkDirName + "/" + digest.Prefix);
+        using var dir = DirectoryHandle.OpenBelow(DatastoreRoot, ChunkDirName + "/" + digest.Prefix);
         dir?.DeleteFile(digest.ToHex());
     }
 
@@ -95,9 +95,9 @@ public sealed class LocalChunkStore : IChunkBackend
     public string? RenameCorrupt(Digest digest)
     {
         // Renamed through the prefix directory's descriptor: a symlinked prefix directory is refused.
-        using var dir = SafeDirectory.OpenBelow(DatastoreRoot, ChunkDirName + "/" + digest.Prefix);
+        using var dir = DirectoryHandle.OpenBelow(DatastoreRoot, ChunkDirName + "/" + digest.Prefix);
         var name = digest.ToHex();
-        if (dir?.Stat(name) is null) return null;
+        if (dir?.TryStat(name) is null) return null;
         try
         {
             for (int n = 0; n < 10; n++)

@@ -63,7 +63,7 @@ public static class BackupStarter
         try
         {
             // In the directory modes the lock is the group directory itself, so it must exist first (PBS creates it first too).
-            if (PbsLockLayout.Mode != PbsLockMode.RunDirectory) SafeDirectory.CreateBelow(store.Root, group.RelativePath, DirectoryMode).Dispose();
+            if (PbsLockLayout.Mode != PbsLockMode.RunDirectory) DirectoryHandle.CreateBelow(store.Root, group.RelativePath, DirectoryMode).Dispose();
             groupLock = DatastoreLocks.LockGroup(store, group);
 
             long time = options.BackupTime ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -78,12 +78,12 @@ public static class BackupStarter
             }
             var snapshot = new SnapshotRef(group, time);
 
-            // Created through SafeDirectory: a symlink planted at the type or group level is refused, so
+            // Created through DirectoryHandle: a symlink planted at the type or group level is refused, so
             // nothing (owner file, snapshot) is ever written outside the store.
-            using (var groupHandle = SafeDirectory.CreateBelow(store.Root, group.RelativePath, DirectoryMode))
+            using (var groupHandle = DirectoryHandle.CreateBelow(store.Root, group.RelativePath, DirectoryMode))
             {
                 // Also heals a group that a first backup, failing on its owner (e.g. object store down), left without one.
-                if (groupHandle.Stat(DataStore.OwnerFile) is null)
+                if (groupHandle.TryStat(DataStore.OwnerFile) is null)
                 {
                     try { await store.SetOwnerAsync(group, options.Owner, ct).ConfigureAwait(false); }
                     catch
@@ -93,7 +93,7 @@ public static class BackupStarter
                         throw;
                     }
                 }
-                if (groupHandle.Stat(snapshot.TimeName) is not null) throw new BackupFsException($"snapshot {snapshot} already exists");
+                if (groupHandle.TryStat(snapshot.TimeName) is not null) throw new BackupFsException($"snapshot {snapshot} already exists");
                 groupHandle.CreateChild(snapshot.TimeName, DirectoryMode).Dispose();
             }
             snapshotLock = DatastoreLocks.LockSnapshot(store, snapshot, exclusive: true);

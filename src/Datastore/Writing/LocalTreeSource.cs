@@ -11,7 +11,7 @@ public sealed class LocalTreeSource : ISnapshotTreeSource
     /// <param name="open">opens a file by path (tests count reads through it); default opens it read-only without following symlinks</param>
     public LocalTreeSource(string directory, Func<byte[], Stream>? open = null)
     {
-        _open = open ?? (static p => Posix.Open(p, Posix.O_RDONLY | Posix.O_NOFOLLOW, 0, FileAccess.Read));
+        _open = open ?? (static p => Posix.Open(p, OpenFlags.ReadOnly | OpenFlags.NoFollow, 0, FileAccess.Read));
         var root = Posix.PathBytes(Path.GetFullPath(directory).TrimEnd('/') is { Length: > 0 } p ? p : "/");
         var st = Posix.LStat(root);
         if (!st.IsDirectory) throw new ArgumentException($"{directory} is not a directory", nameof(directory));

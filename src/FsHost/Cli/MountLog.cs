@@ -14,8 +14,6 @@ namespace BackupFs.FsHost.Cli;
 /// </summary>
 public static partial class MountLog
 {
-    private const int OWronly = 1, ORdonly = 0, OCreat = 0x40, OExcl = 0x80, OAppend = 0x400, OCloexec = 0x80000;
-
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags, uint mode);
     [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
@@ -42,7 +40,7 @@ public static partial class MountLog
         for (int attempt = 0; ; attempt++)
         {
             var path = Path.Combine(dir, $"mount-{DateTime.UtcNow:yyyyMMdd'T'HHmmss}-{Environment.ProcessId}-{Random.Shared.Next():x8}.log");
-            int fd = open(path, OWronly | OCreat | OExcl | SafeDirectory.ONoFollow | OCloexec, PrivateDirectory.FileMode);
+            int fd = open(path, OpenFlags.WriteOnly | OpenFlags.Create | OpenFlags.Exclusive | OpenFlags.NoFollow | OpenFlags.CloseOnExec, PrivateDirectory.FileMode);
             if (fd >= 0)
             {
                 close(fd);
@@ -60,7 +58,7 @@ public static partial class MountLog
     /// <exception cref="UnsafePathException">a symlink, not a regular file, or someone else's</exception>
     public static int OpenExisting(string path)
     {
-        int fd = open(path, OWronly | OAppend | SafeDirectory.ONoFollow | OCloexec, 0);
+        int fd = open(path, OpenFlags.WriteOnly | OpenFlags.Append | OpenFlags.NoFollow | OpenFlags.CloseOnExec, 0);
         if (fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -82,7 +80,7 @@ public static partial class MountLog
         int fd = OpenExisting(path);
         try
         {
-            int devNull = open("/dev/null", ORdonly | OCloexec, 0);
+            int devNull = open("/dev/null", OpenFlags.ReadOnly | OpenFlags.CloseOnExec, 0);
             if (devNull >= 0)
             {
                 dup2(devNull, 0);

@@ -12,15 +12,13 @@ namespace BackupFs.Datastore.Tests.Catalog;
 /// <summary>The v1 directory backup writes catalog.pcat1.didx beside root.pxar.didx, listing what the archive holds.</summary>
 public class CatalogBackupTests : IDisposable
 {
-    private readonly TempDir _tmp = new();
-    private readonly DataStore _store;
+    private readonly TempStore _temp = new();
 
-    public CatalogBackupTests() => _store = DataStore.CreateLocal(_tmp.Sub("ds"));
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => _temp.Dispose();
 
     private async Task<SnapshotRef> BackupAsync(string tree, string archive = "root.pxar.didx")
     {
-        await using var writer = await BackupStarter.BeginAsync(_store, BackupGroup.Parse("host/cat"), new BackupOptions());
+        await using var writer = await BackupStarter.BeginAsync(_temp.Store, BackupGroup.Parse("host/cat"), new BackupOptions());
         await DirectoryBackup.WriteAsync(writer, archive, tree);
         await writer.FinishAsync();
         return writer.Snapshot;
@@ -29,10 +27,10 @@ public class CatalogBackupTests : IDisposable
     [Fact]
     public async Task CatalogListsExactlyTheArchivesEntries()
     {
-        var tree = PxarEncoderTests.MakeVectorTree(_tmp);
+        var tree = PxarEncoderTests.MakeVectorTree(_temp.Dir);
         var snap = await BackupAsync(tree);
-        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
-        var reader = SnapshotReader.Open(_store, snap, chunks);
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks));
+        var reader = SnapshotReader.Open(_temp.Store, snap, chunks);
         // As the client: the archive first, the catalog last, both ordinary dynamic indexes.
         Assert.Equal(new[] { "root.pxar.didx", DirectoryBackup.CatalogFileName }, reader.FileNames);
         var info = reader.Manifest.Find(DirectoryBackup.CatalogFileName)!;
@@ -60,10 +58,10 @@ public class CatalogBackupTests : IDisposable
     [Fact]
     public async Task ListingADirectoryByPathReadsOnlyItsTables()
     {
-        var tree = PxarEncoderTests.MakeVectorTree(_tmp);
+        var tree = PxarEncoderTests.MakeVectorTree(_temp.Dir);
         var snap = await BackupAsync(tree);
-        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
-        var reader = SnapshotReader.Open(_store, snap, chunks);
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks));
+        var reader = SnapshotReader.Open(_temp.Store, snap, chunks);
         var catalog = await CatalogReader.OpenAsync(reader.OpenArchive(DirectoryBackup.CatalogFileName));
         var names = (await catalog.ListDirectoryAsync("/root.pxar.didx/a/b")).Select(e => e.NameText + ":" + (char)e.Kind);
         Assert.Equal(new[] { "c:d", "large.bin:f", "text.txt:f" }, names);
@@ -76,7 +74,7 @@ public class CatalogBackupTests : IDisposable
     [Fact]
     public async Task LargeCatalogIsCutByTheChunkerAt512KiBAverage()
     {
-        var tree = _tmp.Sub("many");
+        var tree = _temp.Dir.Sub("many");
         Directory.CreateDirectory(tree);
         var random = new Random(5);
         var noise = new byte[100]; // random names: the rolling hash finds no cut in repetitive bytes
@@ -86,8 +84,8 @@ public class CatalogBackupTests : IDisposable
             File.WriteAllBytes(Path.Combine(tree, $"{i:D6}-{Convert.ToHexStringLower(noise)}"), []);
         }
         var snap = await BackupAsync(tree, "other.pxar.didx");
-        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
-        var reader = SnapshotReader.Open(_store, snap, chunks);
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks));
+        var reader = SnapshotReader.Open(_temp.Store, snap, chunks);
         var index = (DynamicIndex)reader.OpenIndex(DirectoryBackup.CatalogFileName);
         var archive = reader.OpenArchive(DirectoryBackup.CatalogFileName);
         var bytes = new byte[archive.Length];
@@ -109,8 +107,8 @@ public class CatalogBackupTests : IDisposable
     [Fact]
     public async Task TheCatalogNameIsNotAnArchiveName()
     {
-        await using var writer = await BackupStarter.BeginAsync(_store, BackupGroup.Parse("host/cat"), new BackupOptions());
-        await Assert.ThrowsAsync<InvalidNameException>(() => DirectoryBackup.WriteAsync(writer, DirectoryBackup.CatalogFileName, _tmp.Path));
+        await using var writer = await BackupStarter.BeginAsync(_temp.Store, BackupGroup.Parse("host/cat"), new BackupOptions());
+        await Assert.ThrowsAsync<InvalidNameException>(() => DirectoryBackup.WriteAsync(writer, DirectoryBackup.CatalogFileName, _temp.Dir.Path));
     }
 
     /// <summary>"path kind [size mtime]" per entry below <paramref name="top"/>, sorted by path; children of a table must be byte-sorted.</summary>

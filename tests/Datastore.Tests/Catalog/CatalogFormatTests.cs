@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Catalog;
 using BackupFs.Datastore.Pxar;
 using BackupFs.Datastore.Tests.Pxar;
@@ -80,20 +81,20 @@ public class CatalogFormatTests
         var catalog = new CatalogWriter(catalogBytes);
         catalog.StartDirectory("r.pxar.didx"u8);
         var archive = new MemoryStream();
-        var dir = new PxarStat(PxarStat.TypeDirectory | 0x1ED, 0, 0, 0, 1_700_000_000, 0);
+        var dir = new PxarStat(FileTypeBits.Directory | 0x1ED, 0, 0, 0, 1_700_000_000, 0);
         using (var e = await PxarEncoder.CreateAsync(archive, dir, null, new PxarEncoderOptions { Catalog = catalog }))
         {
             await e.BeginDirectoryAsync("a"u8.ToArray(), dir);
-            long x = await e.AddFileAsync("x"u8.ToArray(), new PxarStat(PxarStat.TypeRegular | 0x1A4, 0, 0, 0, 1600000000, 999_999_999), null, new MemoryStream("hello"u8.ToArray()), 5);
+            long x = await e.AddFileAsync("x"u8.ToArray(), new PxarStat(FileTypeBits.Regular | 0x1A4, 0, 0, 0, 1600000000, 999_999_999), null, new MemoryStream("hello"u8.ToArray()), 5);
             await e.AddHardlinkAsync("y"u8.ToArray(), "a/x"u8.ToArray(), x);
             await e.EndDirectoryAsync();
-            await e.AddDeviceAsync("b"u8.ToArray(), new PxarStat(PxarStat.TypeBlockDevice | 0x1A4, 0, 0, 0, 0, 0), null, 8, 0);
-            await e.AddDeviceAsync("c"u8.ToArray(), new PxarStat(PxarStat.TypeCharDevice | 0x1A4, 0, 0, 0, 0, 0), null, 1, 3);
-            await e.AddSymlinkAsync("l"u8.ToArray(), new PxarStat(PxarStat.TypeSymlink | 0x1FF, 0, 0, 0, 0, 0), null, "a/x"u8.ToArray());
+            await e.AddDeviceAsync("b"u8.ToArray(), new PxarStat(FileTypeBits.BlockDevice | 0x1A4, 0, 0, 0, 0, 0), null, 8, 0);
+            await e.AddDeviceAsync("c"u8.ToArray(), new PxarStat(FileTypeBits.CharDevice | 0x1A4, 0, 0, 0, 0, 0), null, 1, 3);
+            await e.AddSymlinkAsync("l"u8.ToArray(), new PxarStat(FileTypeBits.Symlink | 0x1FF, 0, 0, 0, 0, 0), null, "a/x"u8.ToArray());
             // -0.5 s: floor seconds -1 with 500000000 ns, the catalog keeps st_mtime (-1)
-            await e.AddFileAsync("n"u8.ToArray(), new PxarStat(PxarStat.TypeRegular | 0x1A4, 0, 0, 0, -1, 500_000_000), null, new MemoryStream(new byte[200]), 200);
-            await e.AddSpecialAsync("p"u8.ToArray(), new PxarStat(PxarStat.TypeFifo | 0x1A4, 0, 0, 0, 0, 0), null);
-            await e.AddSpecialAsync("s"u8.ToArray(), new PxarStat(PxarStat.TypeSocket | 0x1A4, 0, 0, 0, 0, 0), null);
+            await e.AddFileAsync("n"u8.ToArray(), new PxarStat(FileTypeBits.Regular | 0x1A4, 0, 0, 0, -1, 500_000_000), null, new MemoryStream(new byte[200]), 200);
+            await e.AddSpecialAsync("p"u8.ToArray(), new PxarStat(FileTypeBits.Fifo | 0x1A4, 0, 0, 0, 0, 0), null);
+            await e.AddSpecialAsync("s"u8.ToArray(), new PxarStat(FileTypeBits.Socket | 0x1A4, 0, 0, 0, 0, 0), null);
             await e.FinishAsync();
         }
         catalog.EndDirectory();

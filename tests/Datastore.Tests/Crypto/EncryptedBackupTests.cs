@@ -13,13 +13,11 @@ namespace BackupFs.Datastore.Tests.Crypto;
 /// <summary>Snapshots BackupFs writes in crypt modes encrypt and sign-only, read back by BackupFs and by an independent decryptor.</summary>
 public class EncryptedBackupTests : IDisposable
 {
-    private readonly TempDir _tmp = new();
-    private readonly DataStore _store;
+    private readonly TempStore _temp = new();
     private readonly CryptKey _key = new(CryptoVectorTests.K1);
     private readonly CryptKey _other = new(CryptoVectorTests.K2);
 
-    public EncryptedBackupTests() => _store = DataStore.CreateLocal(_tmp.Sub("ds"));
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => _temp.Dispose();
 
     private static byte[] Pseudo(int size, int seed)
     {
@@ -29,11 +27,11 @@ public class EncryptedBackupTests : IDisposable
         return data;
     }
 
-    private string ChunkDir => Path.Combine(_store.Root, ".chunks");
+    private string ChunkDir => Path.Combine(_temp.Store.Root, ".chunks");
 
     private async Task<SnapshotRef> WriteAsync(string group, long time, BackupOptions options, byte[] stream, byte[] image, string? masterPem = null)
     {
-        await using var writer = await BackupStarter.BeginAsync(_store, BackupGroup.Parse(group), options with { BackupTime = time, MasterPublicKeyPem = masterPem });
+        await using var writer = await BackupStarter.BeginAsync(_temp.Store, BackupGroup.Parse(group), options with { BackupTime = time, MasterPublicKeyPem = masterPem });
         var d = writer.CreateDynamicArchive("root.pxar.didx", 64 * 1024);
         d.Write(stream);
         await writer.CloseArchiveAsync(d);
@@ -60,7 +58,7 @@ public class EncryptedBackupTests : IDisposable
         var image = Pseudo(4 * 1024 * 1024 + 4321, 2);
         var pem = File.ReadAllText(CryptoVectorTests.Enc("master-public.pem"));
         var snap = await WriteAsync("vm/300", 1_750_000_000, new BackupOptions { Key = _key }, stream, image, pem);
-        var dir = _store.FullPath(snap.RelativePath);
+        var dir = _temp.Store.FullPath(snap.RelativePath);
 
         // Manifest: plain zstd blob, every file crypt-mode encrypt, key-fingerprint and a valid signature.
         var manifestBlob = File.ReadAllBytes(Path.Combine(dir, "index.json.blob"));
@@ -89,8 +87,8 @@ public class EncryptedBackupTests : IDisposable
         Assert.Equal(HMACSHA256.HashData(independent.IdKey, manifest.CanonicalJsonForSignature()), Convert.FromHexString(manifest.Signature!));
 
         // BackupFs reads it with the key ...
-        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
-        var reader = SnapshotReader.Open(_store, snap, chunks, new KeyRing([_other, _key]));
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks));
+        var reader = SnapshotReader.Open(_temp.Store, snap, chunks, new KeyRing([_other, _key]));
         Assert.Same(_key, reader.Key);
         Assert.Equal(stream, await ReadAll(reader.OpenArchive("root.pxar.didx")));
         Assert.Equal(image, await ReadAll(reader.OpenArchive("drive-scsi0.img.fidx")));
@@ -102,12 +100,12 @@ public class EncryptedBackupTests : IDisposable
         Assert.Equal(_key.Fingerprint, recovered.Fingerprint);
 
         // ... and without it (or with another key) nothing decrypts.
-        var blind = SnapshotReader.Open(_store, snap, chunks, new KeyRing([_other]));
+        var blind = SnapshotReader.Open(_temp.Store, snap, chunks, new KeyRing([_other]));
         Assert.Null(blind.Key);
         var e = Assert.Throws<EncryptedDataException>(() => blind.OpenArchive("root.pxar.didx"));
         Assert.Contains("5c:a4:87:6e:e3:3c:a2:50", e.Message);
         Assert.Throws<EncryptedDataException>(() => blind.ReadBlob("qemu-server.conf.blob"));
-        Assert.Throws<EncryptedDataException>(() => SnapshotReader.Open(_store, snap, chunks).OpenIndex("drive-scsi0.img.fidx"));
+        Assert.Throws<EncryptedDataException>(() => SnapshotReader.Open(_temp.Store, snap, chunks).OpenIndex("drive-scsi0.img.fidx"));
     }
 
     [Fact]
@@ -115,7 +113,7 @@ public class EncryptedBackupTests : IDisposable
     {
         var stream = Pseudo(500_000, 3);
         var snap = await WriteAsync("host/s", 1_750_000_000, new BackupOptions { Key = _other, CryptMode = CryptMode.SignOnly }, stream, Pseudo(100_000, 4));
-        var json = DataBlob.Decode(File.ReadAllBytes(Path.Combine(_store.FullPath(snap.RelativePath), "index.json.blob")));
+        var json = DataBlob.Decode(File.ReadAllBytes(Path.Combine(_temp.Store.FullPath(snap.RelativePath), "index.json.blob")));
         var manifest = BackupManifest.Parse(json);
         Assert.All(manifest.Files, f => Assert.Equal(CryptMode.SignOnly, f.CryptMode));
         ManifestSignature.Check(manifest, json, _other);
@@ -126,16 +124,16 @@ public class EncryptedBackupTests : IDisposable
             Assert.False(EncryptedBlob.IsEncrypted(raw));
             Assert.Equal(Path.GetFileName(c), Digest.Compute(DataBlob.Decode(raw)).ToHex()); // plain names
         }
-        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
-        Assert.Equal(stream, await ReadAll(SnapshotReader.Open(_store, snap, chunks, new KeyRing([_other])).OpenArchive("root.pxar.didx")));
-        Assert.Equal(stream, await ReadAll(SnapshotReader.Open(_store, snap, chunks).OpenArchive("root.pxar.didx")));
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks));
+        Assert.Equal(stream, await ReadAll(SnapshotReader.Open(_temp.Store, snap, chunks, new KeyRing([_other])).OpenArchive("root.pxar.didx")));
+        Assert.Equal(stream, await ReadAll(SnapshotReader.Open(_temp.Store, snap, chunks).OpenArchive("root.pxar.didx")));
     }
 
     [Fact]
     public async Task CryptoOptionRulesAreChecked()
     {
-        await Assert.ThrowsAsync<BackupFsException>(() => BackupStarter.BeginAsync(_store, BackupGroup.Parse("host/x"), new BackupOptions { CryptMode = CryptMode.SignOnly }));
-        await Assert.ThrowsAsync<BackupFsException>(() => BackupStarter.BeginAsync(_store, BackupGroup.Parse("host/x"), new BackupOptions { Key = _key, CryptMode = CryptMode.None }));
+        await Assert.ThrowsAsync<BackupFsException>(() => BackupStarter.BeginAsync(_temp.Store, BackupGroup.Parse("host/x"), new BackupOptions { CryptMode = CryptMode.SignOnly }));
+        await Assert.ThrowsAsync<BackupFsException>(() => BackupStarter.BeginAsync(_temp.Store, BackupGroup.Parse("host/x"), new BackupOptions { Key = _key, CryptMode = CryptMode.None }));
     }
 
     [Fact]
@@ -158,26 +156,26 @@ public class EncryptedBackupTests : IDisposable
     {
         var stream = Pseudo(300_000, 7);
         var snap = await WriteAsync("host/t", 1_750_000_000, new BackupOptions { Key = _key }, stream, Pseudo(10_000, 8));
-        var index = DynamicIndex.Parse(File.ReadAllBytes(Path.Combine(_store.FullPath(snap.RelativePath), "root.pxar.didx")));
+        var index = DynamicIndex.Parse(File.ReadAllBytes(Path.Combine(_temp.Store.FullPath(snap.RelativePath), "root.pxar.didx")));
         var victim = index.DigestAt(0);
         var path = Path.Combine(ChunkDir, victim.Prefix, victim.ToHex());
         var raw = File.ReadAllBytes(path);
         raw[30] ^= 1; // a tag bit: the CRC (ciphertext only) stays valid
         File.WriteAllBytes(path, raw);
 
-        using (var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks)))
+        using (var chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks)))
         {
-            var reader = SnapshotReader.Open(_store, snap, chunks, new KeyRing([_key]));
+            var reader = SnapshotReader.Open(_temp.Store, snap, chunks, new KeyRing([_key]));
             var e = await Assert.ThrowsAsync<CryptoException>(() => ReadAll(reader.OpenArchive("root.pxar.didx")));
             Assert.Contains("authentication failed", e.Message);
         }
 
         // Without the key verify can only check the CRC: still ok, and it says so.
-        var blind = await new Verifier(_store, new VerifyOptions { RecordState = false }).VerifySnapshotAsync(snap);
+        var blind = await new Verifier(_temp.Store, new VerifyOptions { RecordState = false }).VerifySnapshotAsync(snap);
         Assert.Equal(VerifyOutcome.Ok, blind.Snapshots[0].Outcome);
         Assert.Contains(blind.Snapshots[0].Notes, n => n.Contains("CRC") && n.Contains("no GCM tag"));
         // With the key the tag fails: the chunk is corrupt and moved aside.
-        var keyed = await new Verifier(_store, new VerifyOptions { RecordState = false, Keys = new KeyRing([_key]) }).VerifySnapshotAsync(snap);
+        var keyed = await new Verifier(_temp.Store, new VerifyOptions { RecordState = false, Keys = new KeyRing([_key]) }).VerifySnapshotAsync(snap);
         Assert.Equal(VerifyOutcome.Failed, keyed.Snapshots[0].Outcome);
         Assert.Equal(1, keyed.Snapshots[0].CorruptChunks);
         Assert.Single(keyed.RenamedChunks);
@@ -187,7 +185,7 @@ public class EncryptedBackupTests : IDisposable
     public async Task VerifyWithAWrongKeyRenamesNothing()
     {
         var snap = await WriteAsync("host/w", 1_750_000_000, new BackupOptions { Key = _key }, Pseudo(300_000, 9), Pseudo(10_000, 10));
-        var report = await new Verifier(_store, new VerifyOptions { RecordState = false, Keys = new KeyRing([_other]) }).VerifySnapshotAsync(snap);
+        var report = await new Verifier(_temp.Store, new VerifyOptions { RecordState = false, Keys = new KeyRing([_other]) }).VerifySnapshotAsync(snap);
         Assert.Equal(VerifyOutcome.Ok, report.Snapshots[0].Outcome);
         Assert.Empty(report.RenamedChunks);
         Assert.Contains(report.Snapshots[0].Notes, n => n.Contains("not given"));
@@ -199,17 +197,17 @@ public class EncryptedBackupTests : IDisposable
         var first = await WriteAsync("host/g", 1_750_000_000, new BackupOptions { Key = _key }, Pseudo(400_000, 11), Pseudo(10_000, 12));
         var second = await WriteAsync("host/g", 1_750_000_100, new BackupOptions { Key = _key }, Pseudo(400_000, 13), Pseudo(10_000, 14));
         var before = Directory.EnumerateFiles(ChunkDir, "*", SearchOption.AllDirectories).Count();
-        await new GarbageCollector(_store, new GcOptions { AtimeCutoff = TimeSpan.Zero }).RunAsync();
+        await new GarbageCollector(_temp.Store, new GcOptions { AtimeCutoff = TimeSpan.Zero }).RunAsync();
         Assert.Equal(before, Directory.EnumerateFiles(ChunkDir, "*", SearchOption.AllDirectories).Count());
 
-        await SnapshotRemover.RemoveAsync(_store, first, CancellationToken.None);
+        await SnapshotRemover.RemoveAsync(_temp.Store, first, CancellationToken.None);
         // The first GC marked every chunk (atime = now, whole seconds); age them so the next GC's
         // cutoff (its own start) separates the marked from the unmarked within the same second.
         foreach (var chunk in Directory.EnumerateFiles(ChunkDir, "*", SearchOption.AllDirectories))
             File.SetLastAccessTimeUtc(chunk, DateTime.UtcNow.AddHours(-1));
-        await new GarbageCollector(_store, new GcOptions { AtimeCutoff = TimeSpan.Zero }).RunAsync();
+        await new GarbageCollector(_temp.Store, new GcOptions { AtimeCutoff = TimeSpan.Zero }).RunAsync();
         Assert.True(Directory.EnumerateFiles(ChunkDir, "*", SearchOption.AllDirectories).Count() < before);
-        var report = await new Verifier(_store, new VerifyOptions { RecordState = false, Keys = new KeyRing([_key]) }).VerifySnapshotAsync(second);
+        var report = await new Verifier(_temp.Store, new VerifyOptions { RecordState = false, Keys = new KeyRing([_key]) }).VerifySnapshotAsync(second);
         Assert.Equal(VerifyOutcome.Ok, report.Snapshots[0].Outcome);
     }
 
@@ -219,7 +217,7 @@ public class EncryptedBackupTests : IDisposable
     [InlineData("plain-then-encrypted", false)]
     public async Task SplitCommitsReusePayloadOnlyWithTheSameModeAndKey(string scenario, bool reuse)
     {
-        var tree = _tmp.Sub("tree");
+        var tree = _temp.Dir.Sub("tree");
         Directory.CreateDirectory(tree);
         for (int i = 0; i < 5; i++) File.WriteAllBytes(Path.Combine(tree, $"f{i}.bin"), Pseudo(200_000, 20 + i));
         var group = BackupGroup.Parse("host/split");
@@ -229,18 +227,18 @@ public class EncryptedBackupTests : IDisposable
             "other-key" => new BackupOptions { Key = _other },
             _ => new BackupOptions(),
         };
-        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
-        await SplitSnapshotCommit.CommitAsync(_store, group, new LocalTreeSource(tree), chunks, firstOptions with { BackupTime = 1_750_000_000 });
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks));
+        await SplitSnapshotCommit.CommitAsync(_temp.Store, group, new LocalTreeSource(tree), chunks, firstOptions with { BackupTime = 1_750_000_000 });
         File.WriteAllBytes(Path.Combine(tree, "new.bin"), Pseudo(1000, 99));
-        var second = await SplitSnapshotCommit.CommitAsync(_store, group, new LocalTreeSource(tree), chunks, new BackupOptions { Key = _key, BackupTime = 1_750_000_100 });
+        var second = await SplitSnapshotCommit.CommitAsync(_temp.Store, group, new LocalTreeSource(tree), chunks, new BackupOptions { Key = _key, BackupTime = 1_750_000_100 });
         Assert.Equal(reuse, second.Split.ReusedFiles > 0);
 
-        var reader = SnapshotReader.Open(_store, second.Snapshot, chunks, new KeyRing([_key]), new ChunkSourceSet(_store.Chunks, chunks, 16 << 20));
+        var reader = SnapshotReader.Open(_temp.Store, second.Snapshot, chunks, new KeyRing([_key]), new ChunkSourceSet(_temp.Store.Chunks, chunks, 16 << 20));
         var accessor = await PxarArchiveOpener.OpenAsync(reader, chunks, "root.pxar");
-        PxarListing.AssertEqual(PxarListing.FromMktree(_tmp, tree), await PxarListing.FromArchiveAsync(accessor));
+        PxarListing.AssertEqual(PxarListing.FromDirectory(tree), await PxarListing.FromArchiveAsync(accessor));
         // Every chunk the new snapshot names is encrypted under its key (the independent reader checks the keyed digests).
         var independent = new IndependentDecryptor(CryptoVectorTests.K1);
-        independent.ReadArchive(Path.Combine(_store.FullPath(second.Snapshot.RelativePath), "root.ppxar.didx"), ChunkDir);
+        independent.ReadArchive(Path.Combine(_temp.Store.FullPath(second.Snapshot.RelativePath), "root.ppxar.didx"), ChunkDir);
     }
 
     [Fact]

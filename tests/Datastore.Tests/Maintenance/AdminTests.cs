@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Tests.TestSupport;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Maintenance;
@@ -7,13 +8,13 @@ using static BackupFs.Datastore.Tests.Maintenance.MaintenanceTestData;
 namespace BackupFs.Datastore.Tests.Maintenance;
 
 /// <summary>Protection, owners and namespaces, with the object-store mirror recorded.</summary>
-public class AdminTests : IClassFixture<SharedStoreFixture>
+public class AdminTests : IClassFixture<TempStore>
 {
     private readonly DataStore _store;
     private readonly RecordingMirror _mirror = new();
     private readonly DataStore _mirrored;
 
-    public AdminTests(SharedStoreFixture fixture)
+    public AdminTests(TempStore fixture)
     {
         _store = fixture.Store;
         _mirrored = new DataStore(_store.Root, new LocalChunkStore(_store.Root), _mirror);

@@ -9,12 +9,12 @@ using static BackupFs.Datastore.Tests.Maintenance.MaintenanceTestData;
 
 namespace BackupFs.Datastore.Tests.Maintenance;
 
-public class GarbageCollectorTests : IClassFixture<SharedStoreFixture>
+public class GarbageCollectorTests : IClassFixture<TempStore>
 {
     private static readonly GcOptions CutoffZero = new() { AtimeCutoff = TimeSpan.Zero };
     private readonly DataStore _store;
 
-    public GarbageCollectorTests(SharedStoreFixture fixture) => _store = fixture.Store;
+    public GarbageCollectorTests(TempStore fixture) => _store = fixture.Store;
 
     private Digest InsertLooseChunk(int seed)
     {

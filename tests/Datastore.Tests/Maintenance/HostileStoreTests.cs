@@ -15,7 +15,7 @@ namespace BackupFs.Datastore.Tests.Maintenance;
 /// .chunks prefix directory, chunk file) pointing at a directory outside it: no maintenance operation
 /// may change anything outside, and each refuses with a clear error where it cannot go on.
 /// </summary>
-public sealed class HostileStoreTests : IClassFixture<SharedStoreFixture>, IDisposable
+public sealed class HostileStoreTests : IClassFixture<TempStore>, IDisposable
 {
     private const string Time = "2020-01-01T00:00:00Z";
     private readonly DataStore _store;
@@ -23,7 +23,7 @@ public sealed class HostileStoreTests : IClassFixture<SharedStoreFixture>, IDisp
     private readonly string _outside;
     private readonly string _before;
 
-    public HostileStoreTests(SharedStoreFixture fixture)
+    public HostileStoreTests(TempStore fixture)
     {
         _store = fixture.Store;
         _outside = _tmp.Sub("outside");

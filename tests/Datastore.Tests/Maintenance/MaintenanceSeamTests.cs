@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Tests.TestSupport;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Locking;
@@ -8,11 +9,11 @@ using static BackupFs.Datastore.Tests.Maintenance.MaintenanceTestData;
 namespace BackupFs.Datastore.Tests.Maintenance;
 
 /// <summary>How GC and verify drive their backend seams (what an S3 backend gets called with).</summary>
-public class MaintenanceSeamTests : IClassFixture<SharedStoreFixture>
+public class MaintenanceSeamTests : IClassFixture<TempStore>
 {
     private readonly DataStore _store;
 
-    public MaintenanceSeamTests(SharedStoreFixture fixture) => _store = fixture.Store;
+    public MaintenanceSeamTests(TempStore fixture) => _store = fixture.Store;
 
     private sealed class FakeGcBackend : IGcBackend
     {

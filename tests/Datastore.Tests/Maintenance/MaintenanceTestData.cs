@@ -6,15 +6,6 @@ using BackupFs.Datastore.Writing;
 
 namespace BackupFs.Datastore.Tests.Maintenance;
 
-/// <summary>A local datastore shared by the tests of one class (creating one makes 65536 directories).</summary>
-public sealed class SharedStoreFixture : IDisposable
-{
-    private readonly TempDir _tmp = new("backupfs-maint-");
-    public DataStore Store { get; }
-    public SharedStoreFixture() => Store = DataStore.CreateLocal(_tmp.Sub("ds"));
-    public void Dispose() => _tmp.Dispose();
-}
-
 /// <summary>Snapshots, chunks and times for maintenance tests.</summary>
 internal static class MaintenanceTestData
 {

@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Tests.TestSupport;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Maintenance;
@@ -7,11 +8,11 @@ using static BackupFs.Datastore.Tests.Maintenance.MaintenanceTestData;
 
 namespace BackupFs.Datastore.Tests.Maintenance;
 
-public class PrunerTests : IClassFixture<SharedStoreFixture>
+public class PrunerTests : IClassFixture<TempStore>
 {
     private readonly DataStore _store;
 
-    public PrunerTests(SharedStoreFixture fixture) => _store = fixture.Store;
+    public PrunerTests(TempStore fixture) => _store = fixture.Store;
 
     private async Task<List<SnapshotRef>> FiveSnapshots(BackupGroup group)
     {

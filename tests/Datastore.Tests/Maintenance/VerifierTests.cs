@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Tests.TestSupport;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using BackupFs.Datastore.Formats;
@@ -9,7 +10,7 @@ using static BackupFs.Datastore.Tests.Maintenance.MaintenanceTestData;
 
 namespace BackupFs.Datastore.Tests.Maintenance;
 
-public class VerifierTests : IClassFixture<SharedStoreFixture>
+public class VerifierTests : IClassFixture<TempStore>
 {
     // PBS's PROXMOX_UPID_REGEX (proxmox-schema upid.rs).
     private static readonly Regex UpidRegex = new(
@@ -17,7 +18,7 @@ public class VerifierTests : IClassFixture<SharedStoreFixture>
 
     private readonly DataStore _store;
 
-    public VerifierTests(SharedStoreFixture fixture) => _store = fixture.Store;
+    public VerifierTests(TempStore fixture) => _store = fixture.Store;
 
     private BackupManifest Manifest(SnapshotRef snap) =>
         BackupManifest.FromBlob(File.ReadAllBytes(Path.Combine(_store.FullPath(snap.RelativePath), DataStore.ManifestName)));

@@ -68,7 +68,7 @@ public class SafeDirectoryTests
         using var tmp = new TempDir();
         var root = tmp.Sub("root");
         var path = Path.Combine(root, "top");
-        for (int i = 0; i < SafeDirectory.MaxDeleteDepth + 2; i++) path = Path.Combine(path, "d");
+        for (int i = 0; i < DirectoryHandle.MaxDeleteDepth + 2; i++) path = Path.Combine(path, "d");
         Directory.CreateDirectory(path);
 
         var e = Assert.Throws<UnsafePathException>(() => SafeDelete.Tree(root, "top"));
@@ -83,7 +83,7 @@ public class SafeDirectoryTests
         Directory.CreateDirectory(root);
         File.WriteAllText(Path.Combine(root, "a"), "a");
         File.WriteAllText(Path.Combine(root, "b"), "b");
-        using var dir = SafeDirectory.OpenTrusted(root);
+        using var dir = DirectoryHandle.OpenTrusted(root);
 
         Assert.False(dir.Rename("a", "b", replace: false));
         Assert.Equal("b", File.ReadAllText(Path.Combine(root, "b")));
@@ -104,9 +104,9 @@ public class SafeDirectoryTests
         Directory.CreateDirectory(root);
         File.CreateSymbolicLink(Path.Combine(root, "host"), outside);
 
-        Assert.Throws<UnsafePathException>(() => SafeDirectory.CreateBelow(root, "host/y", 0x1ED));
+        Assert.Throws<UnsafePathException>(() => DirectoryHandle.CreateBelow(root, "host/y", 0x1ED));
         Assert.Empty(Directory.EnumerateFileSystemEntries(outside));
-        using (var made = SafeDirectory.CreateBelow(root, "vm/100", 0x1ED)) Assert.True(made.StatSelf().IsDirectory);
+        using (var made = DirectoryHandle.CreateBelow(root, "vm/100", 0x1ED)) Assert.True(made.StatSelf().IsDirectory);
     }
 
     [Fact]

@@ -81,7 +81,7 @@ public class PxarDepthTests(ITestOutputHelper output) : IDisposable
         });
         Assert.Equal("deep", again);
         using var deepest = DeepTrees.OpenChain(target, Depth, "d");
-        using var f = deepest.OpenFile("f"u8, Posix.O_RDONLY, 0, FileAccess.Read);
+        using var f = deepest.OpenFile("f"u8, OpenFlags.ReadOnly, 0, FileAccess.Read);
         Assert.Equal("deep", new StreamReader(f).ReadToEnd());
         Assert.Equal(1_700_000_001, deepest.Stat("f"u8).MtimeSeconds);
     }

@@ -1,13 +1,13 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Diagnostics;
+using BackupFs.Datastore.Platform;
 using BackupFs.Datastore.Pxar;
 using BackupFs.Datastore.Tests.TestSupport;
 
 namespace BackupFs.Datastore.Tests.Pxar;
 
-/// <summary>Builds the same per-path listing as vectors/mktree.py --list, from an archive or a JSON file.</summary>
+/// <summary>Builds the same per-path listing as vectors/mktree.py --list, from an archive, a directory or a JSON file.</summary>
 internal static class PxarListing
 {
     public static SortedDictionary<string, string> FromJson(string path)
@@ -28,16 +28,38 @@ internal static class PxarListing
         return result;
     }
 
-    /// <summary>Runs mktree.py --list on a local directory.</summary>
-    public static SortedDictionary<string, string> FromMktree(TempDir tmp, string dir)
+    /// <summary>Lists a local directory as mktree.py --list does (lstat, SHA-256 of files, link targets, xattrs).</summary>
+    public static SortedDictionary<string, string> FromDirectory(string dir)
     {
-        var psi = new ProcessStartInfo("python3") { ArgumentList = { Path.Combine(TestPaths.Vectors, "mktree.py"), "--list", dir }, RedirectStandardOutput = true };
-        using var p = Process.Start(psi)!;
-        var json = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(60_000));
-        var file = tmp.Sub("listing-" + Guid.NewGuid().ToString("N") + ".json");
-        File.WriteAllText(file, json);
-        return FromJson(file);
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([""]);
+        while (pending.Count > 0)
+        {
+            var rel = pending.Pop();
+            var full = rel.Length == 0 ? dir : Path.Combine(dir, rel);
+            var path = Posix.PathBytes(full);
+            var st = Posix.LStat(path);
+            char type = FileTypeBits.Of(st.Mode) switch
+            {
+                FileTypeBits.Directory => 'd', FileTypeBits.Regular => '-', FileTypeBits.Symlink => 'l', FileTypeBits.Fifo => 'p',
+                FileTypeBits.Socket => 's', FileTypeBits.BlockDevice => 'b', FileTypeBits.CharDevice => 'c', _ => '?',
+            };
+            var sb = new StringBuilder($"type={type} mode=0o{Convert.ToString(st.Mode & FileTypeBits.PermissionMask, 8)} uid={st.Uid} gid={st.Gid} mtime={st.MtimeSeconds * 1_000_000_000L + st.MtimeNanoseconds}");
+            if (st.IsRegular)
+            {
+                using var f = Posix.Open(path, OpenFlags.ReadOnly | OpenFlags.NoFollow, 0, FileAccess.Read);
+                sb.Append($" size={st.Size} sha256={Convert.ToHexStringLower(SHA256.HashData(f))} nlink={st.Nlink}");
+            }
+            if (st.IsSymlink) sb.Append($" target={Encoding.UTF8.GetString(Posix.ReadLink(path))}");
+            else
+                foreach (var name in Posix.ListXattrs(path).Select(n => Encoding.UTF8.GetString(n)).Order(StringComparer.Ordinal))
+                    sb.Append($" xattr:{name}={Encoding.UTF8.GetString(Posix.GetXattr(path, Encoding.UTF8.GetBytes(name)) ?? [])}");
+            result[rel.Length == 0 ? "." : rel] = sb.ToString();
+            if (st.IsDirectory)
+                foreach (var child in Posix.ReadDirectory(path))
+                    pending.Push(rel.Length == 0 ? Encoding.UTF8.GetString(child) : rel + "/" + Encoding.UTF8.GetString(child));
+        }
+        return result;
     }
 
     public static async Task<SortedDictionary<string, string>> FromArchiveAsync(PxarAccessor accessor, bool withContent = true)

@@ -9,11 +9,9 @@ namespace BackupFs.Datastore.Tests.Writing;
 
 public class SnapshotWriterTests : IDisposable
 {
-    private readonly TempDir _tmp = new();
-    private readonly DataStore _store;
+    private readonly TempStore _temp = new();
 
-    public SnapshotWriterTests() => _store = DataStore.CreateLocal(_tmp.Sub("ds"));
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => _temp.Dispose();
 
     private static byte[] Pseudo(int size, int seed)
     {
@@ -29,7 +27,7 @@ public class SnapshotWriterTests : IDisposable
         var stream = Pseudo(9 * 1024 * 1024 + 123, 1);
         var image = Pseudo(4 * 1024 * 1024 * 2 + 5, 2);
         SnapshotRef snap;
-        await using (var writer = await BackupStarter.BeginAsync(_store, group, new BackupOptions { BackupTime = 1752502802 }))
+        await using (var writer = await BackupStarter.BeginAsync(_temp.Store, group, new BackupOptions { BackupTime = 1752502802 }))
         {
             snap = writer.Snapshot;
             var d = writer.CreateDynamicArchive("root.pxar.didx", 64 * 1024);
@@ -39,15 +37,15 @@ public class SnapshotWriterTests : IDisposable
             f.Write(image);
             await writer.CloseArchiveAsync(f);
             await writer.AddBlobAsync("qemu-server.conf.blob", "memory: 2048\n"u8.ToArray());
-            Assert.False(_store.GetSnapshotInfo(snap).Finished);
+            Assert.False(_temp.Store.GetSnapshotInfo(snap).Finished);
             await writer.FinishAsync();
         }
         Assert.Equal("2025-07-14T14:20:02Z", snap.TimeName);
-        Assert.Equal("root@pam", _store.GetOwner(group));
-        Assert.True(_store.GetSnapshotInfo(snap).Finished);
+        Assert.Equal("root@pam", _temp.Store.GetOwner(group));
+        Assert.True(_temp.Store.GetSnapshotInfo(snap).Finished);
 
-        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
-        var reader = SnapshotReader.Open(_store, snap, chunks);
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks));
+        var reader = SnapshotReader.Open(_temp.Store, snap, chunks);
         Assert.Equal(new[] { "root.pxar.didx", "drive-scsi0.img.fidx", "qemu-server.conf.blob" }, reader.FileNames);
         Assert.Equal(stream, await ReadAll(reader.OpenArchive("root.pxar.didx")));
         Assert.Equal(image, await ReadAll(reader.OpenArchive("drive-scsi0.img.fidx")));
@@ -70,20 +68,20 @@ public class SnapshotWriterTests : IDisposable
     {
         var group = BackupGroup.Parse("host/dedup");
         var data = Pseudo(6 * 1024 * 1024, 3);
-        await using (var w = await BackupStarter.BeginAsync(_store, group, new BackupOptions { BackupTime = 1000 }))
+        await using (var w = await BackupStarter.BeginAsync(_temp.Store, group, new BackupOptions { BackupTime = 1000 }))
         {
             var d = w.CreateDynamicArchive("data.pxar.didx", 64 * 1024); d.Write(data); await w.CloseArchiveAsync(d);
             await w.FinishAsync();
             Assert.True(w.Stats.InsertedChunks > 10);
         }
-        await using (var w = await BackupStarter.BeginAsync(_store, group, new BackupOptions { BackupTime = 2000 }))
+        await using (var w = await BackupStarter.BeginAsync(_temp.Store, group, new BackupOptions { BackupTime = 2000 }))
         {
             var d = w.CreateDynamicArchive("data.pxar.didx", 64 * 1024); d.Write(data); await w.CloseArchiveAsync(d);
             await w.FinishAsync();
             Assert.Equal(0, w.Stats.InsertedChunks);
             Assert.Equal(w.Stats.Chunks, w.Stats.DuplicateChunks);
         }
-        Assert.Equal(2, _store.ListFinishedSnapshots(group).Count);
+        Assert.Equal(2, _temp.Store.ListFinishedSnapshots(group).Count);
     }
 
     [Fact]
@@ -91,35 +89,35 @@ public class SnapshotWriterTests : IDisposable
     {
         var group = BackupGroup.Parse("vm/100");
         SnapshotRef snap;
-        await using (var w = await BackupStarter.BeginAsync(_store, group))
+        await using (var w = await BackupStarter.BeginAsync(_temp.Store, group))
         {
             snap = w.Snapshot;
             var d = w.CreateDynamicArchive("root.pxar.didx"); d.Write(Pseudo(1000, 4)); await w.CloseArchiveAsync(d);
             // no FinishAsync: as if the client gave up
         }
-        Assert.False(_store.SnapshotExists(snap));
-        Assert.Empty(_store.ListFinishedSnapshots(group));
+        Assert.False(_temp.Store.SnapshotExists(snap));
+        Assert.Empty(_temp.Store.ListFinishedSnapshots(group));
     }
 
     [Fact]
     public async Task CrashedBackupIsNotListedAsFinished()
     {
         var group = BackupGroup.Parse("ct/101");
-        var w = await BackupStarter.BeginAsync(_store, group, new BackupOptions { BackupTime = 5000 });
+        var w = await BackupStarter.BeginAsync(_temp.Store, group, new BackupOptions { BackupTime = 5000 });
         var d = w.CreateDynamicArchive("root.pxar.didx"); d.Write(Pseudo(100, 5)); await w.CloseArchiveAsync(d);
         // a crash: the writer is never finished or disposed; the directory has no manifest
-        var info = _store.ListSnapshots(group).Single();
+        var info = _temp.Store.ListSnapshots(group).Single();
         Assert.False(info.Finished);
-        Assert.Empty(_store.ListFinishedSnapshots(group));
-        Assert.Throws<BackupFsException>(() => SnapshotReader.Open(_store, info.Snapshot, new DecodingChunkSource(_store.Chunks)));
+        Assert.Empty(_temp.Store.ListFinishedSnapshots(group));
+        Assert.Throws<BackupFsException>(() => SnapshotReader.Open(_temp.Store, info.Snapshot, new DecodingChunkSource(_temp.Store.Chunks)));
     }
 
     [Fact]
     public async Task ConcurrentBackupOfOneGroupIsRefused()
     {
         var group = BackupGroup.Parse("host/busy");
-        await using var first = await BackupStarter.BeginAsync(_store, group);
-        var e = await Assert.ThrowsAnyAsync<BackupFsException>(() => BackupStarter.BeginAsync(_store, group));
+        await using var first = await BackupStarter.BeginAsync(_temp.Store, group);
+        var e = await Assert.ThrowsAnyAsync<BackupFsException>(() => BackupStarter.BeginAsync(_temp.Store, group));
         Assert.Contains("locked", e.Message);
     }
 
@@ -129,16 +127,16 @@ public class SnapshotWriterTests : IDisposable
         var group = BackupGroup.Parse("host/corrupt");
         var data = Pseudo(4 * 64 * 1024, 6);
         SnapshotRef snap;
-        await using (var w = await BackupStarter.BeginAsync(_store, group))
+        await using (var w = await BackupStarter.BeginAsync(_temp.Store, group))
         {
             snap = w.Snapshot;
             var f = w.CreateFixedArchive("disk.img.fidx", 64 * 1024); f.Write(data); await w.CloseArchiveAsync(f);
             await w.FinishAsync();
         }
-        var reader = SnapshotReader.Open(_store, snap, new DecodingChunkSource(_store.Chunks));
+        var reader = SnapshotReader.Open(_temp.Store, snap, new DecodingChunkSource(_temp.Store.Chunks));
         var archive = reader.OpenArchive("disk.img.fidx");
         var digest = archive.Index.DigestAt(2);
-        var path = ((LocalChunkStore)_store.Chunks).ChunkPath(digest);
+        var path = ((LocalChunkStore)_temp.Store.Chunks).ChunkPath(digest);
         var raw = File.ReadAllBytes(path);
         raw[^1] ^= 0xff;
         File.WriteAllBytes(path, raw);
@@ -155,17 +153,17 @@ public class SnapshotWriterTests : IDisposable
     {
         var group = BackupGroup.Parse("host/tamper");
         SnapshotRef snap;
-        await using (var w = await BackupStarter.BeginAsync(_store, group))
+        await using (var w = await BackupStarter.BeginAsync(_temp.Store, group))
         {
             snap = w.Snapshot;
             var d = w.CreateDynamicArchive("root.pxar.didx"); d.Write(Pseudo(5000, 7)); await w.CloseArchiveAsync(d);
             await w.FinishAsync();
         }
-        var path = Path.Combine(_store.FullPath(snap.RelativePath), "root.pxar.didx");
+        var path = Path.Combine(_temp.Store.FullPath(snap.RelativePath), "root.pxar.didx");
         var bytes = File.ReadAllBytes(path);
         bytes[4096 + 10] ^= 1; // a digest byte: the index checksum no longer matches
         File.WriteAllBytes(path, bytes);
-        var reader = SnapshotReader.Open(_store, snap, new DecodingChunkSource(_store.Chunks));
+        var reader = SnapshotReader.Open(_temp.Store, snap, new DecodingChunkSource(_temp.Store.Chunks));
         Assert.Throws<FormatCorruptException>(() => reader.OpenIndex("root.pxar.didx"));
     }
 

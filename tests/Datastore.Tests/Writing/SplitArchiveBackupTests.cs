@@ -12,18 +12,16 @@ namespace BackupFs.Datastore.Tests.Writing;
 
 public class SplitArchiveBackupTests : IDisposable
 {
-    private readonly TempDir _tmp = new();
-    private readonly DataStore _store;
+    private readonly TempStore _temp = new();
     private readonly BackupGroup _group = BackupGroup.Parse("host/split");
     private int _reads;
 
-    public SplitArchiveBackupTests() => _store = DataStore.CreateLocal(_tmp.Sub("ds"));
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => _temp.Dispose();
 
     private Stream CountingOpen(byte[] path)
     {
         Interlocked.Increment(ref _reads);
-        return Posix.Open(path, Posix.O_RDONLY | Posix.O_NOFOLLOW, 0, FileAccess.Read);
+        return Posix.Open(path, OpenFlags.ReadOnly | OpenFlags.NoFollow, 0, FileAccess.Read);
     }
 
     private async Task<(SnapshotRef Snap, SplitBackupStats Split, long Inserted)> BackupAsync(string tree, long time, SnapshotRef? previous)
@@ -32,13 +30,13 @@ public class SplitArchiveBackupTests : IDisposable
         PreviousSplitArchive? prev = null;
         if (previous is { } p)
         {
-            chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
-            var reader = SnapshotReader.Open(_store, p, chunks);
+            chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks));
+            var reader = SnapshotReader.Open(_temp.Store, p, chunks);
             var accessor = await PxarArchiveOpener.OpenAsync(reader, chunks, "root.pxar");
             prev = new PreviousSplitArchive(accessor, (DynamicIndex)reader.OpenIndex("root.ppxar.didx"));
         }
         _reads = 0;
-        await using var writer = await BackupStarter.BeginAsync(_store, _group, new BackupOptions { BackupTime = time });
+        await using var writer = await BackupStarter.BeginAsync(_temp.Store, _group, new BackupOptions { BackupTime = time });
         var stats = await SplitArchiveBackup.WriteAsync(writer, "root", tree, prev, CountingOpen);
         await writer.FinishAsync();
         chunks?.Dispose();
@@ -47,17 +45,17 @@ public class SplitArchiveBackupTests : IDisposable
 
     private async Task AssertDecodesTo(SnapshotRef snap, string tree)
     {
-        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
-        var reader = SnapshotReader.Open(_store, snap, chunks);
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks));
+        var reader = SnapshotReader.Open(_temp.Store, snap, chunks);
         Assert.Equal(new[] { "root.mpxar.didx", "root.ppxar.didx" }, reader.FileNames);
         var accessor = await PxarArchiveOpener.OpenAsync(reader, chunks, "root.pxar");
         Assert.Equal(2, accessor.FormatVersion);
-        PxarListing.AssertEqual(PxarListing.FromMktree(_tmp, tree), await PxarListing.FromArchiveAsync(accessor));
+        PxarListing.AssertEqual(PxarListing.FromDirectory(tree), await PxarListing.FromArchiveAsync(accessor));
     }
 
     private (DynamicIndex Payload, DynamicIndex Meta) Indexes(SnapshotRef snap)
     {
-        var dir = _store.FullPath(snap.RelativePath);
+        var dir = _temp.Store.FullPath(snap.RelativePath);
         return (DynamicIndex.Load(Path.Combine(dir, "root.ppxar.didx")), DynamicIndex.Load(Path.Combine(dir, "root.mpxar.didx")));
     }
 
@@ -77,7 +75,7 @@ public class SplitArchiveBackupTests : IDisposable
     [Fact]
     public async Task UnchangedRerunReusesEveryPayloadChunkWithoutReadingFiles()
     {
-        var tree = PxarEncoderTests.MakeVectorTree(_tmp);
+        var tree = PxarEncoderTests.MakeVectorTree(_temp.Dir);
         AddManyFiles(tree, 40);
         var first = await BackupAsync(tree, 1752502800, null);
         Assert.True(first.Inserted > 0);
@@ -101,7 +99,7 @@ public class SplitArchiveBackupTests : IDisposable
     [Fact]
     public async Task ChangedFilesAreTheOnlyOnesReadAndDecodeCorrectly()
     {
-        var tree = PxarEncoderTests.MakeVectorTree(_tmp);
+        var tree = PxarEncoderTests.MakeVectorTree(_temp.Dir);
         AddManyFiles(tree, 100);
         var first = await BackupAsync(tree, 1752502800, null);
         var changed = Path.Combine(tree, "many", "f0050");
@@ -129,23 +127,21 @@ public class SplitArchiveBackupTests : IDisposable
         await AssertDecodesTo(third.Snap, tree);
 
         // What restore does (the extractor over the split pair) gives back the source tree.
-        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
-        var reader = SnapshotReader.Open(_store, third.Snap, chunks);
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks));
+        var reader = SnapshotReader.Open(_temp.Store, third.Snap, chunks);
         var accessor = await PxarArchiveOpener.OpenAsync(reader, chunks, "root.mpxar.didx");
-        var restored = _tmp.Sub("restored");
+        var restored = _temp.Dir.Sub("restored");
         await new PxarExtractor(accessor, new PxarExtractOptions()).ExtractAsync(restored, "", default);
-        PxarListing.AssertEqual(PxarListing.FromMktree(_tmp, tree), PxarListing.FromMktree(_tmp, restored));
+        PxarListing.AssertEqual(PxarListing.FromDirectory(tree), PxarListing.FromDirectory(restored));
     }
 }
 
 public class SplitSnapshotCommitTests : IDisposable
 {
-    private readonly TempDir _tmp = new();
-    private readonly DataStore _store;
+    private readonly TempStore _temp = new();
     private readonly BackupGroup _group = BackupGroup.Parse("host/commit");
 
-    public SplitSnapshotCommitTests() => _store = DataStore.CreateLocal(_tmp.Sub("ds"));
-    public void Dispose() => _tmp.Dispose();
+    public void Dispose() => _temp.Dispose();
 
     private sealed class FailingBackend(IChunkBackend inner) : IChunkBackend
     {
@@ -158,19 +154,19 @@ public class SplitSnapshotCommitTests : IDisposable
     [Fact]
     public async Task CommitReusesTheLatestAndAFailedCommitLeavesItLatest()
     {
-        var tree = PxarEncoderTests.MakeVectorTree(_tmp);
-        using var chunks = new CachedChunkSource(new DecodingChunkSource(_store.Chunks));
-        var first = await SplitSnapshotCommit.CommitAsync(_store, _group, new LocalTreeSource(tree), chunks, new BackupOptions { BackupTime = 1752502800 });
-        Assert.Equal(first.Snapshot, _store.LatestSnapshot(_group));
+        var tree = PxarEncoderTests.MakeVectorTree(_temp.Dir);
+        using var chunks = new CachedChunkSource(new DecodingChunkSource(_temp.Store.Chunks));
+        var first = await SplitSnapshotCommit.CommitAsync(_temp.Store, _group, new LocalTreeSource(tree), chunks, new BackupOptions { BackupTime = 1752502800 });
+        Assert.Equal(first.Snapshot, _temp.Store.LatestSnapshot(_group));
 
-        var second = await SplitSnapshotCommit.CommitAsync(_store, _group, new LocalTreeSource(tree), chunks, new BackupOptions { BackupTime = 1752502900 });
+        var second = await SplitSnapshotCommit.CommitAsync(_temp.Store, _group, new LocalTreeSource(tree), chunks, new BackupOptions { BackupTime = 1752502900 });
         Assert.Equal(0, second.Split.EncodedFiles);
-        Assert.Equal(second.Snapshot, _store.LatestSnapshot(_group));
+        Assert.Equal(second.Snapshot, _temp.Store.LatestSnapshot(_group));
 
         File.WriteAllText(Path.Combine(tree, "new-file"), "changed after the second commit\n");
-        await Assert.ThrowsAnyAsync<Exception>(() => SplitSnapshotCommit.CommitAsync(_store, _group, new LocalTreeSource(tree), chunks,
-            new BackupOptions { BackupTime = 1752503000, ChunkBackend = new FailingBackend(_store.Chunks) }));
-        Assert.Equal(second.Snapshot, _store.LatestSnapshot(_group));
-        Assert.Equal(2, _store.ListSnapshots(_group).Count);
+        await Assert.ThrowsAnyAsync<Exception>(() => SplitSnapshotCommit.CommitAsync(_temp.Store, _group, new LocalTreeSource(tree), chunks,
+            new BackupOptions { BackupTime = 1752503000, ChunkBackend = new FailingBackend(_temp.Store.Chunks) }));
+        Assert.Equal(second.Snapshot, _temp.Store.LatestSnapshot(_group));
+        Assert.Equal(2, _temp.Store.ListSnapshots(_group).Count);
     }
 }

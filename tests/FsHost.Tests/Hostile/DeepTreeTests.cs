@@ -32,13 +32,13 @@ public class DeepTreeTests : IDisposable
 
     private static void WriteFile(DirectoryHandle dir, string name, string text)
     {
-        using var f = dir.OpenFile(System.Text.Encoding.UTF8.GetBytes(name), Posix.O_WRONLY | Posix.O_CREAT | Posix.O_EXCL, 0x1A4, FileAccess.Write);
+        using var f = dir.OpenFile(System.Text.Encoding.UTF8.GetBytes(name), OpenFlags.WriteOnly | OpenFlags.Create | OpenFlags.Exclusive, 0x1A4, FileAccess.Write);
         f.Write(System.Text.Encoding.UTF8.GetBytes(text));
     }
 
     private static string ReadFile(DirectoryHandle dir, string name)
     {
-        using var f = dir.OpenFile(System.Text.Encoding.UTF8.GetBytes(name), Posix.O_RDONLY, 0, FileAccess.Read);
+        using var f = dir.OpenFile(System.Text.Encoding.UTF8.GetBytes(name), OpenFlags.ReadOnly, 0, FileAccess.Read);
         return new StreamReader(f).ReadToEnd();
     }
 
