@@ -115,6 +115,17 @@ public sealed class DataStore
         DirectoryHandle.CreateBelow(Root, ns.RelativePath, 0x1ED).Dispose();
     }
 
+    /// <summary>
+    /// Creates the namespace and any missing parent, top down (a backup or commit into a new
+    /// namespace); the root and namespaces that exist are left as they are.
+    /// </summary>
+    public async Task EnsureNamespaceAsync(BackupNamespace ns, CancellationToken ct = default)
+    {
+        if (ns.IsRoot || NamespaceExists(ns)) return;
+        await EnsureNamespaceAsync(ns.Parent!, ct).ConfigureAwait(false);
+        await CreateNamespaceAsync(ns, ct).ConfigureAwait(false);
+    }
+
     // ---- groups -----------------------------------------------------------------------------
 
     public IEnumerable<BackupGroup> ListGroups(BackupNamespace ns)

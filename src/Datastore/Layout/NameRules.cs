@@ -103,4 +103,11 @@ public static partial class NameRules
         };
         return CheckArchiveFileName(mapped);
     }
+
+    /// <summary><see cref="ToServerArchiveName"/>, or null for a name it refuses.</summary>
+    public static string? TryToServerArchiveName(string name)
+    {
+        try { return ToServerArchiveName(name); }
+        catch (InvalidNameException) { return null; }
+    }
 }

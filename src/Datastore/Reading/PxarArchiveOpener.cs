@@ -1,4 +1,5 @@
 using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Pxar;
 
 namespace BackupFs.Datastore.Reading;
@@ -10,30 +11,15 @@ namespace BackupFs.Datastore.Reading;
 public static class PxarArchiveOpener
 {
     /// <summary>The pxar archive names of a snapshot ("root.pxar", …), one per v1 archive or v2 pair.</summary>
-    public static IEnumerable<string> ArchiveNames(IEnumerable<string> fileNames)
-    {
-        foreach (var f in fileNames)
-        {
-            if (f.EndsWith(".pxar.didx", StringComparison.Ordinal)) yield return f[..^".didx".Length];
-            else if (f.EndsWith(".mpxar.didx", StringComparison.Ordinal)) yield return f[..^".mpxar.didx".Length] + ".pxar";
-        }
-    }
+    public static IEnumerable<string> ArchiveNames(IEnumerable<string> fileNames) => ArchiveResolver.PxarNames(fileNames);
 
     /// <summary>The index file names behind a pxar archive name (metadata, optional payload).</summary>
     public static (string Metadata, string? Payload) FileNamesFor(IEnumerable<string> fileNames, string archiveName)
     {
-        var names = fileNames.ToHashSet();
-        var baseName = archiveName;
-        foreach (var suffix in new[] { ".pxar.didx", ".mpxar.didx", ".ppxar.didx", ".pxar", ".mpxar", ".ppxar" })
-            if (baseName.EndsWith(suffix, StringComparison.Ordinal)) { baseName = baseName[..^suffix.Length]; break; }
-        if (names.Contains(baseName + ".pxar.didx")) return (baseName + ".pxar.didx", null);
-        if (names.Contains(baseName + ".mpxar.didx"))
-        {
-            if (!names.Contains(baseName + ".ppxar.didx"))
-                throw new FormatCorruptException($"split archive {baseName}.mpxar.didx has no payload archive {baseName}.ppxar.didx");
-            return (baseName + ".mpxar.didx", baseName + ".ppxar.didx");
-        }
-        throw new BackupFsException($"no pxar archive '{archiveName}' (archives: {string.Join(", ", ArchiveNames(names))})");
+        var names = fileNames.ToList();
+        var archive = ArchiveResolver.FindPxar(names, archiveName)
+            ?? throw new BackupFsException($"no pxar archive '{archiveName}' (archives: {string.Join(", ", ArchiveNames(names))})");
+        return (archive.IndexFile, archive.PayloadFile);
     }
 
     /// <param name="chunks">the plain chunk cache; encrypted archives use the reader's keyed one</param>

@@ -10,14 +10,14 @@ public static class AdminCommands
     public static Command Protect(bool protect)
     {
         var store = CommonOptions.Store();
-        var snapshot = new Argument<string>("SNAPSHOT") { Description = "snapshot path, e.g. host/web1/2025-07-14T14:20:02Z" };
+        var snapshot = CommonOptions.Snapshot();
         var ns = CommonOptions.Namespace();
         var command = new Command(protect ? "protect" : "unprotect",
             protect ? "protect a snapshot from prune and forget" : "remove a snapshot's protection") { store, snapshot, ns };
         command.SetAction(async (parse, ct) =>
         {
             var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, protect ? "protect" : "unprotect");
-            var snap = SnapshotArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
+            var snap = BackupPathArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
             bool changed = await SnapshotProtection.SetAsync(ds, snap, protect, ct);
             parse.InvocationConfiguration.Output.WriteLine($"{snap} {(protect ? "protected" : "unprotected")}{(changed ? "" : " (unchanged)")}");
             return 0;
@@ -28,14 +28,14 @@ public static class AdminCommands
     public static Command Owner()
     {
         var store = CommonOptions.Store();
-        var group = new Argument<string>("GROUP") { Description = "group, e.g. host/web1" };
+        var group = CommonOptions.Group();
         var owner = new Argument<string?>("NEW_OWNER") { Description = "new owner (e.g. backup@pbs); omit to show", Arity = ArgumentArity.ZeroOrOne };
         var ns = CommonOptions.Namespace();
         var command = new Command("owner", "show or set a group's owner") { store, group, owner, ns };
         command.SetAction(async (parse, ct) =>
         {
             var ds = parse.GetValue(owner) is null ? StoreOpener.Open(parse.GetValue(store)!) : StoreOpener.OpenForWriting(parse.GetValue(store)!, "owner");
-            var g = PruneCommands.ParseGroup(parse.GetValue(group)!, parse.GetValue(ns));
+            var g = BackupPathArgument.Group(parse.GetValue(group)!, parse.GetValue(ns));
             if (!ds.GroupExists(g)) throw new Datastore.Formats.BackupFsException($"group {g} does not exist");
             var o = parse.InvocationConfiguration.Output;
             if (parse.GetValue(owner) is { } newOwner)
@@ -58,7 +58,7 @@ public static class AdminCommands
         create.SetAction(async (parse, ct) =>
         {
             var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "ns create");
-            await NamespaceAdmin.CreateAsync(ds, BackupNamespace.Parse(parse.GetValue(name)), ct);
+            await NamespaceAdmin.CreateAsync(ds, BackupPathArgument.Namespace(parse.GetValue(name), "NAME"), ct);
             parse.InvocationConfiguration.Output.WriteLine($"created namespace {parse.GetValue(name)}");
             return 0;
         });
@@ -69,7 +69,7 @@ public static class AdminCommands
         remove.SetAction(async (parse, ct) =>
         {
             var ds = StoreOpener.OpenForWriting(parse.GetValue(store2)!, "ns remove");
-            var target = BackupNamespace.Parse(parse.GetValue(name2));
+            var target = BackupPathArgument.Namespace(parse.GetValue(name2), "NAME");
             var r = await NamespaceAdmin.RemoveAsync(ds, target, parse.GetValue(recursive), ct);
             var o = parse.InvocationConfiguration.Output;
             foreach (var n in r.RemovedNamespaces) o.WriteLine($"removed namespace {n.Display}");

@@ -38,9 +38,8 @@ public static class BackupCommand
             var timeText = parse.GetValue(time);
             long? backupTime = timeText is null ? null : NameRules.ParseNewBackupTime(timeText, DateTimeOffset.UtcNow);
             var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "backup", new S3.S3OpenOptions { NoCacheUploads = parse.GetValue(noCache), TimeoutSeconds = parse.GetValue(s3Timeout) });
-            var space = BackupNamespace.Parse(parse.GetValue(ns));
-            await EnsureNamespaceAsync(ds, space, ct);
-            var group = new BackupGroup(space, BackupTypes.Parse(parse.GetValue(type)!), parse.GetValue(id)!);
+            var group = BackupPathArgument.Group(BackupPathArgument.Namespace(parse.GetValue(ns)), parse.GetValue(type)!, parse.GetValue(id)!);
+            await ds.EnsureNamespaceAsync(group.Namespace, ct);
             var src = Path.GetFullPath(parse.GetValue(source)!);
             bool isImage = parse.GetValue(image);
             if (isImage ? !File.Exists(src) : !Directory.Exists(src))
@@ -92,13 +91,5 @@ public static class BackupCommand
         var safe = new string(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.' ? c : '_').ToArray());
         if (safe.Length == 0 || !char.IsAsciiLetterOrDigit(safe[0])) safe = "disk" + safe;
         return safe + ".img";
-    }
-
-    internal static async Task EnsureNamespaceAsync(DataStore ds, BackupNamespace ns, CancellationToken ct)
-    {
-        var chain = new List<BackupNamespace>();
-        for (var n = ns; n is { IsRoot: false }; n = n.Parent!) chain.Insert(0, n);
-        foreach (var n in chain)
-            if (!ds.NamespaceExists(n)) await ds.CreateNamespaceAsync(n, ct);
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
 
 namespace BackupFs.FsHost.Cli;
@@ -22,7 +23,7 @@ public static class CatCommand
         command.SetAction(async (parse, ct) =>
         {
             var ds = StoreOpener.Open(parse.GetValue(store)!, StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
-            var snap = SnapshotArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
+            var snap = BackupPathArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
             var keys = KeyOptions.Load(parse.GetValue(keyFile));
             using var chunks = StoreOpener.ChunkSource(ds);
             using var sources = StoreOpener.ChunkSources(ds, chunks);
@@ -36,13 +37,13 @@ public static class CatCommand
                 await PxarArchiveCommands.CatFileAsync(reader, chunks, name, inner, stdout, ct);
                 return 0;
             }
-            var fileName = ArchiveNames.Resolve(reader, name);
-            if (fileName.EndsWith(".blob", StringComparison.Ordinal))
+            var file = ArchiveResolver.Resolve(reader.FileNames.ToList(), name, snap).IndexFile;
+            if (file.EndsWith(".blob", StringComparison.Ordinal))
             {
-                await stdout.WriteAsync(reader.ReadBlob(fileName), ct);
+                await stdout.WriteAsync(reader.ReadBlob(file), ct);
                 return 0;
             }
-            var source = new PrefetchingReader(reader.OpenIndex(fileName), reader.ChunksFor(fileName, chunks), windowChunks: 4);
+            var source = new PrefetchingReader(reader.OpenIndex(file), reader.ChunksFor(file, chunks), windowChunks: 4);
             await StreamCopy.CopyAsync(source, 0, source.Length, stdout, ct);
             S3Usage.Report(ds, parse.InvocationConfiguration.Error);
             return 0;

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using BackupFs.Datastore.Formats;
 using BackupFs.FsHost.Fuse;
 using BackupFs.FsHost.Staging;
@@ -15,9 +14,6 @@ namespace BackupFs.FsHost.Cli;
 /// </summary>
 public static class MountCommand
 {
-    private const string ReadyFileVariable = "BACKUPFS_MOUNT_READY_FILE";
-    private const string LogFileVariable = "BACKUPFS_MOUNT_LOG";
-
     public static Command Create()
     {
         var store = CommonOptions.Store();
@@ -41,7 +37,7 @@ public static class MountCommand
         {
             Description = "seconds a staging session must be idle (no file open for writing, no change) before it is committed as a snapshot",
             DefaultValueFactory = _ => 5,
-        };
+        }.AtLeast(0.0);
         var readOnly = new Option<bool>("--read-only") { Description = "no staging: the whole mount is read-only" };
         var writeThrough = new Option<bool>("--write-through")
         {
@@ -62,7 +58,7 @@ public static class MountCommand
         {
             Description = "S3 stores: seconds a directory listing from the bucket is trusted before it is listed again when looked at (new and pruned snapshots show after at most this long; 0 = every time)",
             DefaultValueFactory = _ => 60,
-        };
+        }.AtLeast(0.0);
         var noWarmup = new Option<bool>("--no-warmup")
         {
             Description = "skip compiling the read paths on a tiny throwaway datastore before mounting (the mount is ready ~0.5 s sooner; the first walk is slower)",
@@ -71,34 +67,33 @@ public static class MountCommand
         keyFiles.Description += "; staging commits are encrypted with the first one";
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
             { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, readOnly, writeThrough, noWarmup, keyFiles, dirCacheTime, s3Timeout, fuseUring, passthrough };
-        command.SetAction(async (parse, ct) =>
+        // A background mount's detached process reports its start (ready, or its error) to the waiting parent.
+        command.SetAction((parse, ct) => MountStartReport.RunAsync(async report =>
         {
             var output = parse.InvocationConfiguration.Output;
+            // Every option, the mount point, the store and the keys are checked here, in the foreground,
+            // before a background mount detaches: a mistake is an error of this command, not a line in a log.
             uint wholeArchiveMode = ParseImageMode(parse.GetValue(imageMode)!);
-            var mnt = Path.GetFullPath(parse.GetValue(mountPoint)!);
-            if (MountTable.IsStale(mnt))
-            {
-                if (!parse.GetValue(force))
-                    throw new BackupFsException($"{mnt} is a stale mount (Transport endpoint is not connected): run 'backupfs umount {mnt}' or mount with --force");
-                MountTable.ClearStale(mnt);
-            }
-            else if (MountTable.IsFuseMounted(mnt)) throw new BackupFsException($"{mnt} is already mounted");
-            if (!Directory.Exists(mnt)) throw new BackupFsException($"mount point {mnt} does not exist");
-
+            var mnt = MountPreflight.CheckMountPoint(parse.GetValue(mountPoint)!, parse.GetValue(force));
             var keyPaths = parse.GetValue(keyFiles) ?? [];
             if (!parse.GetValue(foreground))
             {
+                MountPreflight.CheckStore(parse.GetValue(store)!, parse.GetValue(readOnly), parse.GetValue(s3Timeout));
                 // Passphrases are asked for here (the detached child has no terminal) and handed over on a pipe.
                 var passphrases = KeyOptions.CollectPassphrases(keyPaths);
-                try { return await StartInBackgroundAsync(mnt, output, passphrases, ct); }
+                try
+                {
+                    MountPreflight.CheckKeys(keyPaths, passphrases);
+                    return await BackgroundMount.StartAsync(mnt, output, passphrases, ct);
+                }
                 finally { foreach (var p in passphrases) Array.Clear(p); }
             }
             // Read before stdio moves to the log: the parent hands passphrases over on our stdin.
             var handedOver = KeyOptions.HandedOverPassphrases();
-            if (Environment.GetEnvironmentVariable(LogFileVariable) is { Length: > 0 } logFile)
+            if (Environment.GetEnvironmentVariable(BackgroundMount.LogFileVariable) is { Length: > 0 } logFile)
             {
                 MountLog.RedirectStdio(logFile); // started in the background: stdout/stderr into the log the parent made
-                Environment.SetEnvironmentVariable(LogFileVariable, null);
+                Environment.SetEnvironmentVariable(BackgroundMount.LogFileVariable, null);
                 output = Console.Out;
             }
 
@@ -117,7 +112,6 @@ public static class MountCommand
             using var chunks = StoreOpener.ChunkSource(ds, cacheBytes);
             using var chunkSources = StoreOpener.ChunkSources(ds, chunks, cacheBytes);
             var delay = parse.GetValue(commitDelay);
-            if (delay < 0 || double.IsNaN(delay)) throw new BackupFsException("--commit-delay must be 0 or more seconds");
             StagingArea? staging = null;
             if (!readOnlyMount)
             {
@@ -159,10 +153,10 @@ public static class MountCommand
             using var signals = session.HandleTerminationSignals();
             await session.Ready.WaitAsync(TimeSpan.FromSeconds(30), ct);
             output.WriteLine($"mounted {ds.Root} at {mnt}");
-            if (Environment.GetEnvironmentVariable(ReadyFileVariable) is { Length: > 0 } ready) File.WriteAllText(ready, "ok");
+            report?.ReportReady();
             await session.Completion;
             return 0;
-        });
+        }));
         return command;
     }
 
@@ -182,77 +176,7 @@ public static class MountCommand
     private static S3.Following.S3MetadataFollower? Follower(S3.S3Datastore? s3, double seconds)
     {
         if (s3 is null) return null;
-        if (seconds < 0 || double.IsNaN(seconds)) throw new BackupFsException("--s3-dir-cache-time must be 0 or more seconds");
         return new S3.Following.S3MetadataFollower(s3.Client, s3.Layout, s3.CacheRoot, TimeSpan.FromSeconds(seconds), m => Console.Error.WriteLine("backupfs: " + m));
-    }
-
-    /// <summary>Re-runs this command detached (new session, output to a log file) and waits until it has mounted.</summary>
-    private static async Task<int> StartInBackgroundAsync(string mnt, TextWriter output, IReadOnlyList<byte[]> passphrases, CancellationToken ct)
-    {
-        var args = Environment.GetCommandLineArgs();
-        var self = Environment.ProcessPath ?? throw new BackupFsException("cannot find the backupfs executable");
-        var command = new List<string> { self };
-        // Under "dotnet backupfs.dll" the first argument is the assembly to run.
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet") command.Add(args[0]);
-        command.AddRange(args.Skip(1));
-        command.Add("--foreground");
-        // Both files live in the user's private log directory (see MountLog): nothing at a predictable
-        // /tmp path, and no shell redirection that would follow a planted symlink.
-        var log = MountLog.Create();
-        var ready = Path.Combine(Path.GetDirectoryName(log)!, $"ready-{Guid.NewGuid():N}");
-        // A new session (setsid) whose stdio are pipes we close at once: a shell or CI reading our output
-        // must not wait for the mount process, which lives on after we return. The mount process itself
-        // moves its stdout/stderr to the log before it writes anything.
-        var start = new ProcessStartInfo("setsid")
-        {
-            UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true,
-            StandardInputEncoding = new System.Text.UTF8Encoding(false),
-        };
-        foreach (var a in command) start.ArgumentList.Add(a);
-        start.Environment[ReadyFileVariable] = ready;
-        start.Environment[LogFileVariable] = log;
-        if (passphrases.Count > 0)
-        {
-            // Key passphrases travel on the stdin pipe (never argv, environment or disk).
-            start.Environment[KeyOptions.ChildPassphrasesFdVariable] = "0";
-            start.Environment.Remove(PassphraseSource.FdVariable); // that descriptor is not the child's
-        }
-        // A mount lives long: compile everything optimised at once instead of starting on tier-0
-        // code (a first `find` over 100k files took 2.2 s with tiering, 1.3 s without).
-        start.Environment["DOTNET_TieredCompilation"] = "0";
-        using var child = Process.Start(start) ?? throw new BackupFsException("could not start the mount process");
-        foreach (var p in passphrases)
-        {
-            child.StandardInput.Write(System.Text.Encoding.UTF8.GetString(p));
-            child.StandardInput.Write('\n');
-        }
-        foreach (var p in passphrases)
-        {
-            child.StandardInput.Write(System.Text.Encoding.UTF8.GetString(p));
-            child.StandardInput.Write('\n');
-        }
-        child.StandardInput.Close();
-        child.StandardOutput.Close();
-        child.StandardError.Close();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (File.Exists(ready))
-            {
-                File.Delete(ready);
-                output.WriteLine($"mounted at {mnt} (log: {log}); unmount with: backupfs umount {mnt}");
-                return 0;
-            }
-            if (child.HasExited && !MountTable.IsFuseMounted(mnt))
-            {
-                // The mount process's own one-line error, if it printed one; else the log's last line.
-                var lines = MountLog.Tail(log).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                var text = lines.LastOrDefault(l => l.StartsWith("error: ", StringComparison.Ordinal)) ?? lines.LastOrDefault() ?? "";
-                throw new BackupFsException(text.Length > 0 ? text.Replace("error: ", "") : $"the mount process ended without mounting (log: {log})");
-            }
-            await Task.Delay(50, ct);
-        }
-        throw new BackupFsException($"the mount did not become ready within 60 s (log: {log})");
     }
 }
 

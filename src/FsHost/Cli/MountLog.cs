@@ -94,17 +94,4 @@ public static partial class MountLog
         Console.SetOut(new StreamWriter(Console.OpenStandardOutput()) { AutoFlush = true });
         Console.SetError(new StreamWriter(Console.OpenStandardError()) { AutoFlush = true });
     }
-
-    /// <summary>The end of a log, for an error message (at most 4 KiB, read as a regular file only).</summary>
-    public static string Tail(string path)
-    {
-        try
-        {
-            using var handle = StoreFile.OpenRegular(path, long.MaxValue, out long length);
-            var buffer = new byte[Math.Min(length, 4096)];
-            int n = RandomAccess.Read(handle, buffer, length - buffer.Length);
-            return System.Text.Encoding.UTF8.GetString(buffer, 0, n).Trim();
-        }
-        catch (Exception e) when (e is IOException or BackupFsException) { return ""; }
-    }
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Maintenance;
 
 namespace BackupFs.FsHost.Cli;
@@ -10,7 +9,7 @@ public static class PruneCommands
     public static Command Prune()
     {
         var store = CommonOptions.Store();
-        var group = new Argument<string>("GROUP") { Description = "group, e.g. host/web1 (or ns/a/host/web1)" };
+        var group = CommonOptions.Group();
         var ns = CommonOptions.Namespace();
         var last = new Option<int?>("--keep-last") { Description = "keep the newest N snapshots" }.AtLeast(1);
         var hourly = new Option<int?>("--keep-hourly") { Description = "keep the newest snapshot of each of the last N hours" }.AtLeast(1);
@@ -24,7 +23,7 @@ public static class PruneCommands
         command.SetAction(async (parse, ct) =>
         {
             var ds = parse.GetValue(dryRun) ? StoreOpener.Open(parse.GetValue(store)!) : StoreOpener.OpenForWriting(parse.GetValue(store)!, "prune");
-            var g = ParseGroup(parse.GetValue(group)!, parse.GetValue(ns));
+            var g = BackupPathArgument.Group(parse.GetValue(group)!, parse.GetValue(ns));
             var options = new KeepOptions(parse.GetValue(last), parse.GetValue(hourly), parse.GetValue(daily),
                 parse.GetValue(weekly), parse.GetValue(monthly), parse.GetValue(yearly));
             var result = await new Pruner(ds).PruneAsync(g, options, parse.GetValue(dryRun), ct: ct);
@@ -42,26 +41,17 @@ public static class PruneCommands
     public static Command Forget()
     {
         var store = CommonOptions.Store();
-        var snapshot = new Argument<string>("SNAPSHOT") { Description = "snapshot path, e.g. host/web1/2025-07-14T14:20:02Z" };
+        var snapshot = CommonOptions.ExplicitSnapshot();
         var ns = CommonOptions.Namespace();
-        var command = new Command("forget", "remove one snapshot (not a protected one)") { store, snapshot, ns };
+        var command = new Command("forget", "remove one snapshot, named with its time (not a protected one)") { store, snapshot, ns };
         command.SetAction(async (parse, ct) =>
         {
             var ds = StoreOpener.OpenForWriting(parse.GetValue(store)!, "forget");
-            var snap = SnapshotRef.Parse(parse.GetValue(snapshot)!, BackupNamespace.Parse(parse.GetValue(ns)));
+            var snap = BackupPathArgument.ExplicitSnapshot(parse.GetValue(snapshot)!, parse.GetValue(ns), "forget");
             await new Pruner(ds).ForgetAsync(snap, ct);
             parse.InvocationConfiguration.Output.WriteLine($"removed {snap}");
             return 0;
         });
         return command;
-    }
-
-    /// <summary>"host/web1" (with --ns) or "ns/a/ns/b/host/web1".</summary>
-    internal static BackupGroup ParseGroup(string text, string? ns)
-    {
-        var parts = text.Trim('/').Split('/');
-        var prefix = BackupNamespace.FromPathPrefix(parts, out int i);
-        var space = prefix.IsRoot ? BackupNamespace.Parse(ns) : prefix;
-        return BackupGroup.Parse(string.Join('/', parts[i..]), space);
     }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Pxar;
 using BackupFs.Datastore.Reading;
 
@@ -26,7 +27,7 @@ public static class RestoreCommand
         command.SetAction(async (parse, ct) =>
         {
             var ds = StoreOpener.Open(parse.GetValue(store)!, StoreOpener.WithTimeout(parse.GetValue(s3Timeout)));
-            var snap = SnapshotArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
+            var snap = BackupPathArgument.Resolve(ds, parse.GetValue(snapshot)!, parse.GetValue(ns));
             var keys = KeyOptions.Load(parse.GetValue(keyFile));
             using var chunks = StoreOpener.ChunkSource(ds);
             using var sources = StoreOpener.ChunkSources(ds, chunks);
@@ -34,12 +35,12 @@ public static class RestoreCommand
             KeyOptions.CheckGivenKeyFits(reader, keys, parse.InvocationConfiguration.Error);
             var name = parse.GetValue(archive)!;
             var dest = Path.GetFullPath(parse.GetValue(target)!);
-            var fileName = ArchiveNames.Resolve(reader, name);
+            var found = ArchiveResolver.Resolve(reader.FileNames.ToList(), name, snap);
             var output = parse.InvocationConfiguration.Output;
 
-            if (fileName.EndsWith(".pxar.didx", StringComparison.Ordinal) || fileName.EndsWith(".mpxar.didx", StringComparison.Ordinal))
+            if (found.Kind == ArchiveKind.Pxar)
             {
-                var accessor = await PxarArchiveOpener.OpenAsync(reader, chunks, fileName, ct);
+                var accessor = await PxarArchiveOpener.OpenAsync(reader, chunks, found.IndexFile, ct);
                 var extractor = new PxarExtractor(accessor, new PxarExtractOptions { Overwrite = parse.GetValue(overwrite) });
                 var inner = (parse.GetValue(path) ?? "").Trim('/');
                 // Looked up first, so that a failure to create TARGET is reported as what it is.
@@ -54,11 +55,11 @@ public static class RestoreCommand
             var tmp = dest + ".backupfs-partial";
             await using (var file = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.Asynchronous))
             {
-                if (fileName.EndsWith(".blob", StringComparison.Ordinal))
-                    await file.WriteAsync(reader.ReadBlob(fileName), ct);
+                if (found.Kind == ArchiveKind.Blob)
+                    await file.WriteAsync(reader.ReadBlob(found.IndexFile), ct);
                 else
                 {
-                    var source = new PrefetchingReader(reader.OpenIndex(fileName), reader.ChunksFor(fileName, chunks), windowChunks: 4);
+                    var source = new PrefetchingReader(reader.OpenIndex(found.IndexFile), reader.ChunksFor(found.IndexFile, chunks), windowChunks: 4);
                     using var progress = new ProgressLine("restore");
                     await StreamCopy.CopyAsync(source, 0, source.Length, file, ct, n => progress.Add(n));
                 }

@@ -15,7 +15,7 @@ public static class SnapshotsCommand
         command.SetAction(parse =>
         {
             var ds = StoreOpener.Open(parse.GetValue(store)!);
-            var top = BackupNamespace.Parse(parse.GetValue(ns));
+            var top = BackupPathArgument.Namespace(parse.GetValue(ns));
             if (!ds.NamespaceExists(top)) throw new Datastore.Formats.BackupFsException($"namespace '{top.Display}' does not exist");
             var namespaces = new List<BackupNamespace> { top };
             if (parse.GetValue(all)) namespaces.AddRange(ds.ListNamespaces(top, recursive: true));

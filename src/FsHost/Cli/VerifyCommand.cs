@@ -1,5 +1,4 @@
 using System.CommandLine;
-using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Maintenance;
 
 namespace BackupFs.FsHost.Cli;
@@ -24,7 +23,7 @@ public static class VerifyCommand
             var one = parse.GetValue(snapshot);
             var report = one is null
                 ? await verifier.VerifyAllAsync(ct)
-                : await verifier.VerifySnapshotAsync(SnapshotArgument.Resolve(ds, one, parse.GetValue(ns)), ct);
+                : await verifier.VerifySnapshotAsync(BackupPathArgument.Resolve(ds, one, parse.GetValue(ns)), ct);
             var o = parse.InvocationConfiguration.Output;
             foreach (var s in report.Snapshots)
             {
