@@ -7,14 +7,20 @@
 #  - `find -type f | wc -l` and `du -s` over a 100,000-file snapshot through BackupFs, restic, borg;
 #  - peak RSS of the BackupFs mount process;
 #  - the same 1 GiB file backed up encrypted (`--keyfile`) and read through `mount --keyfile`,
-#    with the ratio encrypted/plain from this run.
+#    with the ratio encrypted/plain from this run;
+#  - the read path against its physical limits, in the same run: the cold read through the mount
+#    against a cold `cat` of the archive's chunk files (local store), and the cold read through a
+#    mount of an S3 datastore (empty local cache) against an 8-way raw GET of the same chunk
+#    objects with curl (scripts/start-s3.sh starts the gateway; BENCH_SKIP_S3=1 leaves it out).
+#    Both ratios compare MiB/s of the file read with MiB/s of stored chunk bytes read or fetched.
 # usage: scripts/bench-mount.sh [FILE_MIB] [SMALL_FILES]   (defaults 1024, 100000; BENCH_SKIP_PEERS=1: BackupFs only)
+#        BACKUPFS=/path/to/backupfs: measure that build instead of building this tree
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
 ensure_dotnet
 ensure_apt_packages fuse3 restic borgbackup python3-llfuse rclone
-build_backupfs
+if [ -n "${BACKUPFS:-}" ]; then export BACKUPFS; else build_backupfs; fi
 mib=${1:-1024}; files=${2:-100000}
 work=${BENCH_DIR:-/var/tmp/backupfs-bench-mount}
 mkdir -p "$work"; mnt="$work/mnt"; mkdir -p "$mnt"
@@ -95,14 +101,79 @@ track_rss() { local pid; pid=$(pgrep -f "backupfs mount .*$mnt.*--foreground" | 
 drop; t0=$(now); cat "$data/big.bin" >/dev/null; t1=$(now); cat_cold=$(python3 -c "print($mib/($t1-$t0))")
 t0=$(now); cat "$data/big.bin" >/dev/null; t1=$(now); cat_warm=$(python3 -c "print($mib/($t1-$t0))")
 
+# The chunk files behind big.bin's archive, in index order (a .didx: 4096-byte header, then
+# 40-byte entries of end offset and digest).
+chunk_list() { # store-dir snapshot-dir-glob -> digests, one a line, first use order
+  python3 - "$@" <<'PY'
+import glob, os, sys
+snap = sorted(d for d in glob.glob(os.path.join(sys.argv[1], sys.argv[2])) if os.path.isdir(d))[-1]
+name = "root.ppxar.didx" if os.path.exists(os.path.join(snap, "root.ppxar.didx")) else "root.pxar.didx"
+data = open(os.path.join(snap, name), "rb").read()[4096:]
+seen = set()
+for i in range(0, len(data), 40):
+    d = data[i + 8:i + 40].hex()
+    if d not in seen: seen.add(d); print(d)
+PY
+}
+raw_chunk_read() { # prints MiB/s of chunk-file bytes read cold, sequentially in index order
+  local list="$work/chunks.list" bytes t0 t1
+  chunk_list "$work/bfs" "host/big/*" | sed "s|^\(....\)|$work/bfs/.chunks/\1/\1|" > "$list"
+  bytes=$(xargs -a "$list" stat -c %s | awk '{s+=$1} END {print s}')
+  drop; t0=$(now); xargs -a "$list" cat > /dev/null; t1=$(now)
+  python3 -c "import sys; print(int(sys.argv[1])/2**20/(float(sys.argv[3])-float(sys.argv[2])))" "$bytes" "$t0" "$t1"
+}
+
 # BackupFs
+raw_before=$(raw_chunk_read)
 "$BACKUPFS" mount "$work/bfs" "$mnt" >/dev/null; seq_read backupfs "$mnt/host/big/latest/root.pxar/big.bin"; track_rss; unmount
+raw_after=$(raw_chunk_read)
+raw_local=$(python3 -c "import sys; print((float(sys.argv[1])+float(sys.argv[2]))/2)" "$raw_before" "$raw_after")
 "$BACKUPFS" mount "$work/bfs" "$mnt" >/dev/null; meta_walk backupfs "$mnt/host/many/latest/root.pxar"; track_rss; unmount
 "$BACKUPFS" mount "$work/bfs-enc" "$mnt" --keyfile "$work/bench-key.json" >/dev/null; seq_read encrypted "$mnt/host/big/latest/root.pxar/big.bin"; track_rss; unmount
 "$BACKUPFS" mount "$work/bfs" "$mnt" >/dev/null; seq_read plain2 "$mnt/host/big/latest/root.pxar/big.bin"; unmount
+
+# S3: the same file in a datastore on the gateway, read cold through the mount (empty local
+# cache) next to an 8-way raw GET of its chunk objects.
+s3_limits() {
+  scripts/start-s3.sh >/dev/null
+  set -a; source .tmp/s3.env; set +a
+  local store="$work/bfs-s3" stamp="$work/bfs-s3.endpoint" keys="$work/s3-chunks.list"
+  local name; name=$(sed -n 2p "$stamp" 2>/dev/null || true)
+  # The gateway keeps objects in memory: back up again after it was restarted.
+  if [ "$(head -1 "$stamp" 2>/dev/null)" != "$BACKUPFS_S3_ENDPOINT" ]; then
+    rm -rf "$store" "$stamp"; name="mountbench$(date +%s)"
+    "$BACKUPFS" init "$store" --s3-endpoint "$BACKUPFS_S3_ENDPOINT" --bucket "$BACKUPFS_S3_BUCKET" --region "$BACKUPFS_S3_REGION" \
+      --path-style --store-name "$name" >/dev/null
+    "$BACKUPFS" backup "$store" "$data" --type host --id big >/dev/null 2>&1
+    printf '%s\n%s\n' "$BACKUPFS_S3_ENDPOINT" "$name" > "$stamp"
+  fi
+  chunk_list "$store" "host/big/*" | sed "s|^\(....\)|$BACKUPFS_S3_BUCKET/$name/.chunks/\1/\1|" > "$keys"
+  raw_get() {
+    local t0 t1 bytes; t0=$(now)
+    bytes=$(xargs -a "$keys" -P 8 -I{} curl -sf --aws-sigv4 "aws:amz:$BACKUPFS_S3_REGION:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+      --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -o /dev/null -w "%{size_download}\n" "$BACKUPFS_S3_ENDPOINT/{}" \
+      | awk '{s+=$1} END {print s}'); t1=$(now)
+    python3 -c "import sys; print(int(sys.argv[1])/2**20/(float(sys.argv[3])-float(sys.argv[2])))" "$bytes" "$t0" "$t1"
+  }
+  local g1 g2; g1=$(raw_get)
+  find "$store/.chunks" -type f -delete
+  "$BACKUPFS" mount "$store" "$mnt" >/dev/null; seq_read s3 "$mnt/host/big/latest/root.pxar/big.bin"; unmount
+  g2=$(raw_get)
+  raw_s3=$(python3 -c "import sys; print((float(sys.argv[1])+float(sys.argv[2]))/2)" "$g1" "$g2")
+}
+raw_s3=""; [ "${BENCH_SKIP_S3:-0}" = 1 ] || s3_limits
+print_limits() {
+  printf '\nread path against its physical limits (this run)\n'
+  printf '  local: mount cold %.0f MiB/s of file, raw cold cat of its chunk files %.0f MiB/s: ratio %.2fx (goal >= 0.9)\n' \
+    "${cold[backupfs]}" "$raw_local" "$(python3 -c "import sys; print(float(sys.argv[1])/float(sys.argv[2]))" "${cold[backupfs]}" "$raw_local")"
+  [ -n "$raw_s3" ] && printf '  s3:    mount cold %.0f MiB/s of file, raw 8-way GET of its chunks %.0f MiB/s: ratio %.2fx (goal >= 0.9); warm %.0f MiB/s\n' \
+    "${cold[s3]}" "$raw_s3" "$(python3 -c "import sys; print(float(sys.argv[1])/float(sys.argv[2]))" "${cold[s3]}" "$raw_s3")" "${warm[s3]}"
+  return 0
+}
 if [ "${BENCH_SKIP_PEERS:-0}" = 1 ]; then
   printf '\nsequential dd bs=1M of a %d MiB file (MiB/s)\n  %-10s %10s %10s\n' "$mib" tool cold warm
   for t in backupfs plain2 encrypted; do printf '  %-10s %10.0f %10.0f\n' "$t" "${cold[$t]}" "${warm[$t]}"; done
+  print_limits
   python3 -c "import sys; p=(float(sys.argv[1])+float(sys.argv[3]))/2; pw=(float(sys.argv[2])+float(sys.argv[4]))/2; print(f'ratio encrypted/plain (plain = mean of the runs before and after): cold {float(sys.argv[5])/p:.2f}x, warm {float(sys.argv[6])/pw:.2f}x (goal >= 0.8)')" \
     "${cold[backupfs]}" "${warm[backupfs]}" "${cold[plain2]}" "${warm[plain2]}" "${cold[encrypted]}" "${warm[encrypted]}"
   exit 0
@@ -135,3 +206,4 @@ print(f"peak RSS of the backupfs mount process: {rss/1024:.0f} MB")
 PY
 python3 -c "import sys; p=(float(sys.argv[1])+float(sys.argv[3]))/2; pw=(float(sys.argv[2])+float(sys.argv[4]))/2; print(f'        encrypted/plain read (plain = mean of the runs before and after): cold {float(sys.argv[5])/p:.2f}x, warm {float(sys.argv[6])/pw:.2f}x (goal >= 0.8)')" \
   "${cold[backupfs]}" "${warm[backupfs]}" "${cold[plain2]}" "${warm[plain2]}" "${cold[encrypted]}" "${warm[encrypted]}"
+print_limits

@@ -26,6 +26,8 @@ public sealed class S3OpenOptions
     public double? TimeoutSeconds { get; init; }
     /// <summary>Track the full chunk files an earlier run left in the cache (scans .chunks).</summary>
     public bool AdoptCachedChunks { get; init; } = true;
+    /// <summary>How long after opening that scan starts (a command done sooner never pays for it).</summary>
+    public TimeSpan AdoptDelay { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>Never write to the bucket (a read-only mount); implied for a reader store.</summary>
     public bool ReadOnly { get; init; }
 }
@@ -114,14 +116,17 @@ public sealed class S3Datastore : IDisposable
             var layout = new S3KeyLayout(config.StoreName);
             long capacity = config.CacheCapacityChunks ?? S3ChunkBackend.DefaultCapacity(cacheRoot);
             var chunks = new S3ChunkBackend(client, layout, cacheRoot, capacity, options.NoCacheUploads);
-            // Scanning 65536 cache directories takes seconds on a cold disk: do it beside the
-            // command's own work. Until it is done the LRU may briefly count too few cached files.
+            // Scanning 65536 cache directories costs seconds of CPU and disk even when they are
+            // cached, taken from the reads a command or a fresh mount is doing: start it later, so a
+            // short command never pays (what it reads or writes is tracked anyway) and a mount does it
+            // once settled. Until it is done the LRU may count too few cached files.
             if (options.AdoptCachedChunks)
-                _ = Task.Run(() =>
+                _ = Task.Delay(options.AdoptDelay).ContinueWith(_ =>
                 {
                     try { chunks.AdoptCachedChunks(); }
+                    catch (DirectoryNotFoundException) { }   // the store was removed meanwhile
                     catch (IOException e) { (options.Warn ?? S3Warnings.Default)($"could not scan the chunk cache: {e.Message}"); }
-                });
+                }, TaskScheduler.Default);
             return new S3Datastore(cacheRoot, config, client, chunks, options.Warn ?? S3Warnings.Default);
         }
         catch

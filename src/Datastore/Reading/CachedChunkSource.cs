@@ -20,6 +20,10 @@ public sealed class CachedChunkSource : IChunkSource, IDisposable
     private readonly ConcurrentDictionary<Digest, Task<ChunkBuffer>> _loading = new();
     private long _size;
     private long _hits, _misses;
+    private bool _disposed;
+
+    /// <summary>The most decoded bytes kept (readahead stays within half of it).</summary>
+    public long Capacity => _capacity;
 
     public long Hits => Interlocked.Read(ref _hits);
     public long Misses => Interlocked.Read(ref _misses);
@@ -44,7 +48,7 @@ public sealed class CachedChunkSource : IChunkSource, IDisposable
     /// <summary>Starts loading a chunk in the background (readahead); errors surface on the real read.</summary>
     public void Prefetch(Digest digest)
     {
-        if (IsCached(digest)) return;
+        if (IsCached(digest) || Volatile.Read(ref _disposed)) return;
         _ = LoadShared(digest).ContinueWith(static t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
     }
 
@@ -77,6 +81,7 @@ public sealed class CachedChunkSource : IChunkSource, IDisposable
             if (loaded.TryAddRef()) return loaded;
             // Evicted and released between the load and this reader: load it again.
             if (TryGetCached(digest, out var again)) return again;
+            if (Volatile.Read(ref _disposed)) throw new ObjectDisposedException(nameof(CachedChunkSource));
         }
     }
 
@@ -107,14 +112,19 @@ public sealed class CachedChunkSource : IChunkSource, IDisposable
         var evicted = new List<ChunkBuffer>();
         lock (_lock)
         {
-            if (_map.Remove(digest, out var old))
+            // A load still running when the cache was disposed (readahead at unmount): drop its data.
+            if (_disposed) evicted.Add(buffer);
+            else if (_map.Remove(digest, out var old))
             {
                 _lru.Remove(old);
                 _size -= old.Value.Buffer.Capacity;
                 evicted.Add(old.Value.Buffer);
             }
-            _map[digest] = _lru.AddFirst((digest, buffer));
-            _size += buffer.Capacity;
+            if (!_disposed)
+            {
+                _map[digest] = _lru.AddFirst((digest, buffer));
+                _size += buffer.Capacity;
+            }
             while (_size > _capacity && _lru.Count > 1)
             {
                 var last = _lru.Last!;
@@ -132,6 +142,7 @@ public sealed class CachedChunkSource : IChunkSource, IDisposable
         List<ChunkBuffer> all;
         lock (_lock)
         {
+            _disposed = true;
             all = _lru.Select(e => e.Buffer).ToList();
             _lru.Clear();
             _map.Clear();

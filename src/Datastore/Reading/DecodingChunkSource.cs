@@ -22,6 +22,8 @@ public sealed class DecodingChunkSource : IChunkSource
 
     public async ValueTask<ChunkBuffer> ReadChunkAsync(Digest digest, CancellationToken ct = default)
     {
+        if (_key is null && _backend is IDecodedChunkBackend decoding)
+            return await decoding.ReadDecodedAsync(digest, ct).ConfigureAwait(false) ?? throw new ChunkMissingException(digest);
         var blob = await _backend.ReadBlobBufferAsync(digest, ct).ConfigureAwait(false);
         if (blob is null) throw new ChunkMissingException(digest);
         try { return _key is null ? Decode(digest, blob.Span) : EncryptedChunkDecoder.Decode(_key, digest, blob.Span); }

@@ -17,7 +17,7 @@ public readonly record struct S3ChunkCacheStats(long Hits, long Misses, long Ref
 /// only after the upload succeeded the chunk enters the cache, so a cached chunk is always in the
 /// bucket; work on one digest is serialised. The cache holds at most Capacity full chunks (LRU).
 /// </summary>
-public sealed partial class S3ChunkBackend : IChunkBackend
+public sealed partial class S3ChunkBackend : IChunkBackend, IDecodedChunkBackend
 {
     private readonly S3ObjectClient _client;
     private readonly S3KeyLayout _layout;
@@ -107,15 +107,62 @@ public sealed partial class S3ChunkBackend : IChunkBackend
         }
         Interlocked.Increment(ref _misses);
         var blob = await DownloadVerifiedAsync(digest, ct).ConfigureAwait(false);
-        if (blob == null || _cache == null) return blob;
+        if (blob != null) await CacheDownloadAsync(digest, blob, ct).ConfigureAwait(false);
+        return blob;
+    }
 
+    /// <summary>
+    /// A plain chunk decoded once: a cache hit is decoded from the cached file as a local chunk is;
+    /// a download is verified by that same decoding (fetched once more when bad), then cached.
+    /// </summary>
+    public async ValueTask<ChunkBuffer?> ReadDecodedAsync(Digest digest, CancellationToken ct = default)
+    {
+        if (_cache != null && await _cache.ReadBlobBufferAsync(digest, ct).ConfigureAwait(false) is { } cached)
+        {
+            Interlocked.Increment(ref _hits);
+            if (!_lru!.Touch(digest)) Evict(_lru.Add(digest));
+            try { return DecodingChunkSource.Decode(digest, cached.Span); }
+            finally { cached.Release(); }
+        }
+        Interlocked.Increment(ref _misses);
+        var key = _layout.ChunkObjectKey(digest);
+        string? problem = null;
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            if (attempt > 0) Interlocked.Increment(ref _refetches);
+            var blob = await _client.GetAsync(key, ct).ConfigureAwait(false);
+            if (blob == null) return null;
+            ChunkBuffer decoded;
+            try { decoded = DecodingChunkSource.Decode(digest, blob); }
+            catch (ChunkCorruptException e) { problem = e.Message; continue; }
+            catch (EncryptedDataException)
+            {
+                // Cached like any verified download, then refused as a plain read of it always was.
+                problem = DownloadedChunkVerifier.Check(digest, blob);
+                if (problem != null) continue;
+                await CacheDownloadAsync(digest, blob, ct).ConfigureAwait(false);
+                throw;
+            }
+            try { await CacheDownloadAsync(digest, blob, ct).ConfigureAwait(false); }
+            catch
+            {
+                decoded.Release();
+                throw;
+            }
+            return decoded;
+        }
+        throw new ChunkCorruptException(digest, $"the copy in the bucket is corrupt (downloaded twice): {problem}");
+    }
+
+    /// <summary>Puts a verified download into the local cache (room is made first, so full files never exceed the capacity).</summary>
+    private async ValueTask CacheDownloadAsync(Digest digest, byte[] blob, CancellationToken ct)
+    {
+        if (_cache == null) return;
         using (await _locks.AcquireAsync(digest, ct).ConfigureAwait(false))
         {
-            // Make room first, so the number of full files never goes above the capacity.
             Evict(_lru!.Add(digest));
             _cache.Insert(digest, blob);
         }
-        return blob;
     }
 
     /// <summary>GET, verify, and on a bad copy GET once more before reporting the chunk corrupt.</summary>

@@ -92,6 +92,45 @@ public sealed class S3ChunkBackendTests(S3GatewayFixture gw, SharedCacheStore sh
     }
 
     [Fact]
+    public async Task ADecodedReadDownloadsOnceCachesTheBlobAndHitsTheCacheAfterwards()
+    {
+        var (client, backend, cache, _) = await NewAsync();
+        var c = TestChunks.Make(30);
+        await client.PutAsync(Layout.ChunkObjectKey(c.Digest), c.Blob, noReplace: false);
+
+        var gets = client.Counters.Snapshot().Get;
+        var decoded = await backend.ReadDecodedAsync(c.Digest);
+        Assert.NotNull(decoded);
+        Assert.Equal(c.Data, decoded.Span.ToArray());
+        decoded.Release();
+        Assert.Equal(gets + 1, client.Counters.Snapshot().Get);
+        Assert.Equal(c.Blob, cache.TryReadBlob(c.Digest));
+
+        var again = await backend.ReadDecodedAsync(c.Digest);
+        Assert.Equal(c.Data, again!.Span.ToArray());
+        again.Release();
+        Assert.Equal(gets + 1, client.Counters.Snapshot().Get);
+        Assert.Equal(1, backend.Stats.Hits);
+        Assert.Null(await backend.ReadDecodedAsync(TestChunks.Make(31).Digest));
+    }
+
+    [Fact]
+    public async Task ACorruptDownloadReadDecodedIsFetchedAgainOnceThenReported()
+    {
+        var (client, backend, cache, _) = await NewAsync();
+        var c = TestChunks.Make(32);
+        await client.PutAsync(Layout.ChunkObjectKey(c.Digest), TestChunks.Make(33).Blob, noReplace: false);
+
+        var gets = client.Counters.Snapshot().Get;
+        var e = await Assert.ThrowsAsync<ChunkCorruptException>(() => backend.ReadDecodedAsync(c.Digest).AsTask());
+        Assert.Equal(c.Digest, e.Digest);
+        Assert.Contains("downloaded twice", e.Message);
+        Assert.Equal(gets + 2, client.Counters.Snapshot().Get);
+        Assert.Equal(1, backend.Stats.Refetches);
+        Assert.Null(cache.TryReadBlob(c.Digest));   // never cached
+    }
+
+    [Fact]
     public async Task TheCacheNeverHoldsMoreThanItsCapacity()
     {
         var (client, backend, cache, _) = await NewAsync(capacity: 3);
