@@ -1,6 +1,7 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Platform;
 using BackupFs.FsHost.Vfs;
+using Errno = BackupFs.FsHost.Vfs.Errno;
 
 namespace BackupFs.FsHost.Nodes;
 

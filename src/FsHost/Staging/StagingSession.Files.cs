@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Platform;
 using BackupFs.FsHost.Vfs;
+using Errno = BackupFs.FsHost.Vfs.Errno;
 using Microsoft.Win32.SafeHandles;
 using static BackupFs.FsHost.Staging.Timestamps;
 
@@ -16,7 +17,7 @@ public sealed partial class StagingSession
         if (inode.IsDirectory) return Errno.EISDIR;
         if (!inode.IsRegular) return Errno.EACCES;
         bool write = (flags & AccessModeMask) != 0;
-        bool truncate = (flags & Posix.O_TRUNC) != 0 && write;
+        bool truncate = (flags & OpenFlags.Truncate) != 0 && write;
         using var _ = await EnterAsync(ct).ConfigureAwait(false);
         SafeFileHandle? spool = null;
         if (write)

@@ -2,6 +2,7 @@ using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Platform;
 using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
+using Errno = BackupFs.FsHost.Vfs.Errno;
 
 namespace BackupFs.FsHost.Tests.Nodes;
 

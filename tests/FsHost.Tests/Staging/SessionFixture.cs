@@ -24,7 +24,7 @@ public sealed class SessionFixture : IDisposable
         _chunks = new CachedChunkSource(new DecodingChunkSource(Store.Chunks), 16L << 20);
         Options = options ?? new StagingOptions { CommitDelay = TimeSpan.FromHours(1) };
         Context = new StagingContext(Store, _chunks, Options, _ => { });
-        Parent = new StagedInode(null, StagedRole.Virtual, 0, FileModes.Directory | 0x1ED, "host"u8.ToArray());
+        Parent = new StagedInode(null, StagedRole.Virtual, 0, FileModes.Directory | 0x1ED);
     }
 
     public DataStore Store { get; }

@@ -8,7 +8,7 @@ public class StagedDirNode(StagingNodes nodes, StagedInode inode) : StagedEntryN
     INodeLookup, INodeDirectoryOpener, INodeCreator, INodeMaker, INodeDirectoryMaker, INodeSymlinker, INodeLinker,
     INodeUnlinker, INodeDirectoryRemover, INodeRenamer
 {
-    private const int Truncate = Datastore.Platform.Posix.O_TRUNC, ReadWrite = 2; // O_RDWR
+    private const int Truncate = Datastore.Platform.OpenFlags.Truncate, ReadWrite = Datastore.Platform.OpenFlags.ReadWrite;
 
     /// <summary>Misses may be cached: only the kernel's own requests add names here.</summary>
     public TimeSpan MissTimeout => StagingNodes.SessionTimeout;
