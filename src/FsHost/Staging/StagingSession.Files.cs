@@ -9,14 +9,13 @@ namespace BackupFs.FsHost.Staging;
 /// <summary>Open files: copy-on-write into spool files, writes, truncation, release.</summary>
 public sealed partial class StagingSession
 {
-    private const int AccessModeMask = 3; // O_ACCMODE
 
     public async ValueTask<VfsResult<StagedFileHandle>> OpenAsync(StagedInode inode, int flags, CancellationToken ct)
     {
         if (_tree.CheckMine(inode) is { IsOk: false } other) return other;
         if (inode.IsDirectory) return Errno.EISDIR;
         if (!inode.IsRegular) return Errno.EACCES;
-        bool write = (flags & AccessModeMask) != 0;
+        bool write = OpenFlags.Writes(flags);
         bool truncate = (flags & OpenFlags.Truncate) != 0 && write;
         using var _ = await EnterAsync(ct).ConfigureAwait(false);
         SafeFileHandle? spool = null;

@@ -22,12 +22,27 @@ internal static class PxarNodeFactory
     }
 
     /// <summary>stat fields from a pxar entry of this archive.</summary>
-    public static NodeAttributes Attributes(PxarArchive archive, PxarEntry entry, uint linkCount) =>
-        PxarEntryStat.Attributes(entry, archive.InodeOf(entry), linkCount);
+    public static NodeAttributes Attributes(PxarArchive archive, PxarEntry entry, uint linkCount)
+    {
+        var mtime = new Timestamp(entry.Stat.MtimeSeconds, entry.Stat.MtimeNanoseconds);
+        return new NodeAttributes
+        {
+            Inode = archive.InodeOf(entry),
+            Mode = PxarPosixMetadata.ModeOf(entry),
+            LinkCount = linkCount,
+            Uid = entry.Stat.Uid,
+            Gid = entry.Stat.Gid,
+            Size = (ulong)entry.Size,
+            Rdev = PxarPosixMetadata.EncodeDevice(entry.DeviceMajor, entry.DeviceMinor),
+            ModificationTime = mtime,
+            ChangeTime = mtime,
+            AccessTime = mtime,
+        };
+    }
 
     /// <summary>xattrs as archived, plus security.capability (FCAPS) and POSIX ACLs rebuilt from ACL items.</summary>
     public static async ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> XattrsAsync(PxarArchive archive, PxarEntry entry, CancellationToken ct) =>
-        await PxarEntryStat.XattrsAsync(await archive.AccessorAsync(ct).ConfigureAwait(false), entry, ct).ConfigureAwait(false);
+        await PxarPosixMetadata.ReadXattrsAsync(await archive.AccessorAsync(ct).ConfigureAwait(false), entry, ct).ConfigureAwait(false);
 }
 
 /// <summary>A directory inside a pxar archive (or the archive's root, shown as "root.pxar/").</summary>

@@ -143,7 +143,6 @@ public abstract class DirectoryNode : TreeNode, INodeLookup, INodeDirectoryOpene
 /// <summary>A regular file whose bytes are read through per-open handles; never writable.</summary>
 public abstract class FileNode : TreeNode, INodeOpener
 {
-    private const int AccessModeMask = 3; // O_ACCMODE: O_WRONLY or O_RDWR ask for writing
 
     protected FileNode(DirectoryNode? parent, byte[] name) : base(parent, name) { }
 
@@ -152,7 +151,7 @@ public abstract class FileNode : TreeNode, INodeOpener
 
     public async ValueTask<VfsResult<OpenedFile>> OpenAsync(RequestContext ctx, int flags)
     {
-        if ((flags & AccessModeMask) != 0) return Errno.EROFS;
+        if (Datastore.Platform.OpenFlags.Writes(flags)) return Errno.EROFS;
         // Snapshot files never change: keep the page cache across opens.
         return new OpenedFile(await OpenReaderAsync(ctx.SessionEnding).ConfigureAwait(false), OpenOptions.KeepCache);
     }

@@ -29,26 +29,18 @@ public struct NodeAttributes
     public readonly bool IsDirectory => (Mode & FileModes.TypeMask) == FileModes.Directory;
 }
 
-/// <summary>st_mode file type bits and helpers.</summary>
+/// <summary>st_mode file type bits as the VFS names them (the values are <see cref="Datastore.Platform.FileTypeBits"/>).</summary>
 public static class FileModes
 {
-    public const uint TypeMask = 0xF000;
-    public const uint Fifo = 0x1000;
-    public const uint CharDevice = 0x2000;
-    public const uint Directory = 0x4000;
-    public const uint BlockDevice = 0x6000;
-    public const uint Regular = 0x8000;
-    public const uint Symlink = 0xA000;
-    public const uint Socket = 0xC000;
+    public const uint TypeMask = Datastore.Platform.FileTypeBits.Mask;
+    public const uint Fifo = Datastore.Platform.FileTypeBits.Fifo;
+    public const uint CharDevice = Datastore.Platform.FileTypeBits.CharDevice;
+    public const uint Directory = Datastore.Platform.FileTypeBits.Directory;
+    public const uint BlockDevice = Datastore.Platform.FileTypeBits.BlockDevice;
+    public const uint Regular = Datastore.Platform.FileTypeBits.Regular;
+    public const uint Symlink = Datastore.Platform.FileTypeBits.Symlink;
+    public const uint Socket = Datastore.Platform.FileTypeBits.Socket;
 
     /// <summary>The dirent type (DT_*) for a mode: the type bits shifted down.</summary>
     public static uint DirentType(uint mode) => (mode & TypeMask) >> 12;
-}
-
-/// <summary>Device numbers as FUSE attributes carry them.</summary>
-public static class DeviceNumbers
-{
-    /// <summary>The kernel's 32-bit encoding (new_encode_dev).</summary>
-    public static uint Encode(ulong major, ulong minor) =>
-        (uint)((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xffUL) << 12));
 }
