@@ -55,7 +55,7 @@ public sealed partial class StagingSession
             SplitCommitResult result;
             try
             {
-                await EnsureNamespaceAsync(Group.Namespace, ct).ConfigureAwait(false);
+                await _ctx.Store.EnsureNamespaceAsync(Group.Namespace, ct).ConfigureAwait(false);
                 await view.ReadRootMetadataAsync(ct).ConfigureAwait(false);
                 result = await SplitSnapshotCommit.CommitAsync(_ctx.Store, Group, view, _ctx.Chunks, _ctx.Options.CommitOptions(), ct).ConfigureAwait(false);
             }
@@ -142,13 +142,6 @@ public sealed partial class StagingSession
 
     /// <summary>What the last commit did (for `backupfs commit` and tests).</summary>
     public SplitCommitResult? LastResult { get; private set; }
-
-    private async Task EnsureNamespaceAsync(BackupNamespace ns, CancellationToken ct)
-    {
-        if (ns.IsRoot || _ctx.Store.NamespaceExists(ns)) return;
-        await EnsureNamespaceAsync(ns.Parent!, ct).ConfigureAwait(false);
-        await _ctx.Store.CreateNamespaceAsync(ns, ct).ConfigureAwait(false);
-    }
 
     /// <summary>
     /// After a commit of exactly the tree in memory: each known inode is pointed at its entry in
