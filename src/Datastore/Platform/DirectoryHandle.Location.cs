@@ -13,9 +13,15 @@ public sealed partial class DirectoryHandle
     {
         private const int ShownLevels = 64;
         private readonly Location? _parent;
+        private readonly Location _root;
         private readonly string _name;
 
-        private Location(Location? parent, string name) { _parent = parent; _name = name; }
+        private Location(Location? parent, string name)
+        {
+            _parent = parent;
+            _root = parent?._root ?? this;
+            _name = name;
+        }
 
         public static Location Root(string path) => new(null, path);
 
@@ -29,9 +35,7 @@ public sealed partial class DirectoryHandle
             var names = new List<string>();
             var at = this;
             for (; at._parent is not null && names.Count < ShownLevels; at = at._parent) names.Add(at._name);
-            var root = at;
-            while (root._parent is not null) root = root._parent;
-            var sb = new StringBuilder(root._name.TrimEnd('/'));
+            var sb = new StringBuilder(_root._name.TrimEnd('/'));
             if (at._parent is not null) sb.Append("/…");
             for (int i = names.Count - 1; i >= 0; i--) sb.Append('/').Append(names[i]);
             return names.Count == 0 && sb.Length == 0 ? "/" : sb.ToString();
