@@ -103,9 +103,13 @@ public sealed class MountStartCliTests : IAsyncLifetime, IDisposable
         Directory.CreateDirectory(logs);
         File.SetUnixFileMode(logs, (UnixFileMode)0x3FF);
         Assert.Equal(0, Bounded.Run("chmod", "-R", "a+rX", Store).ExitCode);
+        // The checkout may sit below a directory only root can enter (a private temp dir): the user runs a copy.
+        var bin = _tmp.Sub("bin");
+        Assert.Equal(0, Bounded.Run("cp", "-a", Path.GetDirectoryName(BackupFsProgram.Path)! + "/.", bin).ExitCode);
+        Assert.Equal(0, Bounded.Run("chmod", "-R", "a+rX", bin).ExitCode);
 
         var r = Bounded.Run("runuser", "-u", "nobody", "--", "env", "-u", "XDG_RUNTIME_DIR", $"TMPDIR={logs}",
-            BackupFsProgram.Path, "mount", Store, _tmp.Sub("sticky"), "--read-only");
+            Path.Combine(bin, Path.GetFileName(BackupFsProgram.Path)), "mount", Store, _tmp.Sub("sticky"), "--read-only");
         Assert.Equal(1, r.ExitCode);
         Assert.StartsWith($"error: fusermount3 could not mount {_tmp.Sub("sticky")}", r.Stderr);
         Assert.Single(r.Stderr.Trim().Split('\n'));
