@@ -303,7 +303,9 @@ public class StagingMountTests : IDisposable
             var stagingSession = mount.Staging!.Sessions.Single();
             var spooled = Directory.GetFiles(stagingSession.SpoolDirectory).Single(f => !f.EndsWith(".copy"));
             long stored = new FileInfo(spooled).Length;
-            Assert.InRange(stored, 1, 4 << 20);
+            // The writeback cache may flush later pages first and fill the disk with them: then the
+            // prefix without gaps is empty, which is as honest as a partial one.
+            Assert.InRange(stored, 0, 4 << 20);
             Assert.True(Bounded.Eventually(() => Bounded.Run("stat", "-c", "%s", $"{session}/big").Stdout.Trim() == stored.ToString(), TimeSpan.FromSeconds(10)),
                 $"stat shows {Bounded.Run("stat", "-c", "%s", $"{session}/big").Stdout.Trim()}, {stored} stored");
             Assert.Equal(stored, Bounded.Io(() => File.ReadAllBytes($"{session}/big")).Length);
