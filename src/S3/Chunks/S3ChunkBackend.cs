@@ -125,33 +125,22 @@ public sealed partial class S3ChunkBackend : IChunkBackend, IDecodedChunkBackend
             finally { cached.Release(); }
         }
         Interlocked.Increment(ref _misses);
-        var key = _layout.ChunkObjectKey(digest);
-        string? problem = null;
-        for (int attempt = 0; attempt < 2; attempt++)
+        ChunkBuffer? decoded = null;
+        var blob = await FetchCheckedAsync(digest, downloaded =>
         {
-            if (attempt > 0) Interlocked.Increment(ref _refetches);
-            var blob = await _client.GetAsync(key, ct).ConfigureAwait(false);
-            if (blob == null) return null;
-            ChunkBuffer decoded;
-            try { decoded = DecodingChunkSource.Decode(digest, blob); }
-            catch (ChunkCorruptException e) { problem = e.Message; continue; }
-            catch (EncryptedDataException)
-            {
-                // Cached like any verified download, then refused as a plain read of it always was.
-                problem = DownloadedChunkVerifier.Check(digest, blob);
-                if (problem != null) continue;
-                await CacheDownloadAsync(digest, blob, ct).ConfigureAwait(false);
-                throw;
-            }
-            try { await CacheDownloadAsync(digest, blob, ct).ConfigureAwait(false); }
-            catch
-            {
-                decoded.Release();
-                throw;
-            }
-            return decoded;
+            try { decoded = DecodingChunkSource.Decode(digest, downloaded); return null; }
+            catch (ChunkCorruptException e) { return e.Message; }
+            catch (EncryptedDataException) { return DownloadedChunkVerifier.Check(digest, downloaded); }
+        }, ct).ConfigureAwait(false);
+        if (blob == null) return null;
+        try { await CacheDownloadAsync(digest, blob, ct).ConfigureAwait(false); }
+        catch
+        {
+            decoded?.Release();
+            throw;
         }
-        throw new ChunkCorruptException(digest, $"the copy in the bucket is corrupt (downloaded twice): {problem}");
+        // A verified encrypted chunk: a plain read of it is refused, as it always was.
+        return decoded ?? DecodingChunkSource.Decode(digest, blob);
     }
 
     /// <summary>Puts a verified download into the local cache (room is made first, so full files never exceed the capacity).</summary>
@@ -166,7 +155,14 @@ public sealed partial class S3ChunkBackend : IChunkBackend, IDecodedChunkBackend
     }
 
     /// <summary>GET, verify, and on a bad copy GET once more before reporting the chunk corrupt.</summary>
-    private async Task<byte[]?> DownloadVerifiedAsync(Digest digest, CancellationToken ct)
+    private Task<byte[]?> DownloadVerifiedAsync(Digest digest, CancellationToken ct) =>
+        FetchCheckedAsync(digest, blob => DownloadedChunkVerifier.Check(digest, blob), ct);
+
+    /// <summary>
+    /// GET the chunk and run <paramref name="check"/> on it (null: good, else the problem); a bad copy
+    /// is fetched once more before the chunk is reported corrupt. Null when the bucket has no such chunk.
+    /// </summary>
+    private async Task<byte[]?> FetchCheckedAsync(Digest digest, Func<byte[], string?> check, CancellationToken ct)
     {
         var key = _layout.ChunkObjectKey(digest);
         string? problem = null;
@@ -175,7 +171,7 @@ public sealed partial class S3ChunkBackend : IChunkBackend, IDecodedChunkBackend
             if (attempt > 0) Interlocked.Increment(ref _refetches);
             var blob = await _client.GetAsync(key, ct).ConfigureAwait(false);
             if (blob == null) return null;
-            problem = DownloadedChunkVerifier.Check(digest, blob);
+            problem = check(blob);
             if (problem == null) return blob;
         }
         throw new ChunkCorruptException(digest, $"the copy in the bucket is corrupt (downloaded twice): {problem}");
