@@ -16,7 +16,7 @@ public class S3StagingTests : IClassFixture<S3GatewayFixture>, IDisposable
 {
     private readonly S3GatewayFixture _gw;
     private readonly ITestOutputHelper _output;
-    private readonly TempDir _tmp = new(onDisk: true);
+    private readonly TempDir _tmp = new();
 
     public S3StagingTests(S3GatewayFixture gw, ITestOutputHelper output)
     {

@@ -12,7 +12,7 @@ namespace BackupFs.FsHost.Tests.Staging;
 public class StagingCrashTests : IDisposable
 {
     private readonly ITestOutputHelper _output;
-    private readonly TempDir _tmp = new(onDisk: true);
+    private readonly TempDir _tmp = new();
     public StagingCrashTests(ITestOutputHelper output) => _output = output;
 
     public void Dispose()

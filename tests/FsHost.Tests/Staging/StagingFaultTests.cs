@@ -16,7 +16,7 @@ namespace BackupFs.FsHost.Tests.Staging;
 public class StagingFaultTests : IDisposable
 {
     private readonly ITestOutputHelper _output;
-    private readonly TempDir _tmp = new(onDisk: true);
+    private readonly TempDir _tmp = new();
     public StagingFaultTests(ITestOutputHelper output) => _output = output;
     public void Dispose() => _tmp.Dispose();
 

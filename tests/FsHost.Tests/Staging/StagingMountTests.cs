@@ -18,7 +18,7 @@ public class StagingMountTests : IDisposable
 {
     private static readonly StagingOptions Manual = new() { CommitDelay = TimeSpan.FromHours(1), OpenFilesWait = TimeSpan.FromSeconds(1) };
     private readonly ITestOutputHelper _output;
-    private readonly TempDir _tmp = new(onDisk: true);
+    private readonly TempDir _tmp = new();
     public StagingMountTests(ITestOutputHelper output) => _output = output;
     public void Dispose() => _tmp.Dispose();
 
