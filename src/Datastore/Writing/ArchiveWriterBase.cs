@@ -27,6 +27,9 @@ public abstract class ArchiveWriterBase : Stream
         _buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
     }
 
+    /// <summary>Where the cut chunks go.</summary>
+    protected ChunkIngest Ingest => _ingest;
+
     /// <summary>Bytes of the current (not yet cut) chunk.</summary>
     protected ReadOnlySpan<byte> Pending => _buffer.AsSpan(0, _filled);
     protected int PendingLength => _filled;

@@ -30,6 +30,11 @@ public sealed record BackupOptions
 
     public CryptMode EffectiveCryptMode => CryptMode ?? (Key is null ? Formats.CryptMode.None : Formats.CryptMode.Encrypt);
 
+    /// <summary>The chunk ingest a backup with these options stores through (chunks named and encoded as its crypt mode wants).</summary>
+    public ChunkIngest CreateIngest(DataStore store, int maxInFlight = 0) =>
+        new(ChunkBackend ?? store.Chunks, maxInFlight > 0 ? maxInFlight : MaxChunksInFlight,
+            encryptKey: EffectiveCryptMode == Formats.CryptMode.Encrypt ? Key : null);
+
     /// <exception cref="BackupFsException">sign-only/encrypt without a key, or none with one</exception>
     public void CheckCrypto()
     {
@@ -99,8 +104,7 @@ public static class BackupStarter
             snapshotLock = DatastoreLocks.LockSnapshot(store, snapshot, exclusive: true);
 
             var mode = options.EffectiveCryptMode;
-            var ingest = new ChunkIngest(options.ChunkBackend ?? store.Chunks, options.MaxChunksInFlight,
-                encryptKey: mode == CryptMode.Encrypt ? options.Key : null);
+            var ingest = options.CreateIngest(store);
             var writer = new SnapshotWriter(store, snapshot, ingest, new BackupLocks(snapshotLock, groupLock, processLock), ct, mode, options.Key);
             if (options.MasterPublicKeyPem is { } pem)
             {

@@ -63,6 +63,25 @@ public sealed class ChunkIngest
         return digest;
     }
 
+    /// <summary>
+    /// Whether the store still holds every chunk of <paramref name="digests"/> (each is touched, as a
+    /// known chunk is, so a garbage collection running meanwhile keeps it). Chunks stored ahead of a
+    /// backup are referenced only when this is true: one swept since, or one an S3 cache does not
+    /// know, makes the caller encode the data again instead.
+    /// </summary>
+    public async Task<bool> HoldsAllAsync(IEnumerable<Digest> digests, CancellationToken ct)
+    {
+        var confirmed = new List<Digest>();
+        foreach (var digest in digests)
+        {
+            if (_knownThisBackup.ContainsKey(digest)) continue;
+            if (!await _backend.ContainsAsync(digest, ct).ConfigureAwait(false)) return false;
+            confirmed.Add(digest);
+        }
+        foreach (var digest in confirmed) _knownThisBackup.TryAdd(digest, 0);
+        return true;
+    }
+
     /// <summary>Stores one chunk now (used for small pieces and by tests).</summary>
     public async Task<Digest> StoreAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
     {

@@ -27,4 +27,6 @@ public interface ISnapshotTreeSource
     ValueTask<IReadOnlyList<SourceNode>> ListAsync(SourceNode directory, CancellationToken ct);
     /// <summary>A regular file's content (<see cref="SourceNode.Size"/> bytes). Only called for files that are not reused.</summary>
     ValueTask<Stream> OpenAsync(SourceNode file, CancellationToken ct);
+    /// <summary>The file's payload item already cut and stored (see <see cref="PreparedPayload"/>), if the source has it for exactly this content.</summary>
+    PreparedPayload? PreparedPayloadOf(SourceNode file) => null;
 }

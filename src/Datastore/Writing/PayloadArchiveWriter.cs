@@ -11,7 +11,8 @@ public sealed class PayloadArchiveWriter : ArchiveWriterBase
 {
     private readonly PayloadChunker _chunker;
 
-    internal PayloadArchiveWriter(string name, ChunkIngest ingest, int averageChunkSize, CancellationToken ct)
+    /// <summary>A payload stream of its own (e.g. one file's item cut ahead of a backup).</summary>
+    public PayloadArchiveWriter(string name, ChunkIngest ingest, int averageChunkSize, CancellationToken ct)
         : base(name, ingest, averageChunkSize * 4, ct) => _chunker = new PayloadChunker(averageChunkSize);
 
     /// <summary>Suggests a chunk boundary at a stream offset (a file's PAYLOAD header); pass it before writing that byte.</summary>
@@ -47,6 +48,28 @@ public sealed class PayloadArchiveWriter : ArchiveWriterBase
         long start = AppendKnownChunks(reused);
         _chunker.Reset(BytesWritten);
         return start;
+    }
+
+    /// <summary>
+    /// Forces a boundary, then appends the chunks of a file's payload item stored ahead
+    /// (<see cref="PreparedPayload"/>) by digest. Returns the new stream offset of the item's header,
+    /// or -1 when the store no longer holds one of the chunks (nothing is appended: the caller
+    /// encodes the file). The caller advances its pxar encoder's payload position by the item size.
+    /// </summary>
+    public async Task<long> InjectPreparedAsync(PreparedPayload prepared, CancellationToken ct)
+    {
+        if (!await Ingest.HoldsAllAsync(prepared.Chunks.Select(static c => c.Digest), ct).ConfigureAwait(false)) return -1;
+        var chunks = new (Digest, long)[prepared.Chunks.Count];
+        long start = 0;
+        for (int i = 0; i < chunks.Length; i++)
+        {
+            var c = prepared.Chunks[i];
+            chunks[i] = (c.Digest, c.End - start);
+            start = c.End;
+        }
+        long at = AppendKnownChunks(chunks);
+        _chunker.Reset(BytesWritten);
+        return at;
     }
 
     /// <summary>Stores the last chunk and returns the finished index file bytes.</summary>

@@ -16,6 +16,9 @@ public sealed class SplitBackupStats
     public long ReusedBytes { get; internal set; }
     public long EncodedFiles { get; internal set; }
     public long EncodedBytes { get; internal set; }
+    /// <summary>Files whose payload was cut and stored ahead (<see cref="PreparedPayload"/>) and appended by digest.</summary>
+    public long PreparedFiles { get; internal set; }
+    public long PreparedBytes { get; internal set; }
 }
 
 /// <summary>
@@ -127,6 +130,7 @@ public static class SplitArchiveBackup
                         prev = await s.Previous.Metadata.FollowHardlinkAsync(prev, ct).ConfigureAwait(false);
                     long offset = prev is not null && Unchanged(prev, stat, node.Size)
                         ? await AddReusedAsync(s, name, stat, node.Metadata, prev, ct).ConfigureAwait(false)
+                        : await AddPreparedAsync(s, node, ct).ConfigureAwait(false) is long prepared and >= 0 ? prepared
                         : await AddEncodedAsync(s, node, ct).ConfigureAwait(false);
                     // A hardlink item holds the target's path; one longer than pxar allows is archived as a file of its own.
                     if (node.HardlinkKey is { } newKey && RelativePath(frames, relRoot, name) is { } rel) s.Links[newKey] = (offset, rel);
@@ -189,6 +193,20 @@ public static class SplitArchiveBackup
         s.Stats.EncodedFiles++;
         s.Stats.EncodedBytes += node.Size;
         return await s.Encoder.AddFileAsync(node.Name, node.Stat, node.Metadata, file, node.Size, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A file whose payload item the source cut and stored ahead: its chunks are appended by digest; -1 when it has none (or the store lost one).</summary>
+    private static async ValueTask<long> AddPreparedAsync(State s, SourceNode node, CancellationToken ct)
+    {
+        if (s.Source.PreparedPayloadOf(node) is not { } prepared || prepared.ContentSize != node.Size) return -1;
+        await s.Encoder.FlushPayloadAsync(ct).ConfigureAwait(false);
+        long start = await s.Payload.InjectPreparedAsync(prepared, ct).ConfigureAwait(false);
+        if (start < 0) return -1;
+        s.PendingAdvance += prepared.ItemSize;
+        s.RunLastChunk = -1; // a reused file after it starts a run of its own
+        s.Stats.PreparedFiles++;
+        s.Stats.PreparedBytes += prepared.ContentSize;
+        return await s.Encoder.AddPayloadReferenceAsync(node.Name, node.Stat, node.Metadata, start, node.Size, ct).ConfigureAwait(false);
     }
 
     private static async ValueTask<long> AddReusedAsync(State s, byte[] name, PxarStat stat, PxarMetadata metadata, PxarEntry prev, CancellationToken ct)
