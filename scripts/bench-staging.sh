@@ -40,6 +40,7 @@ session="$mnt/staging/host/bench"
 now() { date +%s.%N; }
 warm() { find "$src" -type f -exec cat {} + >/dev/null; } # every tool reads the source from the page cache
 fuse_requests() { getfattr --only-values -n user.backupfs.fuse-requests "$mnt" 2>/dev/null; }
+chunk_bytes() { du -sb "$work/ds/.chunks" | cut -f1; }
 stat_of() { getfattr --only-values -n user.backupfs.last-commit "$session" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 restic_added() { restic backup -q --json -r "$work/restic" "$src" | python3 -c 'import json,sys
 for l in sys.stdin:
@@ -50,11 +51,13 @@ run() { # phase
   warm
   local t0 t1 t2 t3 t4 t5 t6 added
   local before; before=$(fuse_requests)
+  local chunks_before; chunks_before=$(chunk_bytes)
   t0=$(now); rsync -a --delete "$src/" "$session/"; t1=$(now)
   eval "bfs_requests_$1=\"$before|$(fuse_requests)\""
   "$BACKUPFS" commit "$session" >/dev/null 2>&1; t2=$(now)
   eval "bfs_rsync_$1=$(python3 -c "print($t1-$t0)") bfs_commit_$1=$(python3 -c "print($t2-$t1)")"
-  eval "bfs_added_$1=$(stat_of new_chunk_bytes) bfs_written_$1=$(stat_of written_bytes)"
+  # Added: growth of the chunk store, so chunks stored in the background while rsync ran count too.
+  eval "bfs_added_$1=$(( $(chunk_bytes) - chunks_before )) bfs_written_$1=$(stat_of written_bytes) bfs_prepared_$1=$(stat_of prepared_bytes)"
   warm
   t3=$(now); added=$(restic_added); t4=$(now)
   eval "restic_$1=$(python3 -c "print($t4-$t3)") restic_added_$1=$added"
@@ -72,22 +75,23 @@ total=$(du -sb "$tree" | cut -f1)
 
 python3 - "$mib" "$total" "$bfs_rsync_initial" "$bfs_commit_initial" "$restic_initial" "$plain_initial" "$bfs_added_initial" "$restic_added_initial" \
   "$bfs_rsync_incremental" "$bfs_commit_incremental" "$restic_incremental" "$plain_incremental" "$bfs_added_incremental" "$restic_added_incremental" "$bfs_written_incremental" \
-  "$rclone_initial" "$rclone_incremental" <<'PY'
+  "$rclone_initial" "$rclone_incremental" "$bfs_prepared_initial" "$bfs_prepared_incremental" <<'PY'
 import sys
 a = sys.argv[1:]; mib = int(a[0]); total = int(a[1])
-def row(name, rs, cm, restic, plain, added, radded, rclone, written=None):
+def row(name, rs, cm, restic, plain, added, radded, rclone, prepared, written=None):
     rs, cm, restic, plain, rclone = map(float, (rs, cm, restic, plain, rclone)); added, radded = int(added), int(radded)
     bfs = rs + cm
     print(f"{name}:")
     print(f"  backupfs rsync+commit {bfs:7.2f} s  (rsync {rs:.2f} s, commit {cm:.2f} s)  added {added/2**20:8.1f} MiB ({100*added/total:.2f}% of the tree)")
+    print(f"  backupfs cut {int(prepared or 0)/2**20:.1f} MiB of files in the background while rsync ran (the commit appended them by digest)")
     if written is not None: print(f"  backupfs commit re-read {int(written)/2**20:.1f} MiB of changed files")
     print(f"  restic backup         {restic:7.2f} s  added {radded/2**20:8.1f} MiB")
     print(f"  plain rsync           {plain:7.2f} s")
     print(f"  rsync into rclone mount {rclone:5.2f} s  (rsync alone into BackupFs staging: {rclone/rs:.2f}x faster than into rclone)")
     print(f"  ratio restic/backupfs {restic/bfs:.2f}x (>= 1: backupfs is faster); backupfs/plain rsync {bfs/plain:.2f}x")
 print(f"tree: {mib} MiB ({total/2**20:.0f} MiB of files)")
-row("initial", *a[2:8], a[15])
-row("incremental after changing 1%", *a[8:14], a[16], written=a[14])
+row("initial", *a[2:8], a[15], a[17])
+row("incremental after changing 1%", *a[8:14], a[16], a[18], written=a[14])
 PY
 files=$(find "$tree" -type f | wc -l)
 python3 - "$files" "$bfs_requests_initial" "$bfs_requests_incremental" <<'PY'

@@ -51,26 +51,12 @@ public sealed class PayloadArchiveWriter : ArchiveWriterBase
     }
 
     /// <summary>
-    /// Forces a boundary, then appends the chunks of a file's payload item stored ahead
-    /// (<see cref="PreparedPayload"/>) by digest. Returns the new stream offset of the item's header,
-    /// or -1 when the store no longer holds one of the chunks (nothing is appended: the caller
-    /// encodes the file). The caller advances its pxar encoder's payload position by the item size.
+    /// Whether the store still holds chunks [<paramref name="first"/>, <paramref name="first"/>+<paramref name="count"/>)
+    /// of <paramref name="index"/> (touching them): chunks stored ahead of this backup (<see cref="PreparedPayload"/>)
+    /// are appended only when this is true.
     /// </summary>
-    public async Task<long> InjectPreparedAsync(PreparedPayload prepared, CancellationToken ct)
-    {
-        if (!await Ingest.HoldsAllAsync(prepared.Chunks.Select(static c => c.Digest), ct).ConfigureAwait(false)) return -1;
-        var chunks = new (Digest, long)[prepared.Chunks.Count];
-        long start = 0;
-        for (int i = 0; i < chunks.Length; i++)
-        {
-            var c = prepared.Chunks[i];
-            chunks[i] = (c.Digest, c.End - start);
-            start = c.End;
-        }
-        long at = AppendKnownChunks(chunks);
-        _chunker.Reset(BytesWritten);
-        return at;
-    }
+    public Task<bool> HoldsChunksAsync(DynamicIndex index, int first, int count, CancellationToken ct) =>
+        Ingest.HoldsAllAsync(Enumerable.Range(first, count).Select(index.DigestAt), ct);
 
     /// <summary>Stores the last chunk and returns the finished index file bytes.</summary>
     internal async Task<(byte[] IndexFile, DynamicIndex Index)> CompleteAsync()

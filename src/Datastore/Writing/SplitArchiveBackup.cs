@@ -73,6 +73,7 @@ public static class SplitArchiveBackup
         public readonly Dictionary<object, (long Offset, byte[] Path)> Links = new();
         public readonly SplitBackupStats Stats = new();
         // The run of previous chunks injected last: old chunk range, and where it starts in the new stream.
+        public DynamicIndex? RunIndex;
         public int RunFirstChunk = -1, RunLastChunk = -1;
         public long RunNewStart, RunNewEnd;
         // Injected bytes not yet counted by the encoder: it only accepts references at or after its
@@ -199,52 +200,67 @@ public static class SplitArchiveBackup
     private static async ValueTask<long> AddPreparedAsync(State s, SourceNode node, CancellationToken ct)
     {
         if (s.Source.PreparedPayloadOf(node) is not { } prepared || prepared.ContentSize != node.Size) return -1;
-        await s.Encoder.FlushPayloadAsync(ct).ConfigureAwait(false);
-        long start = await s.Payload.InjectPreparedAsync(prepared, ct).ConfigureAwait(false);
-        if (start < 0) return -1;
-        s.PendingAdvance += prepared.ItemSize;
-        s.RunLastChunk = -1; // a reused file after it starts a run of its own
+        long offset = await AddFromRunAsync(s, node.Name, node.Stat, node.Metadata, prepared.Run, prepared.HeaderOffset, node.Size, stored: false, ct).ConfigureAwait(false);
+        if (offset < 0) return -1;
         s.Stats.PreparedFiles++;
         s.Stats.PreparedBytes += prepared.ContentSize;
-        return await s.Encoder.AddPayloadReferenceAsync(node.Name, node.Stat, node.Metadata, start, node.Size, ct).ConfigureAwait(false);
+        return offset;
     }
 
     private static async ValueTask<long> AddReusedAsync(State s, byte[] name, PxarStat stat, PxarMetadata metadata, PxarEntry prev, CancellationToken ct)
     {
         var index = s.Previous!.PayloadIndex;
-        long oldHeader = prev.ContentOffset;
-        long oldEnd = oldHeader + PxarFormat.HeaderSize + prev.Size;
-        if (oldEnd > index.Size) throw new FormatCorruptException($"payload of '{prev.NameString}' lies beyond the previous payload index");
-        int first = index.FindChunk(oldHeader);
-        int last = index.FindChunk(oldEnd - 1);
+        if (prev.ContentOffset + PxarFormat.HeaderSize + prev.Size > index.Size)
+            throw new FormatCorruptException($"payload of '{prev.NameString}' lies beyond the previous payload index");
+        long offset = await AddFromRunAsync(s, name, stat, metadata, index, prev.ContentOffset, prev.Size, stored: true, ct).ConfigureAwait(false);
+        s.Stats.ReusedFiles++;
+        return offset;
+    }
+
+    /// <summary>
+    /// Appends the chunks of <paramref name="run"/> (the previous snapshot's payload index, or a run
+    /// prepared ahead) that hold the item at <paramref name="oldHeader"/>, unless they continue the
+    /// run appended last, and references the item there. Chunks of a prepared run
+    /// (<paramref name="stored"/> false) are checked first: -1 when the store lost one.
+    /// </summary>
+    private static async ValueTask<long> AddFromRunAsync(State s, byte[] name, PxarStat stat, PxarMetadata metadata,
+        DynamicIndex run, long oldHeader, long size, bool stored, CancellationToken ct)
+    {
+        long oldEnd = oldHeader + PxarFormat.HeaderSize + size;
+        int first = run.FindChunk(oldHeader);
+        int last = run.FindChunk(oldEnd - 1);
         await s.Encoder.FlushPayloadAsync(ct).ConfigureAwait(false);
-        bool continuesRun = s.RunLastChunk >= 0 && s.Payload.BytesWritten == s.RunNewEnd
+        bool continuesRun = ReferenceEquals(s.RunIndex, run) && s.RunLastChunk >= 0 && s.Payload.BytesWritten == s.RunNewEnd
             && first >= s.RunFirstChunk && first <= s.RunLastChunk + 1;
+        int from = continuesRun ? s.RunLastChunk + 1 : first;
+        if (!stored && last >= from && !await s.Payload.HoldsChunksAsync(run, from, last - from + 1, ct).ConfigureAwait(false)) return -1;
         if (continuesRun)
         {
-            if (last > s.RunLastChunk) Inject(s, s.RunLastChunk + 1, last - s.RunLastChunk);
+            if (last > s.RunLastChunk) Inject(s, run, s.RunLastChunk + 1, last - s.RunLastChunk, stored);
         }
         else
         {
-            long start = Inject(s, first, last - first + 1);
+            long start = Inject(s, run, first, last - first + 1, stored);
+            s.RunIndex = run;
             s.RunFirstChunk = first;
             s.RunNewStart = start;
         }
-        long newHeader = s.RunNewStart + (oldHeader - index.ChunkStart(s.RunFirstChunk));
-        s.Stats.ReusedFiles++;
-        return await s.Encoder.AddPayloadReferenceAsync(name, stat, metadata, newHeader, prev.Size, ct).ConfigureAwait(false);
+        long newHeader = s.RunNewStart + (oldHeader - run.ChunkStart(s.RunFirstChunk));
+        return await s.Encoder.AddPayloadReferenceAsync(name, stat, metadata, newHeader, size, ct).ConfigureAwait(false);
     }
 
-    private static long Inject(State s, int first, int count)
+    private static long Inject(State s, DynamicIndex run, int first, int count, bool reused)
     {
-        var index = s.Previous!.PayloadIndex;
-        long start = s.Payload.InjectReusedChunks(index, first, count);
-        long bytes = index.ChunkEnd(first + count - 1) - index.ChunkStart(first);
+        long start = s.Payload.InjectReusedChunks(run, first, count);
+        long bytes = run.ChunkEnd(first + count - 1) - run.ChunkStart(first);
         s.PendingAdvance += bytes;
         s.RunLastChunk = first + count - 1;
         s.RunNewEnd = start + bytes;
-        s.Stats.ReusedChunks += count;
-        s.Stats.ReusedBytes += bytes;
+        if (reused)
+        {
+            s.Stats.ReusedChunks += count;
+            s.Stats.ReusedBytes += bytes;
+        }
         return start;
     }
 }

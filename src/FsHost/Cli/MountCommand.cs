@@ -38,6 +38,12 @@ public static class MountCommand
             Description = "seconds a staging session must be idle (no file open for writing, no change) before it is committed as a snapshot",
             DefaultValueFactory = _ => 5,
         }.AtLeast(0.0);
+        var prepareFrom = new Option<double>("--prepare-files-from")
+        {
+            Description = "staged files at least this many MiB are chunked and stored in the background once closed and quiet, "
+                + "so a commit appends them instead of reading them again (0 = off)",
+            DefaultValueFactory = _ => 4,
+        }.AtLeast(0.0);
         var readOnly = new Option<bool>("--read-only") { Description = "no staging: the whole mount is read-only" };
         var writeThrough = new Option<bool>("--write-through")
         {
@@ -66,7 +72,7 @@ public static class MountCommand
         var keyFiles = KeyOptions.KeyFiles();
         keyFiles.Description += "; staging commits are encrypted with the first one";
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, readOnly, writeThrough, noWarmup, keyFiles, dirCacheTime, s3Timeout, fuseUring, passthrough };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, prepareFrom, readOnly, writeThrough, noWarmup, keyFiles, dirCacheTime, s3Timeout, fuseUring, passthrough };
         // A background mount's detached process reports its start (ready, or its error) to the waiting parent.
         command.SetAction((parse, ct) => MountStartReport.RunAsync(async report =>
         {
@@ -118,6 +124,7 @@ public static class MountCommand
                 staging = new StagingArea(new StagingContext(ds, chunks, new StagingOptions
                 {
                     CommitDelay = TimeSpan.FromSeconds(delay),
+                    PrepareFilesFrom = parse.GetValue(prepareFrom) is var mib and > 0 ? (long)(mib * 1024 * 1024) : long.MaxValue,
                     // One write key per mount: the first --keyfile encrypts every staging commit.
                     WriteKey = keys.Keys.Count > 0 ? keys.Keys[0] : null,
                     Keys = keys,

@@ -100,6 +100,10 @@ internal sealed class FrozenTree : ISnapshotTreeSource
         return nodes;
     }
 
+    /// <summary>A staged file's payload cut in the background from exactly the content frozen here.</summary>
+    public PreparedPayload? PreparedPayloadOf(SourceNode file) =>
+        file.Handle is FrozenInode { SpoolPath: not null, Prepared: { } prepared } f && prepared.ContentSize == f.Size ? prepared : null;
+
     public ValueTask<Stream> OpenAsync(SourceNode file, CancellationToken ct)
     {
         var (spool, entry) = file.Handle switch
@@ -175,6 +179,7 @@ internal sealed class FrozenInode
         DeviceMinor = inode.DeviceMinor;
         BaseEntry = inode.BaseEntry;
         SpoolPath = inode.SpoolPath;
+        Prepared = inode.PreparedPayload;
         Xattrs = inode.Xattrs is { } list ? [.. list] : null;
     }
 
@@ -190,6 +195,8 @@ internal sealed class FrozenInode
     public ulong DeviceMinor { get; }
     public PxarEntry? BaseEntry { get; }
     public string? SpoolPath { get; }
+    /// <summary>The content's payload as prepared in the background, if it still matches.</summary>
+    public PreparedPayload? Prepared { get; }
     /// <summary>null: still the base entry's.</summary>
     public List<(byte[] Name, byte[] Value)>? Xattrs { get; }
     /// <summary>Children by name; null for a directory still as the base has it.</summary>

@@ -41,6 +41,8 @@ public sealed class StagedInode
     private PxarEntry? _baseEntry;
     private int _pendingBaseLinks;
     private string? _spoolPath;
+    private long _contentVersion;
+    private (Datastore.Writing.PreparedPayload Payload, long Version)? _prepared;
     private int _openHandles, _openWriters, _subdirectories;
     private long _boundEpoch = -1;
     private ulong _stableInode;
@@ -72,7 +74,7 @@ public sealed class StagedInode
     public Timestamp AccessTime { get { lock (_sync) return _atime; } internal set { lock (_sync) _atime = value; } }
     public Timestamp ModificationTime { get { lock (_sync) return _mtime; } internal set { lock (_sync) _mtime = value; } }
     public Timestamp ChangeTime { get { lock (_sync) return _ctime; } internal set { lock (_sync) _ctime = value; } }
-    public long Size { get { lock (_sync) return _size; } internal set { lock (_sync) _size = value; } }
+    public long Size { get { lock (_sync) return _size; } internal set { lock (_sync) { if (_size != value) _contentVersion++; _size = value; } } }
     public byte[]? SymlinkTarget { get { lock (_sync) return _symlinkTarget; } internal set { lock (_sync) _symlinkTarget = value; } }
 
     /// <summary>The base snapshot's entry this inode came from (a hardlink's target for files); null for new inodes.</summary>
@@ -80,7 +82,33 @@ public sealed class StagedInode
     /// <summary>Names of this inode in the base snapshot not materialized yet (hardlinks in unlisted directories).</summary>
     public int PendingBaseLinks { get { lock (_sync) return _pendingBaseLinks; } internal set { lock (_sync) _pendingBaseLinks = value; } }
     /// <summary>The spool file holding the content, once written to (copy-on-write from the base).</summary>
-    public string? SpoolPath { get { lock (_sync) return _spoolPath; } internal set { lock (_sync) _spoolPath = value; } }
+    public string? SpoolPath { get { lock (_sync) return _spoolPath; } internal set { lock (_sync) { _contentVersion++; _spoolPath = value; } } }
+
+    /// <summary>Spool file, size, content version and writers, read together.</summary>
+    internal (string? Spool, long Size, long Version, int Writers) ContentState()
+    {
+        lock (_sync) return (_spoolPath, _size, _contentVersion, _openWriters);
+    }
+
+    /// <summary>Moves on with every change of the content (write, size, spool file): what a prepared payload was cut from.</summary>
+    internal long ContentVersion { get { lock (_sync) return _contentVersion; } }
+
+    /// <summary>The content's payload item, cut and stored in the background, while the content is still what it was cut from.</summary>
+    internal Datastore.Writing.PreparedPayload? PreparedPayload
+    {
+        get { lock (_sync) return _prepared is { } p && p.Version == _contentVersion ? p.Payload : null; }
+    }
+
+    /// <summary>Keeps <paramref name="payload"/> if the content is still at <paramref name="version"/> (false: it changed meanwhile).</summary>
+    internal bool SetPreparedPayload(Datastore.Writing.PreparedPayload payload, long version)
+    {
+        lock (_sync)
+        {
+            if (version != _contentVersion) return false;
+            _prepared = (payload, version);
+            return true;
+        }
+    }
     /// <summary>Open handles, and those among them that may write.</summary>
     public int OpenHandles { get { lock (_sync) return _openHandles; } internal set { lock (_sync) _openHandles = value; } }
     public int OpenWriters { get { lock (_sync) return _openWriters; } internal set { lock (_sync) _openWriters = value; } }
@@ -199,6 +227,7 @@ public sealed class StagedInode
             _gid = entry.Stat.Gid;
             _atime = _mtime = _ctime = mtime;
             _size = PxarPosixMetadata.SizeOf(entry);
+            _contentVersion++;
             _symlinkTarget = entry.Kind == PxarEntryKind.Symlink ? entry.LinkTarget ?? [] : null;
             _major = entry.DeviceMajor;
             _minor = entry.DeviceMinor;
@@ -211,6 +240,7 @@ public sealed class StagedInode
         lock (_sync)
         {
             _size = Math.Max(_size, end);
+            _contentVersion++;
             if (now is { } t) _mtime = _ctime = t;
         }
     }

@@ -314,5 +314,6 @@ public sealed class StagingArea : IAsyncDisposable
             }
             session.Dispose();
         }
+        await _ctx.StopPreparerAsync().ConfigureAwait(false);
     }
 }

@@ -23,6 +23,15 @@ public sealed record StagingOptions
     /// <summary>Keyed chunk caches shared with the mount's tree (else each base reader keeps a small one).</summary>
     public ChunkSourceSet? ChunkSources { get; init; }
 
+    /// <summary>
+    /// Staged files at least this large are cut and stored in the background once closed and quiet
+    /// (<see cref="PayloadPreparer"/>); long.MaxValue: never. The default is the average chunk size:
+    /// a smaller file would get chunks of its own instead of sharing one with its neighbours.
+    /// </summary>
+    public long PrepareFilesFrom { get; init; } = Datastore.Formats.Chunker.DefaultAverageSize;
+    /// <summary>How long a closed file stays unchanged before it is prepared.</summary>
+    public TimeSpan PrepareAfter { get; init; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Where commits store chunks (null: the datastore's own chunk store).</summary>
     public Datastore.Store.IChunkBackend? ChunkBackend { get; init; }
 
@@ -41,4 +50,20 @@ public sealed record StagingContext(DataStore Store, CachedChunkSource Chunks, S
     /// them (committed mtimes then differed from what the mount showed).
     /// </summary>
     public bool KernelKeepsWriteTimes { get => _kernelKeepsWriteTimes; set => _kernelKeepsWriteTimes = value; }
+
+    private PayloadPreparer? _preparer;
+    private readonly Lock _preparerLock = new();
+
+    /// <summary>The background payload preparer of the mount's sessions (started on first use, stopped by the staging area).</summary>
+    internal PayloadPreparer Preparer
+    {
+        get { lock (_preparerLock) return _preparer ??= new PayloadPreparer(this); }
+    }
+
+    internal async ValueTask StopPreparerAsync()
+    {
+        PayloadPreparer? preparer;
+        lock (_preparerLock) preparer = _preparer; // stays: a stopped preparer takes no more work
+        if (preparer is not null) await preparer.DisposeAsync().ConfigureAwait(false);
+    }
 }

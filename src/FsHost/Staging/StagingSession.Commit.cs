@@ -36,6 +36,8 @@ public sealed partial class StagingSession
         {
             FrozenTree view;
             long changesAtFreeze;
+            // Files still waiting to be prepared in the background are cut now, once, not by the commit too.
+            if ((Dirty || force) && (OpenWriters == 0 || closing)) await _ctx.Preparer.DrainAsync(ct).ConfigureAwait(false);
             using (await EnterAsync(ct).ConfigureAwait(false))
             {
                 if (!force && !Dirty) return null;

@@ -91,7 +91,21 @@ public sealed partial class StagingSession
             inode.CountOpen(-1, handle.CanWrite);
             if (handle.CanWrite) Interlocked.Decrement(ref _openWriters);
             if (inode.Nameless) Orphaned(inode);
+            else if (handle.CanWrite && inode.OpenWriters == 0) _ctx.Preparer.FileClosed(inode);
         }
+    }
+
+    /// <summary>
+    /// A directory's regular files in archive (name) order, read under the gate, for the background
+    /// preparer; null when it is not a listed directory of this session any more.
+    /// </summary>
+    internal async ValueTask<List<StagedInode>?> FilesInArchiveOrderAsync(StagedInode dir, CancellationToken ct)
+    {
+        using var _ = await EnterAsync(ct).ConfigureAwait(false);
+        if (_tree.CheckMine(dir) is { IsOk: false } || dir.Children is not { } children || dir.Nameless && !ReferenceEquals(dir, Root)) return null;
+        var sorted = children.ToList();
+        sorted.Sort(static (a, b) => StagedInode.NameOf(a.Key).AsSpan().SequenceCompareTo(StagedInode.NameOf(b.Key)));
+        return sorted.Select(static kv => kv.Value).ToList();
     }
 
     /// <summary>Journals the mtime a handle's writes left (once per handle, not per write).</summary>

@@ -81,8 +81,8 @@ public class PreparedPayloadTests : IDisposable
             ["big"] = await PrepareAsync(Path.Combine(tree, "big")),
             ["d-big"] = await PrepareAsync(Path.Combine(tree, "d-big")),
         };
-        Assert.True(prepared["big"].Chunks.Count >= 2);
-        Assert.Equal(9_000_000 + PxarFormat.HeaderSize, prepared["big"].Chunks[^1].End);
+        Assert.True(prepared["big"].Run.Count >= 2);
+        Assert.Equal(9_000_000 + PxarFormat.HeaderSize, prepared["big"].Run.Size);
 
         var (snap, stats) = await BackupAsync(tree, prepared, 1752502800);
         Assert.Equal(2, stats.PreparedFiles);
@@ -95,9 +95,10 @@ public class PreparedPayloadTests : IDisposable
         var digests = Enumerable.Range(0, index.Count).Select(index.DigestAt).ToList();
         foreach (var p in prepared.Values)
         {
-            int at = digests.IndexOf(p.Chunks[0].Digest);
+            var run = Enumerable.Range(0, p.Run.Count).Select(p.Run.DigestAt).ToList();
+            int at = digests.IndexOf(run[0]);
             Assert.True(at > 0);
-            Assert.Equal(p.Chunks.Select(c => c.Digest), digests.Skip(at).Take(p.Chunks.Count));
+            Assert.Equal(run, digests.Skip(at).Take(run.Count));
         }
     }
 
@@ -106,13 +107,13 @@ public class PreparedPayloadTests : IDisposable
     {
         var tree = MakeTree();
         var prepared = new Dictionary<string, PreparedPayload> { ["big"] = await PrepareAsync(Path.Combine(tree, "big")) };
-        File.Delete(((BackupFs.Datastore.Store.LocalChunkStore)_temp.Store.Chunks).ChunkPath(prepared["big"].Chunks[1].Digest)); // e.g. swept by a garbage collection since
+        File.Delete(((BackupFs.Datastore.Store.LocalChunkStore)_temp.Store.Chunks).ChunkPath(prepared["big"].Run.DigestAt(1))); // e.g. swept by a garbage collection since
 
         var (snap, stats) = await BackupAsync(tree, prepared, 1752502800);
         Assert.Equal(0, stats.PreparedFiles);
         Assert.Contains("big", _opened);
         await AssertDecodesTo(snap, tree);
-        Assert.True(File.Exists(((BackupFs.Datastore.Store.LocalChunkStore)_temp.Store.Chunks).ChunkPath(prepared["big"].Chunks[1].Digest))); // stored again by the backup
+        Assert.True(File.Exists(((BackupFs.Datastore.Store.LocalChunkStore)_temp.Store.Chunks).ChunkPath(prepared["big"].Run.DigestAt(1)))); // stored again by the backup
     }
 
     [Fact]
@@ -132,6 +133,42 @@ public class PreparedPayloadTests : IDisposable
         await Assert.ThrowsAsync<InvalidDataException>(() => PreparedPayload.PrepareAsync(new MemoryStream(new byte[100]), 101, ingest));
         await Assert.ThrowsAsync<InvalidDataException>(() => PreparedPayload.PrepareAsync(new MemoryStream(new byte[100]), 99, ingest));
         var empty = await PreparedPayload.PrepareAsync(new MemoryStream([]), 0, ingest);
-        Assert.Equal(PxarFormat.HeaderSize, Assert.Single(empty.Chunks).End);
+        Assert.Equal(1, empty.Run.Count);
+        Assert.Equal(PxarFormat.HeaderSize, empty.Run.Size);
+    }
+
+    [Fact]
+    public async Task ARunOfSmallFilesIsAppendedOnceAndAGapInItStillDecodes()
+    {
+        var tree = _temp.Dir.Sub("small");
+        Directory.CreateDirectory(tree);
+        var rnd = new Random(5);
+        var names = Enumerable.Range(0, 60).Select(i => $"f{i:D3}").ToArray();
+        foreach (var name in names)
+        {
+            var data = new byte[rnd.Next(1, 150_000)];
+            rnd.NextBytes(data);
+            File.WriteAllBytes(Path.Combine(tree, name), data);
+        }
+        var sizes = names.Select(n => new FileInfo(Path.Combine(tree, n)).Length).ToArray();
+        var items = await PreparedPayload.PrepareRunAsync(sizes, (i, _) => ValueTask.FromResult<Stream>(File.OpenRead(Path.Combine(tree, names[i]))),
+            new BackupOptions().CreateIngest(_temp.Store));
+        Assert.True(items[0].Run.Count > 1);
+        Assert.All(items, it => Assert.Same(items[0].Run, it.Run));
+
+        var all = names.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => items[x.i]);
+        var (snap, stats) = await BackupAsync(tree, all, 1752502800);
+        Assert.Equal(60, stats.PreparedFiles);
+        Assert.Empty(_opened);
+        await AssertDecodesTo(snap, tree);
+        Assert.Equal(items[0].Run.Count + 2, PayloadIndex(snap).Count); // the run, once, between the start and tail markers
+
+        // f030 changed since (no prepared item): the run breaks there, goes on after it, and the archive is exact.
+        var gap = all.Where(kv => kv.Key != "f030").ToDictionary();
+        _opened.Clear();
+        var (snap2, stats2) = await BackupAsync(tree, gap, 1752502900);
+        Assert.Equal(59, stats2.PreparedFiles);
+        Assert.Equal(new[] { "f030" }, _opened);
+        await AssertDecodesTo(snap2, tree);
     }
 }

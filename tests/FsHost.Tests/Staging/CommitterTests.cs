@@ -18,7 +18,8 @@ public class CommitterTests : IDisposable
     public CommitterTests()
     {
         _chunks = new BlockingChunks();
-        _f = new SessionFixture(new StagingOptions { CommitDelay = TimeSpan.FromHours(1), ChunkBackend = _chunks });
+        // No background preparation: these tests hold the commit's own uploads to look at its frozen view.
+        _f = new SessionFixture(new StagingOptions { CommitDelay = TimeSpan.FromHours(1), ChunkBackend = _chunks, PrepareFilesFrom = long.MaxValue });
         _chunks.Inner = _f.Store.Chunks;
     }
 

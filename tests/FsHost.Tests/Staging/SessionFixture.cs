@@ -113,6 +113,7 @@ public sealed class SessionFixture : IDisposable
     public void Dispose()
     {
         foreach (var s in _sessions) s.Dispose();
+        Run(Context.StopPreparerAsync());
         _chunks.Dispose();
         _tmp.Dispose();
     }

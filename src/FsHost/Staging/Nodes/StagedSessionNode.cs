@@ -45,7 +45,8 @@ public sealed class StagedSessionNode(StagingNodes nodes, StagedInode inode) : S
             StagingControlXattrs.ErrorXattr => Session.LastError,
             StagingControlXattrs.LastCommitXattr when Session.LastResult is { } r => string.Create(CultureInfo.InvariantCulture,
                 $"snapshot={r.Snapshot.RelativePath} reused_files={r.Split.ReusedFiles} written_files={r.Split.EncodedFiles} "
-                + $"reused_bytes={r.Split.ReusedBytes} written_bytes={r.Split.EncodedBytes} new_chunks={r.InsertedChunks} new_chunk_bytes={r.InsertedBytes}"),
+                + $"reused_bytes={r.Split.ReusedBytes} written_bytes={r.Split.EncodedBytes} prepared_files={r.Split.PreparedFiles} prepared_bytes={r.Split.PreparedBytes} "
+                + $"new_chunks={r.InsertedChunks} new_chunk_bytes={r.InsertedBytes}"),
             _ => null,
         };
         return text is null ? null : Encoding.UTF8.GetBytes(text);

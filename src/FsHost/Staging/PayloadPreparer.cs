@@ -1,0 +1,226 @@
+using BackupFs.Datastore.Writing;
+
+namespace BackupFs.FsHost.Staging;
+
+/// <summary>
+/// Commits in the background: staged files are cut into payload chunks and stored once closed and
+/// quiet for <see cref="StagingOptions.PrepareAfter"/>, while the copy into staging goes on; the
+/// commit then appends their chunks by digest (<see cref="PreparedPayload"/>) instead of reading
+/// them again. A file of at least <see cref="StagingOptions.PrepareFilesFrom"/> is a run of its
+/// own; smaller files are cut together, as consecutive runs of their directory in archive order,
+/// once nothing in that directory is open for writing, so they share chunks as in a commit.
+/// </summary>
+/// <remarks>
+/// Nothing here is state a crash could lose: results live only in memory, tied to the content
+/// version each file was cut from (any later write, truncation or new spool file drops it), and
+/// their chunks are plain chunks of the store (touched again before a commit references them;
+/// chunks of files changed since are left to garbage collection). Failures only cost the commit
+/// the work. One worker: the copy into staging keeps the other core.
+/// </remarks>
+internal sealed class PayloadPreparer : IAsyncDisposable
+{
+    private readonly StagingContext _ctx;
+    private readonly Queue<Item> _queue = new();
+    private readonly Dictionary<StagedInode, long> _directoryDue = new(ReferenceEqualityComparer.Instance);
+    private readonly Lock _sync = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<(long Sequence, TaskCompletionSource Done)> _drains = new();
+    private readonly Task _worker;
+    private long _scheduled, _finished, _hurryThrough;
+    private long _preparedFiles, _preparedBytes;
+
+    /// <summary>A big file at a content version, or a directory (Version -1) whose small files are cut once it is quiet.</summary>
+    private sealed record Item(long Sequence, StagedInode Inode, long Version, long Due);
+
+    public PayloadPreparer(StagingContext ctx)
+    {
+        _ctx = ctx;
+        _worker = Task.Run(RunAsync);
+    }
+
+    /// <summary>Files and content bytes prepared so far (for stats and tests).</summary>
+    public (long Files, long Bytes) Prepared => (Interlocked.Read(ref _preparedFiles), Interlocked.Read(ref _preparedBytes));
+
+    private long Quiet => Environment.TickCount64 + (long)_ctx.Options.PrepareAfter.TotalMilliseconds;
+
+    /// <summary>A file was closed after writing: prepare it (or its directory's small files) when it stays quiet.</summary>
+    public void FileClosed(StagedInode inode)
+    {
+        if (!inode.IsRegular || inode.SpoolPath is null || _ctx.Options.PrepareFilesFrom == long.MaxValue || _stop.IsCancellationRequested) return;
+        lock (_sync)
+        {
+            if (inode.Size >= _ctx.Options.PrepareFilesFrom) _queue.Enqueue(new Item(++_scheduled, inode, inode.ContentVersion, Quiet));
+            else if (inode.FirstLink?.Parent is { } dir)
+            {
+                // One queued item per directory; each close pushes its quiet period out.
+                bool queued = _directoryDue.ContainsKey(dir);
+                _directoryDue[dir] = Quiet;
+                if (queued) return;
+                _queue.Enqueue(new Item(++_scheduled, dir, -1, Quiet));
+            }
+            else return;
+        }
+        _signal.Release();
+    }
+
+    /// <summary>
+    /// A commit is about to freeze its tree: everything scheduled so far is prepared now (quiet
+    /// periods skipped) and this returns when it is done, so the commit does not cut the same files.
+    /// </summary>
+    public Task DrainAsync(CancellationToken ct)
+    {
+        TaskCompletionSource done;
+        lock (_sync)
+        {
+            if (_finished >= _scheduled || _stop.IsCancellationRequested) return Task.CompletedTask;
+            _hurryThrough = _scheduled;
+            done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _drains.Add((_scheduled, done));
+        }
+        _signal.Release(); // wakes a worker that waits out a quiet period
+        return done.Task.WaitAsync(ct);
+    }
+
+    private async Task RunAsync()
+    {
+        var ct = _stop.Token;
+        while (!ct.IsCancellationRequested)
+        {
+            Item? item;
+            long wait;
+            lock (_sync)
+            {
+                item = _queue.Count > 0 ? _queue.Peek() : null;
+                wait = item is null ? Timeout.Infinite : item.Sequence <= _hurryThrough ? 0 : Math.Max(0, item.Due - Environment.TickCount64);
+                if (item is not null && wait == 0) _queue.Dequeue();
+            }
+            if (item is null || wait > 0)
+            {
+                try { await _signal.WaitAsync((int)Math.Min(wait, int.MaxValue), ct).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+                continue;
+            }
+            bool hurry;
+            lock (_sync) hurry = item.Sequence <= _hurryThrough;
+            if (item.Version < 0 && !hurry && Postponed(item, writing: false)) continue;
+            try
+            {
+                if (item.Version >= 0) await PrepareFileAsync(item, ct).ConfigureAwait(false);
+                else if (!await PrepareDirectoryAsync(item.Inode, hurry, ct).ConfigureAwait(false) && Postponed(item, writing: true)) continue;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
+            {
+                // A file deleted or changed while it was read: its next close schedules it anew.
+            }
+            catch (Exception e)
+            {
+                _ctx.Log($"backupfs: staging: could not prepare files in the background ({e.Message}); the commit reads them instead");
+            }
+            finally { Finished(item); }
+        }
+        lock (_sync)
+        {
+            foreach (var (_, done) in _drains) done.TrySetResult();
+            _drains.Clear();
+        }
+    }
+
+    /// <summary>A directory that was closed into again, or still has a file open for writing, waits at the back of the queue.</summary>
+    private bool Postponed(Item item, bool writing)
+    {
+        var dir = item.Inode;
+        lock (_sync)
+        {
+            long due = _directoryDue.GetValueOrDefault(dir);
+            if (!writing && due <= Environment.TickCount64) return false;
+            _queue.Enqueue(item with { Sequence = ++_scheduled, Due = Math.Max(due, Quiet) });
+            // A drain does not wait for it: it asked for what was due up to its call.
+            _finished = Math.Max(_finished, item.Sequence);
+            CompleteDrains();
+        }
+        return true;
+    }
+
+    private void Finished(Item item)
+    {
+        lock (_sync)
+        {
+            if (item.Version < 0) _directoryDue.Remove(item.Inode);
+            _finished = Math.Max(_finished, item.Sequence);
+            CompleteDrains();
+        }
+    }
+
+    /// <summary>Under the lock: ends the drains whose items are all done.</summary>
+    private void CompleteDrains()
+    {
+        for (int i = _drains.Count - 1; i >= 0; i--)
+        {
+            if (_drains[i].Sequence > _finished) continue;
+            _drains[i].Done.TrySetResult();
+            _drains.RemoveAt(i);
+        }
+    }
+
+    private ChunkIngest NewIngest() => _ctx.Options.CommitOptions().CreateIngest(_ctx.Store, maxInFlight: 2);
+
+    private async Task PrepareFileAsync(Item item, CancellationToken ct)
+    {
+        var inode = item.Inode;
+        var (spool, size, version, writers) = inode.ContentState();
+        // Changed again or open for writing: its next close schedules it anew.
+        if (version != item.Version || writers > 0 || spool is null || inode.PreparedPayload is not null) return;
+        PreparedPayload prepared;
+        await using (var file = OpenSpool(spool)) prepared = await PreparedPayload.PrepareAsync(file, size, NewIngest(), ct: ct).ConfigureAwait(false);
+        Keep(inode, prepared, version);
+    }
+
+    /// <summary>
+    /// Cuts each run of consecutive small staged files of the directory (archive order) that are not
+    /// prepared yet; false (nothing done) while one of its files is open for writing, unless in a hurry.
+    /// </summary>
+    private async Task<bool> PrepareDirectoryAsync(StagedInode dir, bool hurry, CancellationToken ct)
+    {
+        if (dir.Session is not { } session || await session.FilesInArchiveOrderAsync(dir, ct).ConfigureAwait(false) is not { } children) return true;
+        if (!hurry && children.Any(static c => c.OpenWriters > 0)) return false;
+        var run = new List<(StagedInode Inode, string Spool, long Size, long Version)>();
+        foreach (var child in children)
+        {
+            var (spool, size, version, writers) = child.ContentState();
+            bool member = child.IsRegular && spool is not null && writers == 0 && size < _ctx.Options.PrepareFilesFrom
+                && child.LinkCount == 1 && child.PreparedPayload is null;
+            if (member) run.Add((child, spool!, size, version));
+            // Anything else (a directory, a file of the base, a big, hardlinked or prepared file) comes between: the run ends.
+            else if (run.Count > 0) await PrepareRunAsync(run, ct).ConfigureAwait(false);
+        }
+        if (run.Count > 0) await PrepareRunAsync(run, ct).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task PrepareRunAsync(List<(StagedInode Inode, string Spool, long Size, long Version)> run, CancellationToken ct)
+    {
+        var files = run.ToArray();
+        run.Clear();
+        var items = await PreparedPayload.PrepareRunAsync(files.Select(f => f.Size).ToArray(),
+            (i, _) => ValueTask.FromResult<Stream>(OpenSpool(files[i].Spool)), NewIngest(), ct: ct).ConfigureAwait(false);
+        for (int i = 0; i < files.Length; i++) Keep(files[i].Inode, items[i], files[i].Version);
+    }
+
+    private static FileStream OpenSpool(string path) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+
+    private void Keep(StagedInode inode, PreparedPayload prepared, long version)
+    {
+        if (!inode.SetPreparedPayload(prepared, version)) return; // changed meanwhile
+        Interlocked.Increment(ref _preparedFiles);
+        Interlocked.Add(ref _preparedBytes, prepared.ContentSize);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        try { await _worker.ConfigureAwait(false); } catch (OperationCanceledException) { }
+    }
+}

@@ -1,0 +1,127 @@
+using BackupFs.FsHost.Staging;
+using BackupFs.FsHost.Vfs;
+using static BackupFs.FsHost.Tests.Staging.SessionFixture;
+
+namespace BackupFs.FsHost.Tests.Staging;
+
+/// <summary>Staged files cut and stored in the background once closed; commits append them by digest.</summary>
+public class PayloadPreparerTests
+{
+    private static byte[] Content(int size, int seed)
+    {
+        var data = new byte[size];
+        new Random(seed).NextBytes(data);
+        for (int i = 0; i < size; i += 5) data[i] = 0;
+        return data;
+    }
+
+    private static StagingOptions Options(TimeSpan after) => new()
+    {
+        CommitDelay = TimeSpan.FromHours(1), PrepareFilesFrom = 1 << 20, PrepareAfter = after,
+    };
+
+    private static void WaitPrepared(StagedInode inode)
+    {
+        var until = DateTime.UtcNow + Bound;
+        while (inode.PreparedPayload is null)
+        {
+            Assert.True(DateTime.UtcNow < until, "the file was not prepared in the background");
+            Thread.Sleep(20);
+        }
+    }
+
+    [Fact]
+    public void AClosedBigFileIsPreparedAndTheCommitAppendsItWithoutReadingItAgain()
+    {
+        using var f = new SessionFixture(Options(TimeSpan.Zero));
+        var s = f.Open();
+        var d = Mkdir(s, s.Root, "d");
+        var big = WriteFile(s, d, "big", Content(5_000_000, 1));
+        var small = WriteFile(s, d, "small", Content(1000, 2)); // below the size: cut with its directory's small files
+        WaitPrepared(big);
+        WaitPrepared(small);
+        Assert.Equal(5_000_000, big.PreparedPayload!.ContentSize);
+        Assert.NotSame(big.PreparedPayload.Run, small.PreparedPayload!.Run);
+
+        string before = Describe(s);
+        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        Assert.Equal(2, result.Split.PreparedFiles);
+        Assert.Equal(5_001_000, result.Split.PreparedBytes);
+        Assert.Equal(0, result.Split.EncodedFiles);
+        s.Dispose();
+        Assert.Equal(before, Describe(f.Open())); // read back from the committed snapshot
+    }
+
+    [Fact]
+    public void AWriteAfterThePreparationDropsItAndTheCommitHasTheNewContent()
+    {
+        using var f = new SessionFixture(Options(TimeSpan.Zero));
+        var s = f.Open();
+        var big = WriteFile(s, s.Root, "big", Content(3_000_000, 3));
+        WaitPrepared(big);
+
+        var h = Run(s.OpenAsync(big, 2, CancellationToken.None)).Value; // O_WRONLY, no truncation
+        Assert.Equal(Errno.Ok, s.Write(h, 1_000_000, Content(10, 4)));
+        Assert.Null(big.PreparedPayload); // the content moved on
+        Run(s.ReleaseAsync(h, CancellationToken.None));
+
+        string before = Describe(s);
+        Run(s.CommitAsync(force: false, CancellationToken.None));
+        s.Dispose();
+        Assert.Equal(before, Describe(f.Open()));
+    }
+
+    [Fact]
+    public void ACommitPreparesWhatStillWaitsForItsQuietPeriodOnce()
+    {
+        using var f = new SessionFixture(Options(TimeSpan.FromHours(1)));
+        var s = f.Open();
+        WriteFile(s, s.Root, "a", Content(2_000_000, 5));
+        WriteFile(s, s.Root, "b", Content(2_500_000, 6));
+        string before = Describe(s);
+        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!; // does not wait out the hour
+        Assert.Equal(2, result.Split.PreparedFiles);
+        Assert.Equal(0, result.Split.EncodedFiles);
+        s.Dispose();
+        Assert.Equal(before, Describe(f.Open()));
+    }
+
+    [Fact]
+    public void ADeletedFileIsNotPreparedAndNothingFails()
+    {
+        using var f = new SessionFixture(Options(TimeSpan.FromMilliseconds(300)));
+        var s = f.Open();
+        WriteFile(s, s.Root, "gone", Content(2_000_000, 7));
+        Assert.Equal(Errno.Ok, Run(s.UnlinkAsync(s.Root, N("gone"), false, CancellationToken.None)));
+        WriteFile(s, s.Root, "kept", Content(10, 8));
+        string before = Describe(s);
+        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        Assert.Equal(1, result.Split.PreparedFiles); // "kept" only
+        Assert.Equal(10, result.Split.PreparedBytes);
+        s.Dispose();
+        Assert.Equal(before, Describe(f.Open()));
+    }
+
+    [Fact]
+    public void SmallFilesOfADirectoryAreCutAsRunsInArchiveOrder()
+    {
+        using var f = new SessionFixture(Options(TimeSpan.FromMilliseconds(50)));
+        var s = f.Open();
+        var d = Mkdir(s, s.Root, "d");
+        var files = new List<StagedInode>();
+        foreach (var name in new[] { "c", "a", "b" }) files.Add(WriteFile(s, d, name, Content(100_000, name[0])));
+        Mkdir(s, d, "bb"); // sorts between b and c: a run ends there
+        var big = WriteFile(s, d, "e", Content(2_000_000, 9));
+        foreach (var inode in files.Append(big)) WaitPrepared(inode);
+        var (c, a, b) = (files[0].PreparedPayload!, files[1].PreparedPayload!, files[2].PreparedPayload!);
+        Assert.Same(a.Run, b.Run);
+        Assert.NotSame(a.Run, c.Run);
+        Assert.True(a.HeaderOffset < b.HeaderOffset);
+
+        string before = Describe(s);
+        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        Assert.Equal(4, result.Split.PreparedFiles);
+        s.Dispose();
+        Assert.Equal(before, Describe(f.Open()));
+    }
+}
