@@ -28,7 +28,7 @@ internal sealed class PayloadPreparer : IAsyncDisposable
     private readonly List<(long Sequence, TaskCompletionSource Done)> _drains = new();
     private readonly Task _worker;
     private long _scheduled, _finished, _hurryThrough;
-    private long _preparedFiles, _preparedBytes;
+    private long _preparedFiles, _preparedBytes, _lastFailureLog;
 
     /// <summary>A big file at a content version, or a directory (Version -1) whose small files are cut once it is quiet.</summary>
     private sealed record Item(long Sequence, StagedInode Inode, long Version, long Due);
@@ -116,7 +116,13 @@ internal sealed class PayloadPreparer : IAsyncDisposable
             }
             catch (Exception e)
             {
-                _ctx.Log($"backupfs: staging: could not prepare files in the background ({e.Message}); the commit reads them instead");
+                // At most one line a minute: a full or unreachable store would otherwise log once per file.
+                long now = Environment.TickCount64;
+                if (now - _lastFailureLog >= 60_000 || _lastFailureLog == 0)
+                {
+                    _lastFailureLog = now;
+                    _ctx.Log($"backupfs: staging: could not prepare files in the background ({e.Message}); the commit reads them instead");
+                }
             }
             finally { Finished(item); }
         }

@@ -1,3 +1,5 @@
+using BackupFs.Datastore.Formats;
+using BackupFs.Datastore.Store;
 using BackupFs.FsHost.Staging;
 using BackupFs.FsHost.Vfs;
 using static BackupFs.FsHost.Tests.Staging.SessionFixture;
@@ -123,5 +125,46 @@ public class PayloadPreparerTests
         Assert.Equal(4, result.Split.PreparedFiles);
         s.Dispose();
         Assert.Equal(before, Describe(f.Open()));
+    }
+
+    /// <summary>Inserts fail while <see cref="Failing"/> (a full or unreachable store), else go to the store.</summary>
+    private sealed class FailingInserts : IChunkBackend
+    {
+        public IChunkBackend Inner { get; set; } = null!;
+        public volatile bool Failing = true;
+        public int Failures;
+        public ValueTask<byte[]?> ReadBlobAsync(Digest digest, CancellationToken ct = default) => Inner.ReadBlobAsync(digest, ct);
+        public ValueTask<bool> ContainsAsync(Digest digest, CancellationToken ct = default) => Inner.ContainsAsync(digest, ct);
+        public ValueTask<ChunkInsertResult> InsertAsync(Digest digest, ReadOnlyMemory<byte> blob, CancellationToken ct = default)
+        {
+            if (!Failing) return Inner.InsertAsync(digest, blob, ct);
+            Interlocked.Increment(ref Failures);
+            throw new IOException("No space left on device", 28);
+        }
+    }
+
+    [Fact]
+    public void AStoreThatFailsInTheBackgroundCostsOnlyTheWorkAndOneLogLine()
+    {
+        var chunks = new FailingInserts();
+        var log = new List<string>();
+        using var f = new SessionFixture(Options(TimeSpan.Zero) with { ChunkBackend = chunks });
+        chunks.Inner = f.Store.Chunks;
+        var context = new StagingContext(f.Store, f.Context.Chunks, f.Options, m => { lock (log) log.Add(m); });
+        var s = f.Open(context);
+        var files = Enumerable.Range(0, 4).Select(i => WriteFile(s, s.Root, $"f{i}", Content(1_500_000, 20 + i))).ToList();
+        var until = DateTime.UtcNow + Bound;
+        while (Volatile.Read(ref chunks.Failures) < 4 && DateTime.UtcNow < until) Thread.Sleep(20);
+        Assert.All(files, inode => Assert.Null(inode.PreparedPayload));
+
+        chunks.Failing = false; // the store is back: the commit writes everything itself
+        string before = Describe(s);
+        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        Assert.Equal(4, result.Split.EncodedFiles);
+        Assert.Equal(0, result.Split.PreparedFiles);
+        s.Dispose();
+        Run(context.StopPreparerAsync());
+        Assert.Equal(before, Describe(f.Open()));
+        lock (log) Assert.Single(log, m => m.Contains("could not prepare files in the background"));
     }
 }
