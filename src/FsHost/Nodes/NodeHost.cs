@@ -149,6 +149,8 @@ public sealed class NodeHost : IFileSystem, IDisposable
     }
 
     public ValueTask<Errno> Flush(RequestContext ctx, ulong node, ulong handle) => Done(Errno.Ok);
+    /// <summary>No node kind acts on close(2): data reaches the spool with each WRITE, errors with it.</summary>
+    public bool WantsFlush => false;
 
     public async ValueTask<Errno> Fsync(RequestContext ctx, ulong node, ulong handle, bool dataOnly)
     {

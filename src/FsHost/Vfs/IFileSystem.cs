@@ -84,6 +84,13 @@ public interface IFileSystem
     /// <summary>close(2) on one file descriptor of an open file (may come several times).</summary>
     ValueTask<Errno> Flush(RequestContext ctx, ulong node, ulong handle);
 
+    /// <summary>
+    /// False when <see cref="Flush"/> never has anything to do: the binding may then tell the kernel
+    /// so once (FUSE: ENOSYS to the first FLUSH), which saves a round trip on every close. The
+    /// kernel still writes back cached data and reports its errors at close.
+    /// </summary>
+    bool WantsFlush => true;
+
     /// <summary>fsync(2) / fdatasync(2) (<paramref name="dataOnly"/>).</summary>
     ValueTask<Errno> Fsync(RequestContext ctx, ulong node, ulong handle, bool dataOnly);
 
