@@ -110,9 +110,9 @@ internal sealed class PayloadPreparer : IAsyncDisposable
                 else if (!await PrepareDirectoryAsync(item.Inode, hurry, ct).ConfigureAwait(false) && Postponed(item, writing: true)) continue;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ObjectDisposedException)
             {
-                // A file deleted or changed while it was read: its next close schedules it anew.
+                // A file deleted or changed while it was read (its next close schedules it anew), or its session ended.
             }
             catch (Exception e)
             {
