@@ -102,6 +102,23 @@ public class StagingMountTests : IDisposable
         Assert.Empty(mount.Errors);
     }
 
+    /// <summary>No node acts on close(2): the first FLUSH is answered ENOSYS and the kernel sends no more.</summary>
+    [FuseFact]
+    public void ClosingFilesCostsNoFlushAfterTheFirst()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        using var mount = new DatastoreMount(store, staging: Manual);
+        var session = mount.PathOf("staging/host/flush");
+        Assert.Equal(0, Bounded.Run("mkdir", session).ExitCode);
+        for (int i = 0; i < 20; i++) Bounded.Io(() => File.WriteAllText(Path.Combine(session, $"f{i}"), $"content {i}"));
+        for (int i = 0; i < 20; i++) Assert.Equal($"content {i}", Bounded.Io(() => File.ReadAllText(Path.Combine(session, $"f{i}"))));
+        Assert.True(mount.Session.RequestCounters.Snapshot().GetValueOrDefault("FLUSH") <= 1);
+        var name = Commit(session);
+        Assert.Equal("content 7", Bounded.Io(() => File.ReadAllText(mount.PathOf(name + "/root.pxar/f7"))));
+        Assert.Empty(mount.Errors);
+    }
+
     [FuseFact]
     public void IncrementalRunWritesOnlyWhatChanged()
     {
