@@ -3,6 +3,7 @@ using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Maintenance;
 using BackupFs.Datastore.Reading;
 using BackupFs.Datastore.Tests.TestSupport;
+using BackupFs.FsHost.Fuse;
 using BackupFs.FsHost.Staging;
 using BackupFs.FsHost.Staging.Nodes;
 using BackupFs.FsHost.Tests.Cli;
@@ -99,6 +100,29 @@ public class StagingMountTests : IDisposable
         var again = Rsync(src, session, "--itemize-changes");
         Assert.Equal("", again.Stdout.Trim());
         Assert.DoesNotContain(mount.Staging!.Sessions, s => s.Dirty);
+        Assert.Empty(mount.Errors);
+    }
+
+    /// <summary>The same staged tree is committed exactly over /dev/fuse and io_uring, with passthrough offered or not.</summary>
+    [FuseTheory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void RsyncIntoStagingIsCommittedExactlyOverEachTransport(bool ioUring, bool passthrough)
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        if (ioUring && !FuseTransports.KernelHasIoUring) { _output.WriteLine("skipped: this kernel has no FUSE over io_uring"); return; }
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        var src = _tmp.Sub("src");
+        CliRunner.MkTree(src, "staging");
+        // Big enough to be prepared in the background, and small files around it.
+        File.WriteAllBytes(Path.Combine(src, "big.bin"), Enumerable.Range(0, 6_000_000).Select(i => (byte)(i * 31 >> 7)).ToArray());
+        using var mount = new DatastoreMount(store, staging: Manual, transport: (ioUring ? FuseIoUring.On : FuseIoUring.Off, passthrough));
+        var session = mount.PathOf("staging/host/t");
+        Rsync(src, session);
+        var name = Commit(session);
+        AssertSnapshotEquals(src, mount.PathOf(name + "/root.pxar"));
         Assert.Empty(mount.Errors);
     }
 

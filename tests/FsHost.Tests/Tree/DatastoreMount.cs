@@ -24,7 +24,8 @@ public sealed class DatastoreMount : IDisposable
     /// <summary>Lines the staging area logged (commits, resumed sessions).</summary>
     public List<string> StagingLog { get; } = new();
 
-    public DatastoreMount(DataStore store, TreeOptions? options = null, StagingOptions? staging = null)
+    /// <param name="transport">FUSE transport and passthrough; default: the suite's transport (<see cref="FuseTransports.Default"/>), no passthrough</param>
+    public DatastoreMount(DataStore store, TreeOptions? options = null, StagingOptions? staging = null, (FuseIoUring IoUring, bool Passthrough)? transport = null)
     {
         var mountPoint = _dir.Sub("mnt");
         Directory.CreateDirectory(mountPoint);
@@ -35,9 +36,14 @@ public sealed class DatastoreMount : IDisposable
             Staging.RecoverAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
         }
         Fs = DatastoreTree.Create(store, _chunks, options, new MountErrorLog(m => { lock (Errors) Errors.Add(m); }), Staging);
-        // As `backupfs mount` does: the kernel writeback cache when staging is on.
+        // As `backupfs mount` does: the kernel writeback cache when staging is on (passthrough replaces it).
+        bool passthrough = transport?.Passthrough ?? false;
         Session = FuseSession.Mount(Fs, new FuseMountOptions(mountPoint) { Subtype = FuseEnvironment.Subtype, FsName = "backupfs-test" },
-            new FuseSessionOptions { WritebackCache = staging is not null, IoUring = FuseTransports.Default });
+            new FuseSessionOptions
+            {
+                WritebackCache = staging is not null && !passthrough, Passthrough = passthrough,
+                IoUring = transport?.IoUring ?? FuseTransports.Default,
+            });
         if (!Session.Ready.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("INIT was not answered");
     }
 

@@ -7,7 +7,7 @@ internal enum FuseOpcode : uint
     Unlink = 10, RmDir = 11, Rename = 12, Link = 13, Open = 14, Read = 15, Write = 16, StatFs = 17,
     Release = 18, Fsync = 20, SetXattr = 21, GetXattr = 22, ListXattr = 23, RemoveXattr = 24,
     Flush = 25, Init = 26, OpenDir = 27, ReadDir = 28, ReleaseDir = 29, FsyncDir = 30,
-    Access = 34, Create = 35, Interrupt = 36, Destroy = 38, BatchForget = 42, ReadDirPlus = 44,
+    Access = 34, Create = 35, Interrupt = 36, Destroy = 38, Ioctl = 39, BatchForget = 42, ReadDirPlus = 44,
     Rename2 = 45,
 }
 
