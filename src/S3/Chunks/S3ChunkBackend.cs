@@ -169,7 +169,7 @@ public sealed partial class S3ChunkBackend : IChunkBackend, IDecodedChunkBackend
         for (int attempt = 0; attempt < 2; attempt++)
         {
             if (attempt > 0) Interlocked.Increment(ref _refetches);
-            var blob = await _client.GetAsync(key, ct).ConfigureAwait(false);
+            var blob = await _client.GetAsync(key, ct, checkedByCaller: true).ConfigureAwait(false);
             if (blob == null) return null;
             problem = check(blob);
             if (problem == null) return blob;

@@ -24,6 +24,19 @@ public class S3ObjectClientTests(S3GatewayFixture gw)
     }
 
     [Fact]
+    public async Task AGetCheckedByTheCallerReturnsTheSameBytesAndNullForAMissingKey()
+    {
+        var bucket = await gw.NewBucketAsync();
+        using var client = gw.Client(bucket);
+        var payload = new byte[3 * 1024 * 1024 + 17];
+        new Random(7).NextBytes(payload);
+        await client.PutAsync("s/.chunks/big", payload, noReplace: false);
+        Assert.Equal(payload, await client.GetAsync("s/.chunks/big", checkedByCaller: true));
+        Assert.Equal(payload, await client.GetAsync("s/.chunks/big"));
+        Assert.Null(await client.GetAsync("s/.chunks/none", checkedByCaller: true));
+    }
+
+    [Fact]
     public async Task MissingKeysAreNullForGetAndHead()
     {
         var bucket = await gw.NewBucketAsync();
