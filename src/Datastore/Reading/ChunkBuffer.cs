@@ -38,6 +38,7 @@ public sealed class ChunkBuffer
     private bool _pooled = true;
 
     public Span<byte> WritableSpan => (_array ?? throw Released()).AsSpan(0, Length);
+    public Memory<byte> WritableMemory => (_array ?? throw Released()).AsMemory(0, Length);
     public ReadOnlySpan<byte> Span => (_array ?? throw Released()).AsSpan(0, Length);
     public ReadOnlyMemory<byte> Memory => (_array ?? throw Released()).AsMemory(0, Length);
 

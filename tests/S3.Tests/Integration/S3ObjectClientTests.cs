@@ -37,6 +37,24 @@ public class S3ObjectClientTests(S3GatewayFixture gw)
     }
 
     [Fact]
+    public async Task AGetIntoAPooledBufferHoldsExactlyTheObject()
+    {
+        var bucket = await gw.NewBucketAsync();
+        using var client = gw.Client(bucket);
+        var payload = new byte[1024 * 1024 + 5];
+        new Random(8).NextBytes(payload);
+        await client.PutAsync("s/.chunks/b", payload, noReplace: false);
+        await client.PutAsync("s/.chunks/empty", Array.Empty<byte>(), noReplace: false);
+        var buffer = (await client.GetBufferAsync("s/.chunks/b", checkedByCaller: true))!;
+        try { Assert.Equal(payload, buffer.Span.ToArray()); }
+        finally { buffer.Release(); }
+        var empty = (await client.GetBufferAsync("s/.chunks/empty"))!;
+        Assert.Equal(0, empty.Length);
+        empty.Release();
+        Assert.Null(await client.GetBufferAsync("s/.chunks/none"));
+    }
+
+    [Fact]
     public async Task MissingKeysAreNullForGetAndHead()
     {
         var bucket = await gw.NewBucketAsync();
