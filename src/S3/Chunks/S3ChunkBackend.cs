@@ -126,7 +126,7 @@ public sealed partial class S3ChunkBackend : IChunkBackend, IDecodedChunkBackend
         }
         Interlocked.Increment(ref _misses);
         ChunkBuffer? decoded = null;
-        var blob = await FetchCheckedAsync(digest, _client.GetBufferAsync, downloaded =>
+        var blob = await FetchCheckedAsync(digest, _client.GetChunkBufferAsync, downloaded =>
         {
             try { decoded = DecodingChunkSource.Decode(digest, downloaded.Span); return null; }
             catch (ChunkCorruptException e) { return e.Message; }

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using Amazon.Runtime.Internal.Util;
 using Amazon.S3;
 using Amazon.S3.Model;
+using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Reading;
 
 namespace BackupFs.S3.Client;
@@ -115,13 +116,14 @@ public sealed class S3ObjectClient : IDisposable
     public Task<byte[]?> GetAsync(string key, CancellationToken ct = default, bool checkedByCaller = false) =>
         GetIntoAsync(key, checkedByCaller, static n => GC.AllocateUninitializedArray<byte>(n), static a => a, static _ => { }, ct);
 
-    /// <summary>As <see cref="GetAsync"/>, into a pooled buffer the caller releases: a fresh array per
-    /// chunk faulted in its memory page by page (an eighth of the mount's CPU in a cold read).</summary>
-    public Task<ChunkBuffer?> GetBufferAsync(string key, CancellationToken ct = default, bool checkedByCaller = false) =>
-        GetIntoAsync(key, checkedByCaller, ChunkBuffer.Rent, static b => b.WritableMemory, static b => b.Release(), ct);
+    /// <summary>A chunk blob as <see cref="GetAsync"/> gets it, into a pooled buffer the caller releases: a
+    /// fresh array per chunk faulted in its memory page by page (an eighth of the mount's CPU in a
+    /// cold read). An object larger than any chunk blob is refused before it is read.</summary>
+    public Task<ChunkBuffer?> GetChunkBufferAsync(string key, CancellationToken ct = default, bool checkedByCaller = false) =>
+        GetIntoAsync(key, checkedByCaller, ChunkBuffer.Rent, static b => b.WritableMemory, static b => b.Release(), ct, StoreFileLimits.Blob);
 
     private Task<T?> GetIntoAsync<T>(string key, bool checkedByCaller, Func<int, T> allocate, Func<T, Memory<byte>> memoryOf,
-        Action<T> discard, CancellationToken ct) where T : class =>
+        Action<T> discard, CancellationToken ct, long maxLength = long.MaxValue) where T : class =>
         RunAsync<T?>(S3RequestKind.Get, "GET", key, async token =>
         {
             try
@@ -129,12 +131,14 @@ public sealed class S3ObjectClient : IDisposable
                 using var response = await _s3.GetObjectAsync(new GetObjectRequest { BucketName = Bucket, Key = key }, token).ConfigureAwait(false);
                 var body = checkedByCaller && response.ResponseStream is MD5Stream md5 ? md5.GetNonWrapperBaseStream() : response.ResponseStream;
                 long length = response.ContentLength;
-                if (length > Array.MaxLength) throw new S3RequestException($"S3 GET '{key}': object too large ({length} bytes)", null, null, false);
+                long limit = Math.Min(maxLength, Array.MaxLength);
+                if (length > limit) throw new S3RequestException($"S3 GET '{key}': object too large ({length} bytes)", null, null, false);
                 if (length < 0)
                 {
                     // No Content-Length (chunked transfer): read to the end.
                     using var copy = new MemoryStream();
                     await body.CopyToAsync(copy, token).ConfigureAwait(false);
+                    if (copy.Length > limit) throw new S3RequestException($"S3 GET '{key}': object too large ({copy.Length} bytes)", null, null, false);
                     var whole = allocate((int)copy.Length);
                     copy.GetBuffer().AsSpan(0, (int)copy.Length).CopyTo(memoryOf(whole).Span);
                     return whole;

@@ -45,13 +45,23 @@ public class S3ObjectClientTests(S3GatewayFixture gw)
         new Random(8).NextBytes(payload);
         await client.PutAsync("s/.chunks/b", payload, noReplace: false);
         await client.PutAsync("s/.chunks/empty", Array.Empty<byte>(), noReplace: false);
-        var buffer = (await client.GetBufferAsync("s/.chunks/b", checkedByCaller: true))!;
+        var buffer = (await client.GetChunkBufferAsync("s/.chunks/b", checkedByCaller: true))!;
         try { Assert.Equal(payload, buffer.Span.ToArray()); }
         finally { buffer.Release(); }
-        var empty = (await client.GetBufferAsync("s/.chunks/empty"))!;
+        var empty = (await client.GetChunkBufferAsync("s/.chunks/empty"))!;
         Assert.Equal(0, empty.Length);
         empty.Release();
-        Assert.Null(await client.GetBufferAsync("s/.chunks/none"));
+        Assert.Null(await client.GetChunkBufferAsync("s/.chunks/none"));
+    }
+
+    [Fact]
+    public async Task AnObjectLargerThanAnyChunkIsRefusedAsAChunk()
+    {
+        var bucket = await gw.NewBucketAsync();
+        using var client = gw.Client(bucket);
+        await client.PutAsync("s/.chunks/huge", new byte[17 * 1024 * 1024], noReplace: false);
+        var e = await Assert.ThrowsAsync<S3RequestException>(() => client.GetChunkBufferAsync("s/.chunks/huge", checkedByCaller: true));
+        Assert.Contains("too large", e.Message);
     }
 
     [Fact]
