@@ -129,16 +129,22 @@ public sealed class S3ObjectClient : IDisposable
             try
             {
                 using var response = await _s3.GetObjectAsync(new GetObjectRequest { BucketName = Bucket, Key = key }, token).ConfigureAwait(false);
-                var body = checkedByCaller && response.ResponseStream is MD5Stream md5 ? md5.GetNonWrapperBaseStream() : response.ResponseStream;
+                // Swapped out rather than bypassed: disposing the MD5 stream also checks the hash.
+                if (checkedByCaller && response.ResponseStream is MD5Stream md5) response.ResponseStream = md5.GetNonWrapperBaseStream();
+                var body = response.ResponseStream;
                 long length = response.ContentLength;
                 long limit = Math.Min(maxLength, Array.MaxLength);
                 if (length > limit) throw new S3RequestException($"S3 GET '{key}': object too large ({length} bytes)", null, null, false);
                 if (length < 0)
                 {
-                    // No Content-Length (chunked transfer): read to the end.
+                    // No Content-Length (chunked transfer): read to the end, but no further than the limit.
                     using var copy = new MemoryStream();
-                    await body.CopyToAsync(copy, token).ConfigureAwait(false);
-                    if (copy.Length > limit) throw new S3RequestException($"S3 GET '{key}': object too large ({copy.Length} bytes)", null, null, false);
+                    var block = new byte[81920];
+                    for (int n; (n = await body.ReadAsync(block, token).ConfigureAwait(false)) > 0;)
+                    {
+                        if (copy.Length + n > limit) throw new S3RequestException($"S3 GET '{key}': object too large (over {limit} bytes)", null, null, false);
+                        copy.Write(block, 0, n);
+                    }
                     var whole = allocate((int)copy.Length);
                     copy.GetBuffer().AsSpan(0, (int)copy.Length).CopyTo(memoryOf(whole).Span);
                     return whole;
