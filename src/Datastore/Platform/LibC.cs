@@ -28,6 +28,11 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "dup", SetLastError = true)]
     public static partial int dup(int fd);
 
+    // Memory.
+    public const int MadvHugePage = 14;
+    [LibraryImport(Lib, EntryPoint = "madvise", SetLastError = true)]
+    public static partial int madvise(void* address, nuint length, int advice);
+
     // Status.
     [LibraryImport(Lib, EntryPoint = "statx", SetLastError = true)]
     public static partial int statx(int dirfd, byte* path, int flags, uint mask, byte* buf);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using BackupFs.Datastore.Platform;
 
 namespace BackupFs.Datastore.Reading;
 
@@ -11,6 +12,8 @@ namespace BackupFs.Datastore.Reading;
 public sealed class ChunkArrayPool
 {
     private const int SmallStep = 64 * 1024, LargeStep = 1024 * 1024;
+    /// <summary>Arrays from this size on are asked to use huge pages (below it, the aligned part is small).</summary>
+    private const int HugePageThreshold = 4 * 1024 * 1024;
     private readonly ConcurrentDictionary<int, ConcurrentBag<byte[]>> _idle = new();
     private readonly long _idleLimit;
     private long _idleBytes;
@@ -29,15 +32,34 @@ public sealed class ChunkArrayPool
         return rounded > Array.MaxLength ? length : (int)rounded;
     }
 
+    /// <summary>
+    /// An array of at least <paramref name="length"/> bytes: an idle one of the smallest size class
+    /// that fits and wastes at most half as much again, else a new one. Chunks vary in size, so an
+    /// exact class is rarely idle; a fresh array costs a page fault per 4 KiB (92,000 faults, about
+    /// a fifth of the mount's CPU, in a cold 512 MiB read).
+    /// </summary>
     public byte[] Rent(int length)
     {
         int size = SizeClass(length);
-        if (_idle.TryGetValue(size, out var bag) && bag.TryTake(out var array))
+        long largest = size + size / 2L;
+        while (true)
         {
-            Interlocked.Add(ref _idleBytes, -array.Length);
-            return array;
+            int best = int.MaxValue;
+            foreach (var (candidate, idle) in _idle)
+                if (candidate >= size && candidate <= largest && candidate < best && !idle.IsEmpty) best = candidate;
+            if (best == int.MaxValue) break;
+            if (_idle[best].TryTake(out var array))
+            {
+                Interlocked.Add(ref _idleBytes, -array.Length);
+                return array;
+            }
+            // Another thread took it first: look again.
         }
-        return GC.AllocateUninitializedArray<byte>(size);
+        if (size < HugePageThreshold) return GC.AllocateUninitializedArray<byte>(size);
+        // Pinned, so the huge-page advice stays with the memory it was given for.
+        var fresh = GC.AllocateUninitializedArray<byte>(size, pinned: true);
+        HugePages.Advise(fresh);
+        return fresh;
     }
 
     /// <summary>Keeps the array for reuse unless that would exceed the idle cap (then the GC takes it).</summary>

@@ -10,8 +10,9 @@ namespace BackupFs.Datastore.Reading;
 /// </summary>
 public sealed class ChunkBuffer
 {
-    /// <summary>Idle arrays for reuse (see <see cref="ChunkArrayPool"/>).</summary>
-    private static readonly ChunkArrayPool Pool = new(idleLimitBytes: 8L * 1024 * 1024);
+    /// <summary>Idle arrays for reuse (see <see cref="ChunkArrayPool"/>): as much as the default chunk
+    /// cache, so a streaming read recycles what the cache evicts instead of faulting in new memory.</summary>
+    private static readonly ChunkArrayPool Pool = new(idleLimitBytes: 64L * 1024 * 1024);
 
     private byte[]? _array;
     private int _refs = 1;
@@ -37,6 +38,7 @@ public sealed class ChunkBuffer
     private bool _pooled = true;
 
     public Span<byte> WritableSpan => (_array ?? throw Released()).AsSpan(0, Length);
+    public Memory<byte> WritableMemory => (_array ?? throw Released()).AsMemory(0, Length);
     public ReadOnlySpan<byte> Span => (_array ?? throw Released()).AsSpan(0, Length);
     public ReadOnlyMemory<byte> Memory => (_array ?? throw Released()).AsMemory(0, Length);
 

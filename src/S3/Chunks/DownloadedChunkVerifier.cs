@@ -9,7 +9,7 @@ namespace BackupFs.S3.Chunks;
 internal static class DownloadedChunkVerifier
 {
     /// <summary>Null when the blob is good, else why not.</summary>
-    public static string? Check(Digest digest, byte[] blob)
+    public static string? Check(Digest digest, ReadOnlySpan<byte> blob)
     {
         try
         {

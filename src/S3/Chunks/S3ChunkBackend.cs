@@ -126,53 +126,66 @@ public sealed partial class S3ChunkBackend : IChunkBackend, IDecodedChunkBackend
         }
         Interlocked.Increment(ref _misses);
         ChunkBuffer? decoded = null;
-        var blob = await FetchCheckedAsync(digest, downloaded =>
+        var blob = await FetchCheckedAsync(digest, _client.GetChunkBufferAsync, downloaded =>
         {
-            try { decoded = DecodingChunkSource.Decode(digest, downloaded); return null; }
+            try { decoded = DecodingChunkSource.Decode(digest, downloaded.Span); return null; }
             catch (ChunkCorruptException e) { return e.Message; }
-            catch (EncryptedDataException) { return DownloadedChunkVerifier.Check(digest, downloaded); }
-        }, ct).ConfigureAwait(false);
+            catch (EncryptedDataException) { return DownloadedChunkVerifier.Check(digest, downloaded.Span); }
+        }, static b => b.Release(), ct).ConfigureAwait(false);
         if (blob == null) return null;
-        try { await CacheDownloadAsync(digest, blob, ct).ConfigureAwait(false); }
+        try
+        {
+            await CacheDownloadAsync(digest, blob.Memory, ct).ConfigureAwait(false);
+            // A verified encrypted chunk: a plain read of it is refused, as it always was.
+            return decoded ?? DecodingChunkSource.Decode(digest, blob.Span);
+        }
         catch
         {
             decoded?.Release();
             throw;
         }
-        // A verified encrypted chunk: a plain read of it is refused, as it always was.
-        return decoded ?? DecodingChunkSource.Decode(digest, blob);
+        finally { blob.Release(); }
     }
 
     /// <summary>Puts a verified download into the local cache (room is made first, so full files never exceed the capacity).</summary>
-    private async ValueTask CacheDownloadAsync(Digest digest, byte[] blob, CancellationToken ct)
+    private async ValueTask CacheDownloadAsync(Digest digest, ReadOnlyMemory<byte> blob, CancellationToken ct)
     {
         if (_cache == null) return;
         using (await _locks.AcquireAsync(digest, ct).ConfigureAwait(false))
         {
             Evict(_lru!.Add(digest));
-            _cache.Insert(digest, blob);
+            _cache.Insert(digest, blob.Span);
         }
     }
 
     /// <summary>GET, verify, and on a bad copy GET once more before reporting the chunk corrupt.</summary>
     private Task<byte[]?> DownloadVerifiedAsync(Digest digest, CancellationToken ct) =>
-        FetchCheckedAsync(digest, blob => DownloadedChunkVerifier.Check(digest, blob), ct);
+        FetchCheckedAsync(digest, _client.GetAsync, blob => DownloadedChunkVerifier.Check(digest, blob), static _ => { }, ct);
 
     /// <summary>
-    /// GET the chunk and run <paramref name="check"/> on it (null: good, else the problem); a bad copy
-    /// is fetched once more before the chunk is reported corrupt. Null when the bucket has no such chunk.
+    /// GET the chunk with <paramref name="get"/> and run <paramref name="check"/> on it (null: good,
+    /// else the problem); a bad copy is dropped (<paramref name="discard"/>) and fetched once more
+    /// before the chunk is reported corrupt. Null when the bucket has no such chunk.
     /// </summary>
-    private async Task<byte[]?> FetchCheckedAsync(Digest digest, Func<byte[], string?> check, CancellationToken ct)
+    private async Task<T?> FetchCheckedAsync<T>(Digest digest, Func<string, CancellationToken, bool, Task<T?>> get,
+        Func<T, string?> check, Action<T> discard, CancellationToken ct) where T : class
     {
         var key = _layout.ChunkObjectKey(digest);
         string? problem = null;
         for (int attempt = 0; attempt < 2; attempt++)
         {
             if (attempt > 0) Interlocked.Increment(ref _refetches);
-            var blob = await _client.GetAsync(key, ct).ConfigureAwait(false);
+            // Every chunk is checked here, so the SDK's own MD5 of the body is not needed.
+            var blob = await get(key, ct, true).ConfigureAwait(false);
             if (blob == null) return null;
-            problem = check(blob);
+            try { problem = check(blob); }
+            catch
+            {
+                discard(blob);
+                throw;
+            }
             if (problem == null) return blob;
+            discard(blob);
         }
         throw new ChunkCorruptException(digest, $"the copy in the bucket is corrupt (downloaded twice): {problem}");
     }

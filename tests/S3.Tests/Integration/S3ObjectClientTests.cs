@@ -24,6 +24,47 @@ public class S3ObjectClientTests(S3GatewayFixture gw)
     }
 
     [Fact]
+    public async Task AGetCheckedByTheCallerReturnsTheSameBytesAndNullForAMissingKey()
+    {
+        var bucket = await gw.NewBucketAsync();
+        using var client = gw.Client(bucket);
+        var payload = new byte[3 * 1024 * 1024 + 17];
+        new Random(7).NextBytes(payload);
+        await client.PutAsync("s/.chunks/big", payload, noReplace: false);
+        Assert.Equal(payload, await client.GetAsync("s/.chunks/big", checkedByCaller: true));
+        Assert.Equal(payload, await client.GetAsync("s/.chunks/big"));
+        Assert.Null(await client.GetAsync("s/.chunks/none", checkedByCaller: true));
+    }
+
+    [Fact]
+    public async Task AGetIntoAPooledBufferHoldsExactlyTheObject()
+    {
+        var bucket = await gw.NewBucketAsync();
+        using var client = gw.Client(bucket);
+        var payload = new byte[1024 * 1024 + 5];
+        new Random(8).NextBytes(payload);
+        await client.PutAsync("s/.chunks/b", payload, noReplace: false);
+        await client.PutAsync("s/.chunks/empty", Array.Empty<byte>(), noReplace: false);
+        var buffer = (await client.GetChunkBufferAsync("s/.chunks/b", checkedByCaller: true))!;
+        try { Assert.Equal(payload, buffer.Span.ToArray()); }
+        finally { buffer.Release(); }
+        var empty = (await client.GetChunkBufferAsync("s/.chunks/empty"))!;
+        Assert.Equal(0, empty.Length);
+        empty.Release();
+        Assert.Null(await client.GetChunkBufferAsync("s/.chunks/none"));
+    }
+
+    [Fact]
+    public async Task AnObjectLargerThanAnyChunkIsRefusedAsAChunk()
+    {
+        var bucket = await gw.NewBucketAsync();
+        using var client = gw.Client(bucket);
+        await client.PutAsync("s/.chunks/huge", new byte[17 * 1024 * 1024], noReplace: false);
+        var e = await Assert.ThrowsAsync<S3RequestException>(() => client.GetChunkBufferAsync("s/.chunks/huge", checkedByCaller: true));
+        Assert.Contains("too large", e.Message);
+    }
+
+    [Fact]
     public async Task MissingKeysAreNullForGetAndHead()
     {
         var bucket = await gw.NewBucketAsync();
