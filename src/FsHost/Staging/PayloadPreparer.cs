@@ -27,7 +27,9 @@ internal sealed class PayloadPreparer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<(long Sequence, TaskCompletionSource Done)> _drains = new();
     private readonly Task _worker;
-    private long _scheduled, _finished, _hurryThrough;
+    private readonly SortedSet<long> _running = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, Task> _tasks = new();
+    private long _scheduled, _dequeuedThrough, _hurryThrough;
     private long _preparedFiles, _preparedBytes, _lastFailureLog;
 
     /// <summary>A big file at a content version, or a directory (Version -1) whose small files are cut once it is quiet.</summary>
@@ -73,7 +75,7 @@ internal sealed class PayloadPreparer : IAsyncDisposable
         TaskCompletionSource done;
         lock (_sync)
         {
-            if (_finished >= _scheduled || _stop.IsCancellationRequested) return Task.CompletedTask;
+            if ((_queue.Count == 0 && _running.Count == 0) || _stop.IsCancellationRequested) return Task.CompletedTask;
             _hurryThrough = _scheduled;
             done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _drains.Add((_scheduled, done));
@@ -82,49 +84,49 @@ internal sealed class PayloadPreparer : IAsyncDisposable
         return done.Task.WaitAsync(ct);
     }
 
+    /// <summary>
+    /// Takes due items off the queue in order: one at a time while the copy runs (it keeps the other
+    /// core), one per core for items a waiting commit asked for.
+    /// </summary>
     private async Task RunAsync()
     {
         var ct = _stop.Token;
         while (!ct.IsCancellationRequested)
         {
-            Item? item;
+            Item? item = null;
             long wait;
+            bool hurry = false, took = false;
             lock (_sync)
             {
-                item = _queue.Count > 0 ? _queue.Peek() : null;
-                wait = item is null ? Timeout.Infinite : item.Sequence <= _hurryThrough ? 0 : Math.Max(0, item.Due - Environment.TickCount64);
-                if (item is not null && wait == 0) _queue.Dequeue();
-            }
-            if (item is null || wait > 0)
-            {
-                try { await _signal.WaitAsync((int)Math.Min(wait, int.MaxValue), ct).ConfigureAwait(false); }
-                catch (OperationCanceledException) { break; }
-                continue;
-            }
-            bool hurry;
-            lock (_sync) hurry = item.Sequence <= _hurryThrough;
-            if (item.Version < 0 && !hurry && Postponed(item, writing: false)) continue;
-            try
-            {
-                if (item.Version >= 0) await PrepareFileAsync(item, ct).ConfigureAwait(false);
-                else if (!await PrepareDirectoryAsync(item.Inode, hurry, ct).ConfigureAwait(false) && Postponed(item, writing: true)) continue;
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested) { break; }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ObjectDisposedException)
-            {
-                // A file deleted or changed while it was read (its next close schedules it anew), or its session ended.
-            }
-            catch (Exception e)
-            {
-                // At most one line a minute: a full or unreachable store would otherwise log once per file.
-                long now = Environment.TickCount64;
-                if (now - _lastFailureLog >= 60_000 || _lastFailureLog == 0)
+                var next = _queue.Count > 0 ? _queue.Peek() : null;
+                hurry = next is not null && next.Sequence <= _hurryThrough;
+                if (next is null || _running.Count >= (hurry ? Environment.ProcessorCount : 1)) wait = Timeout.Infinite; // a finishing item signals
+                else wait = hurry ? 0 : Math.Max(0, next.Due - Environment.TickCount64);
+                if (next is not null && wait == 0)
                 {
-                    _lastFailureLog = now;
-                    _ctx.Log($"backupfs: staging: could not prepare files in the background ({e.Message}); the commit reads them instead");
+                    _queue.Dequeue();
+                    _dequeuedThrough = next.Sequence;
+                    if (next.Version < 0 && !hurry && _directoryDue.GetValueOrDefault(next.Inode) > Environment.TickCount64)
+                        Requeue(next, _directoryDue[next.Inode]); // closed into again meanwhile
+                    else
+                    {
+                        if (next.Version < 0) _directoryDue.Remove(next.Inode); // a close from now on queues it anew
+                        _running.Add(next.Sequence);
+                        item = next;
+                    }
+                    CompleteDrains();
+                    took = true;
                 }
             }
-            finally { Finished(item); }
+            if (item is not null)
+            {
+                var task = ProcessAsync(item, hurry, ct);
+                _tasks[item.Sequence] = task;
+                if (task.IsCompleted) _tasks.TryRemove(item.Sequence, out _); // it finished before it was listed
+            }
+            if (took) continue;
+            try { await _signal.WaitAsync((int)Math.Min(wait, int.MaxValue), ct).ConfigureAwait(false); }
+            catch (OperationCanceledException) { break; }
         }
         lock (_sync)
         {
@@ -133,38 +135,64 @@ internal sealed class PayloadPreparer : IAsyncDisposable
         }
     }
 
-    /// <summary>A directory that was closed into again, or still has a file open for writing, waits at the back of the queue.</summary>
-    private bool Postponed(Item item, bool writing)
+    private async Task ProcessAsync(Item item, bool hurry, CancellationToken ct)
     {
-        var dir = item.Inode;
-        lock (_sync)
+        try
         {
-            long due = _directoryDue.GetValueOrDefault(dir);
-            if (!writing && due <= Environment.TickCount64) return false;
-            _queue.Enqueue(item with { Sequence = ++_scheduled, Due = Math.Max(due, Quiet) });
-            // A drain does not wait for it: it asked for what was due up to its call.
-            _finished = Math.Max(_finished, item.Sequence);
-            CompleteDrains();
+            if (item.Version >= 0) await PrepareFileAsync(item, ct).ConfigureAwait(false);
+            else if (!await PrepareDirectoryAsync(item.Inode, hurry, ct).ConfigureAwait(false))
+                lock (_sync) Requeue(item, Quiet); // a file in it is open for writing
         }
-        return true;
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ObjectDisposedException)
+        {
+            // A file deleted or changed while it was read (its next close schedules it anew), or its session ended.
+        }
+        catch (Exception e)
+        {
+            // At most one line a minute: a full or unreachable store would otherwise log once per file.
+            long now = Environment.TickCount64;
+            if (now - Interlocked.Read(ref _lastFailureLog) >= 60_000 || Interlocked.Read(ref _lastFailureLog) == 0)
+            {
+                Interlocked.Exchange(ref _lastFailureLog, now);
+                _ctx.Log($"backupfs: staging: could not prepare files in the background ({e.Message}); the commit reads them instead");
+            }
+        }
+        finally
+        {
+            lock (_sync)
+            {
+                _running.Remove(item.Sequence);
+                CompleteDrains();
+            }
+            _tasks.TryRemove(item.Sequence, out _);
+            _signal.Release();
+        }
     }
 
-    private void Finished(Item item)
+    /// <summary>
+    /// Under the lock: a directory goes to the back of the queue, due at <paramref name="due"/> (a drain
+    /// waiting for its old place does not wait for it). <see cref="_directoryDue"/> holds exactly the
+    /// directories with an item in the queue.
+    /// </summary>
+    private void Requeue(Item item, long due)
     {
-        lock (_sync)
+        if (_directoryDue.ContainsKey(item.Inode) && _queue.Any(q => ReferenceEquals(q.Inode, item.Inode)))
         {
-            if (item.Version < 0) _directoryDue.Remove(item.Inode);
-            _finished = Math.Max(_finished, item.Sequence);
-            CompleteDrains();
+            _directoryDue[item.Inode] = Math.Max(_directoryDue[item.Inode], due); // a close queued it anew meanwhile
+            return;
         }
+        _directoryDue[item.Inode] = due;
+        _queue.Enqueue(item with { Sequence = ++_scheduled, Due = due });
     }
 
-    /// <summary>Under the lock: ends the drains whose items are all done.</summary>
+    /// <summary>Under the lock: ends the drains whose items are all done (dequeued and not running).</summary>
     private void CompleteDrains()
     {
+        long through = _running.Count == 0 ? _dequeuedThrough : _running.Min - 1;
         for (int i = _drains.Count - 1; i >= 0; i--)
         {
-            if (_drains[i].Sequence > _finished) continue;
+            if (_drains[i].Sequence > through) continue;
             _drains[i].Done.TrySetResult();
             _drains.RemoveAt(i);
         }
@@ -228,5 +256,7 @@ internal sealed class PayloadPreparer : IAsyncDisposable
     {
         _stop.Cancel();
         try { await _worker.ConfigureAwait(false); } catch (OperationCanceledException) { }
+        // Items still running end at their next read or store (they watch the same token).
+        await Task.WhenAll(_tasks.Values).ConfigureAwait(false);
     }
 }
