@@ -54,7 +54,17 @@ public sealed partial class StagingSession
             lock (handle) CutAfterFailure(handle, offset);
             return new Errno(e.HResult);
         }
-        inode.Wrote(offset + data.Length, _ctx.KernelKeepsWriteTimes ? null : Timestamp.Now);
+        lock (handle)
+        {
+            // A write on another thread failed while this one ran: the space its cut freed may have
+            // taken this write beyond the cut. Cut again, so the file stays a prefix without gaps.
+            if (handle.FailedAt is { } lost && offset + data.Length > Math.Max(lost, handle.SizeAtOpen))
+            {
+                CutAfterFailure(handle, offset);
+                return Errno.ENOSPC;
+            }
+            inode.Wrote(offset + data.Length, _ctx.KernelKeepsWriteTimes ? null : Timestamp.Now);
+        }
         MarkChanged();
         return Errno.Ok;
     }
