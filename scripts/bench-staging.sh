@@ -84,6 +84,7 @@ def row(name, rs, cm, restic, plain, added, radded, rclone, prepared, written=No
     print(f"{name}:")
     print(f"  backupfs rsync+commit {bfs:7.2f} s  (rsync {rs:.2f} s, commit {cm:.2f} s)  added {added/2**20:8.1f} MiB ({100*added/total:.2f}% of the tree)")
     print(f"  backupfs cut {int(prepared or 0)/2**20:.1f} MiB of files in the background while rsync ran (the commit appended them by digest)")
+    print(f"  backupfs commit's own time: {100*cm/rs:.1f}% of the rsync time (goal < 10%)")
     if written is not None: print(f"  backupfs commit re-read {int(written)/2**20:.1f} MiB of changed files")
     print(f"  restic backup         {restic:7.2f} s  added {radded/2**20:8.1f} MiB")
     print(f"  plain rsync           {plain:7.2f} s")
