@@ -64,7 +64,7 @@ public sealed class FileLock : IDisposable
             try
             {
                 if (owner is { } o) PosixLocking.TryChown(handle, o.Uid, o.Gid);
-                if (!PosixLocking.TryFlock(handle, exclusive))
+                if (!TryFlockBriefly(handle, exclusive))
                     throw new LockBusyException($"{what} is locked by another operation (lock file {path})");
                 // The holder we waited for may have removed the file (PBS removes snapshot locks with the snapshot).
                 if (PosixLocking.InodeOfPath(path) == PosixLocking.Inode(handle)) return new FileLock(path, handle);
@@ -79,6 +79,21 @@ public sealed class FileLock : IDisposable
         }
     }
 
+    /// <summary>
+    /// A non-blocking flock, tried again twice within ~30 ms. A process forked by this one (any child
+    /// started while the lock was held) shares the lock until its exec closes the descriptor, so a lock
+    /// this process just released can look busy for that instant; a real holder holds far longer.
+    /// </summary>
+    private static bool TryFlockBriefly(SafeFileHandle handle, bool exclusive)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            if (PosixLocking.TryFlock(handle, exclusive)) return true;
+            if (attempt == 2) return false;
+            Thread.Sleep(10 << attempt);
+        }
+    }
+
     /// <summary>Locks an existing directory itself (PBS's old in-directory locks of groups and snapshots).</summary>
     /// <exception cref="LockBusyException">someone holds a conflicting lock</exception>
     public static FileLock LockDirectory(string path, string what, bool exclusive)
@@ -88,7 +103,7 @@ public sealed class FileLock : IDisposable
         catch (PosixException e) { throw new BackupFsException($"{what}: cannot open {path} to lock it: {e.Message}", e); }
         try
         {
-            if (!PosixLocking.TryFlock(handle, exclusive))
+            if (!TryFlockBriefly(handle, exclusive))
                 throw new LockBusyException($"{what} is locked by another operation (directory {path})");
             return new FileLock(path, handle);
         }
