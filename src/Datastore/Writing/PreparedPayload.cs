@@ -63,8 +63,7 @@ public sealed class PreparedPayload
                 {
                     int n = await content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), ct).ConfigureAwait(false);
                     if (n == 0) throw new InvalidDataException($"the content ended {left} bytes before its size of {size}");
-                    // Blocks while the ingest has too many chunks in flight: the back-pressure.
-                    await Task.Run(() => writer.Write(buffer.AsSpan(0, n)), ct).ConfigureAwait(false);
+                    writer.Write(buffer.AsSpan(0, n)); // blocks while the ingest has too many chunks in flight: the back-pressure
                     left -= n;
                 }
                 if (await content.ReadAsync(buffer.AsMemory(0, 1), ct).ConfigureAwait(false) != 0)

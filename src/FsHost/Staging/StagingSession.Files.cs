@@ -113,8 +113,9 @@ public sealed partial class StagingSession
     {
         using var _ = await EnterAsync(ct).ConfigureAwait(false);
         if (_tree.CheckMine(dir) is { IsOk: false } || dir.Children is not { } children || dir.Nameless && !ReferenceEquals(dir, Root)) return null;
+        // Latin-1 keys map bytes to chars one to one, so ordinal order is the archive's byte order.
         var sorted = children.ToList();
-        sorted.Sort(static (a, b) => StagedInode.NameOf(a.Key).AsSpan().SequenceCompareTo(StagedInode.NameOf(b.Key)));
+        sorted.Sort(static (a, b) => string.CompareOrdinal(a.Key, b.Key));
         return sorted.Select(static kv => kv.Value).ToList();
     }
 
