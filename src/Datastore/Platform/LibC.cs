@@ -18,6 +18,12 @@ internal static unsafe partial class LibC
     public const uint RenameNoReplace = 1;
     public const uint StatxBasicStats = 0x7ff;
 
+    // Threads.
+    [LibraryImport(Lib, EntryPoint = "gettid")]
+    public static partial int gettid();
+    [LibraryImport(Lib, EntryPoint = "setpriority", SetLastError = true)]
+    public static partial int setpriority(int which, int who, int priority);
+
     // Descriptors.
     [LibraryImport(Lib, EntryPoint = "open", SetLastError = true)]
     public static partial int open(byte* path, int flags, uint mode);

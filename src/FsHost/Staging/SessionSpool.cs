@@ -11,8 +11,11 @@ namespace BackupFs.FsHost.Staging;
 /// to it first copies it to a new generation, a file nobody needs any more is deleted at unpin.
 /// Called under the session gate.
 /// </summary>
-internal sealed class SessionSpool(string directory)
+internal sealed class SessionSpool(string directory) : IDisposable
 {
+    private SpareSpoolFiles _spares = new(SparesBeside(directory));
+
+    private static string SparesBeside(string spoolDirectory) => Path.Combine(Path.GetDirectoryName(spoolDirectory)!, "spares");
     private readonly HashSet<string> _pinned = new(StringComparer.Ordinal);
     private readonly List<string> _unneeded = [];
     private uint _generation;
@@ -26,6 +29,21 @@ internal sealed class SessionSpool(string directory)
 
     /// <summary>At replay: generations already used on disk are not used again.</summary>
     public void SawGeneration(uint generation) => _generation = Math.Max(_generation, generation);
+
+    /// <summary>A new empty spool file at <paramref name="path"/>: a spare renamed into place when one is ready.</summary>
+    public void CreateEmptyFile(string path)
+    {
+        if (!_spares.TryTake(path)) CreateEmpty(path);
+    }
+
+    /// <summary>Stops making spares and deletes the ready ones (before the directory itself is deleted); later creates start a new supply.</summary>
+    public void ResetSpares()
+    {
+        _spares.Dispose();
+        _spares = new SpareSpoolFiles(SparesBeside(Directory));
+    }
+
+    public void Dispose() => _spares.Dispose();
 
     public static void CreateEmpty(string path)
     {
@@ -73,6 +91,7 @@ internal sealed class SessionSpool(string directory)
         var temp = spool + ".copy";
         try
         {
+            _spares.TryTake(temp); // then opened with O_TRUNC: no inode allocated
             using (var h = StagingFiles.OpenHandle(temp, FileMode.Create, FileAccess.Write))
             {
                 long keep = Math.Min(size, inode.Size);

@@ -55,7 +55,7 @@ public sealed partial class StagingSession
         ulong parent = Bind(dir, t);
         ulong number = _tree.AllocateNumber();
         var spool = _spool.PathFor(number);
-        SessionSpool.CreateEmpty(spool);
+        _spool.CreateEmptyFile(spool);
         try
         {
             _journal.Append(new JournalRecord { Op = JournalOp.Create, Time = t, Parent = parent, Name = name, Number = number, Mode = start.Mode, Uid = uid, Gid = start.Gid });

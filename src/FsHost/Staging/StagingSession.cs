@@ -154,5 +154,9 @@ public sealed partial class StagingSession : IDisposable
         return [.. await _tree.XattrsAsync(inode, ct).ConfigureAwait(false)];
     }
 
-    public void Dispose() => _journal.Close();
+    public void Dispose()
+    {
+        _spool.Dispose();
+        _journal.Close();
+    }
 }
