@@ -85,6 +85,45 @@ public class ChunkerTests
         Assert.Equal(Ends(new Chunker(4096).Scan, random), Ends(new Chunker(4096).Scan, random, feed));
     }
 
+    /// <summary>PBS's algorithm as written: every byte rolled through the hash, no shortcut.</summary>
+    private static List<long> NaiveEnds(byte[] data, int average)
+    {
+        uint mask = 2 * (uint)average - 1, threshold = mask - 2;
+        int min = average / 4, max = average * 4;
+        var ends = new List<long>();
+        uint h = 0;
+        int length = 0;
+        for (int i = 0; i < data.Length; i++)
+        {
+            h = System.Numerics.BitOperations.RotateLeft(h, 1) ^ BuzHashTable.Values[data[i]];
+            if (length >= Chunker.WindowSize) h ^= BuzHashTable.Values[data[i - Chunker.WindowSize]];
+            length++;
+            if (length > Chunker.WindowSize && (length >= max || (length >= min && (h & mask) >= threshold)))
+            {
+                ends.Add(i + 1);
+                h = 0;
+                length = 0;
+            }
+        }
+        if (length > 0) ends.Add(data.Length);
+        return ends;
+    }
+
+    [Theory]
+    [InlineData(4096, int.MaxValue)]
+    [InlineData(4096, 1000)]
+    [InlineData(65536, 70_000)]
+    [InlineData(65536, 100)]
+    [InlineData(1 << 20, 1 << 20)]
+    public void SkippingBelowTheMinimumCutsWhereRollingEveryByteCuts(int average, int feed)
+    {
+        // Random data (cuts spread above the minimum) and zeros (cuts at the maximum), fed in pieces
+        // that end inside, at and across the skipped stretch.
+        var data = HashBlocks("skip", 12 << 20);
+        Array.Clear(data, 3 << 20, 5 << 20);
+        Assert.Equal(NaiveEnds(data, average), Ends(new Chunker(average).Scan, data, feed));
+    }
+
     [Fact]
     public void SmallestAverageStillHonoursWindowAndLimits()
     {
