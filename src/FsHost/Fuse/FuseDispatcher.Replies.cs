@@ -148,11 +148,15 @@ internal sealed unsafe partial class FuseDispatcher
         o->BackingId = 0;
         // With a backing file the kernel reads and writes it itself; without passthrough on this
         // connection (or when registering fails) the open simply goes through us as before.
-        if (info.BackingFile is { } backing && Passthrough.Opened(node, info.Handle, backing) is var id and > 0)
+        if (info.BackingFile is not { } backing) return;
+        if (Passthrough.Opened(node, info.Handle, backing) is var id and > 0)
         {
             o->BackingId = id;
             o->OpenFlags = (o->OpenFlags | FuseOpenFlags.Passthrough) & ~(uint)OpenOptions.DirectIo;
         }
+        // Refused (another backing file on this inode, or registering failed): direct I/O through
+        // us, since a cached open would conflict with the inode's passthrough opens (EIO at open).
+        else if (Passthrough.Enabled) o->OpenFlags |= (uint)OpenOptions.DirectIo;
     }
 
     private static (ulong Seconds, uint Nanoseconds) Split(TimeSpan t)

@@ -16,4 +16,7 @@ public interface IMountLifecycle : IDisposable
 
     /// <summary>See <see cref="IFileSystem.KernelKeepsWriteTimes"/>.</summary>
     void KernelKeepsWriteTimes(bool keeps);
+
+    /// <summary>See <see cref="IFileSystem.KernelPassesThrough"/>.</summary>
+    void KernelPassesThrough(bool passesThrough) { }
 }

@@ -52,6 +52,8 @@ public sealed class NodeHost : IFileSystem, IDisposable
 
     public void KernelKeepsWriteTimes(bool keeps) => _lifecycle?.KernelKeepsWriteTimes(keeps);
 
+    public void KernelPassesThrough(bool passesThrough) => _lifecycle?.KernelPassesThrough(passesThrough);
+
     private static ValueTask<Errno> Done(Errno e) => ValueTask.FromResult(e);
     private static ValueTask<VfsResult<T>> Done<T>(VfsResult<T> r) => ValueTask.FromResult(r);
 
@@ -124,7 +126,7 @@ public sealed class NodeHost : IFileSystem, IDisposable
                 {
                     var opened = await opener.OpenAsync(ctx, flags).ConfigureAwait(false);
                     if (!opened.IsOk) return opened.Error;
-                    return new OpenInfo(_handles.Add(opened.Value.File), opened.Value.Options);
+                    return new OpenInfo(_handles.Add(opened.Value.File), opened.Value.Options) { BackingFile = opened.Value.BackingFile };
                 }
                 catch (Exception e) { return _errors.Map("open", e); }
             case INodeDirectoryOpener: return Errno.EISDIR;
@@ -248,7 +250,7 @@ public sealed class NodeHost : IFileSystem, IDisposable
             if (!created.IsOk) return created.Error;
             var (node, open) = created.Value;
             ulong handle = _handles.Add(open.File);
-            try { return new CreateInfo(await EntryForAsync(node, ctx.SessionEnding).ConfigureAwait(false), new OpenInfo(handle, open.Options)); }
+            try { return new CreateInfo(await EntryForAsync(node, ctx.SessionEnding).ConfigureAwait(false), new OpenInfo(handle, open.Options) { BackingFile = open.BackingFile }); }
             catch
             {
                 _handles.Remove(handle);

@@ -44,7 +44,11 @@ public interface IOpenDirectory
 }
 
 /// <summary>An open file and its caching options.</summary>
-public readonly record struct OpenedFile(IOpenFile File, OpenOptions Options = OpenOptions.None);
+public readonly record struct OpenedFile(IOpenFile File, OpenOptions Options = OpenOptions.None)
+{
+    /// <summary>A local file with this open's data, for the kernel to read and write directly (see <see cref="OpenInfo.BackingFile"/>).</summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? BackingFile { get; init; }
+}
 
 /// <summary>An open directory and its caching options.</summary>
 public readonly record struct OpenedDirectory(IOpenDirectory Directory, OpenOptions Options = OpenOptions.None);

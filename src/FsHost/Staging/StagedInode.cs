@@ -43,6 +43,7 @@ public sealed class StagedInode
     private string? _spoolPath;
     private long _contentVersion;
     private (Datastore.Writing.PreparedPayload Payload, long Version)? _prepared;
+    private (long Size, Timestamp Mtime)? _spoolSeen;
     private int _openHandles, _openWriters, _subdirectories;
     private long _boundEpoch = -1;
     private ulong _stableInode;
@@ -82,7 +83,7 @@ public sealed class StagedInode
     /// <summary>Names of this inode in the base snapshot not materialized yet (hardlinks in unlisted directories).</summary>
     public int PendingBaseLinks { get { lock (_sync) return _pendingBaseLinks; } internal set { lock (_sync) _pendingBaseLinks = value; } }
     /// <summary>The spool file holding the content, once written to (copy-on-write from the base).</summary>
-    public string? SpoolPath { get { lock (_sync) return _spoolPath; } internal set { lock (_sync) { _contentVersion++; _spoolPath = value; } } }
+    public string? SpoolPath { get { lock (_sync) return _spoolPath; } internal set { lock (_sync) { _contentVersion++; _spoolPath = value; _spoolSeen = null; } } }
 
     /// <summary>Spool file, size, content version and writers, read together.</summary>
     internal (string? Spool, long Size, long Version, int Writers) ContentState()
@@ -243,6 +244,30 @@ public sealed class StagedInode
             _contentVersion++;
             if (now is { } t) _mtime = _ctime = t;
         }
+    }
+
+    /// <summary>
+    /// The spool file's size and mtime as just read (passthrough writes change them without us).
+    /// The first observation is the baseline; a later one that differs sets size and times and
+    /// moves the content version on. True when it differed.
+    /// </summary>
+    internal bool SpoolObserved(long size, Timestamp mtime)
+    {
+        lock (_sync)
+        {
+            var seen = _spoolSeen;
+            _spoolSeen = (size, mtime);
+            if (seen is null || seen.Value == (size, mtime)) return seen is null && size != _size && SetSizeLocked(size, mtime);
+            return SetSizeLocked(size, mtime);
+        }
+    }
+
+    private bool SetSizeLocked(long size, Timestamp mtime)
+    {
+        _size = size;
+        _contentVersion++;
+        _mtime = _ctime = mtime;
+        return true;
     }
 
     /// <summary>A handle opened (or released: -1).</summary>

@@ -51,6 +51,15 @@ public sealed record StagingContext(DataStore Store, CachedChunkSource Chunks, S
     /// </summary>
     public bool KernelKeepsWriteTimes { get => _kernelKeepsWriteTimes; set => _kernelKeepsWriteTimes = value; }
 
+    private volatile bool _kernelPassesThrough;
+
+    /// <summary>
+    /// FUSE passthrough is on: opens of staged files that have a spool file name it as their backing
+    /// file, so the kernel reads and writes it without a request; sizes and times are then read back
+    /// from the spool file (at getattr while a writer is open, and at its release).
+    /// </summary>
+    public bool KernelPassesThrough { get => _kernelPassesThrough; set => _kernelPassesThrough = value; }
+
     private PayloadPreparer? _preparer;
     private readonly Lock _preparerLock = new();
 

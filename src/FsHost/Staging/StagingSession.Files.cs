@@ -26,6 +26,7 @@ public sealed partial class StagingSession
             if (truncate) TouchJournaled(inode, t);
             spool = File.OpenHandle(inode.SpoolPath!, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
             Interlocked.Increment(ref _openWriters);
+            RefreshFromSpool(inode); // the baseline later passthrough writes are told from
         }
         else if (inode.SpoolPath is { } path) spool = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         inode.CountOpen(+1, write);
@@ -119,9 +120,27 @@ public sealed partial class StagingSession
         return sorted.Select(static kv => kv.Value).ToList();
     }
 
+    /// <summary>True when the kernel writes staged files itself (FUSE passthrough to the spool files).</summary>
+    internal bool PassesThrough => _ctx.KernelPassesThrough;
+
+    /// <summary>
+    /// Under passthrough the kernel writes the spool file without a request: when its size or mtime
+    /// moved since last seen, they become the inode's (the content version moves on with them).
+    /// True when something changed.
+    /// </summary>
+    internal bool RefreshFromSpool(StagedInode inode)
+    {
+        if (!_ctx.KernelPassesThrough || inode.SpoolPath is not { } path) return false;
+        PosixStat st;
+        try { st = Posix.LStat(Posix.PathBytes(path)); }
+        catch (PosixException) { return false; }
+        return inode.SpoolObserved(st.Size, new Timestamp(st.MtimeSeconds, st.MtimeNanoseconds));
+    }
+
     /// <summary>Journals the mtime a handle's writes left (once per handle, not per write).</summary>
     private void RecordWrite(StagedFileHandle handle)
     {
+        if (handle.CanWrite && RefreshFromSpool(handle.Inode)) handle.Wrote = true;
         if (!handle.Wrote) return;
         handle.Wrote = false;
         var inode = handle.Inode;

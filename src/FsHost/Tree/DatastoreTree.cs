@@ -61,5 +61,11 @@ public sealed class DatastoreTree : IMountLifecycle
         if (_staging is { } area) area.Context.KernelKeepsWriteTimes = keeps;
     }
 
+    /// <summary>Passthrough agreed: staged files with a spool file are read and written by the kernel straight from it.</summary>
+    public void KernelPassesThrough(bool passesThrough)
+    {
+        if (_staging is { } area) area.Context.KernelPassesThrough = passesThrough;
+    }
+
     public void Dispose() => _ctx.ChunkSources.Dispose(); // the keyed caches (idempotent; the plain cache is the caller's)
 }

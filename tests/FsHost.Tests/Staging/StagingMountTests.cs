@@ -126,6 +126,72 @@ public class StagingMountTests : IDisposable
         Assert.Empty(mount.Errors);
     }
 
+    /// <summary>
+    /// With passthrough the kernel writes the spool files itself: the size shows while a writer is
+    /// open and after, times set afterwards stay, a reader of base content and a writer coexist
+    /// (no EIO from mixed open modes), truncation works, and the snapshots hold exactly the bytes.
+    /// </summary>
+    [FuseFact]
+    public void PassthroughWritesShowTheirSizeAndAreCommittedExactly()
+    {
+        if (!FuseEnvironment.Usable(_output)) return;
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        using var mount = new DatastoreMount(store, staging: Manual, transport: (FuseIoUring.Off, true));
+        if (!mount.Session.PassesThrough) { _output.WriteLine("skipped: this kernel does not pass files through"); return; }
+        var session = mount.PathOf("staging/host/pt");
+        Assert.Equal(0, Bounded.Run("mkdir", session).ExitCode);
+        var path = Path.Combine(session, "grow.bin");
+        var data = new byte[3 << 20];
+        new Random(11).NextBytes(data);
+        Bounded.Io(() =>
+        {
+            using var fs = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite, 1);
+            fs.Write(data, 0, 1 << 20);
+            fs.Flush();
+            Assert.True(mount.Session.PassthroughBackingCount > 0, "the open was not passed through");
+            Assert.Equal(1 << 20, new FileInfo(path).Length);
+            fs.Write(data, 1 << 20, data.Length - (1 << 20));
+            fs.Flush();
+            Assert.Equal(data.Length, new FileInfo(path).Length);
+        });
+        Assert.Equal(0, mount.Session.RequestCounters.Snapshot().GetValueOrDefault("WRITE"));
+        Assert.Equal(data, Bounded.Io(() => File.ReadAllBytes(path)));
+        var mtime = new DateTime(2020, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        Bounded.Io(() => File.SetLastWriteTimeUtc(path, mtime));
+        Assert.Equal(mtime, Bounded.Io(() => File.GetLastWriteTimeUtc(path)));
+        var first = Commit(session);
+        Assert.Equal(data, Bounded.Io(() => File.ReadAllBytes(mount.PathOf(first + "/root.pxar/grow.bin"))));
+        Assert.Equal(mtime, Bounded.Io(() => File.GetLastWriteTimeUtc(mount.PathOf(first + "/root.pxar/grow.bin"))));
+
+        // Now the content is the base snapshot's: a reader opened before the first write, then a writer.
+        Bounded.Io(() =>
+        {
+            using var reader = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1);
+            var head = new byte[100];
+            reader.ReadExactly(head);
+            Assert.Equal(data[..100], head);
+            using (var writer = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1))
+            {
+                writer.Seek(10, SeekOrigin.Begin);
+                writer.Write("XYZ"u8);
+            }
+            reader.Seek(0, SeekOrigin.Begin);
+            reader.ReadExactly(head);
+            Assert.Equal("XYZ"u8.ToArray(), head[10..13]);
+        });
+        "XYZ"u8.CopyTo(data.AsSpan(10));
+        Assert.Equal(data, Bounded.Io(() => File.ReadAllBytes(path)));
+        Bounded.Io(() =>
+        {
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+            fs.SetLength(1000);
+            Assert.Equal(1000, new FileInfo(path).Length);
+        });
+        var second = Commit(session);
+        Assert.Equal(data[..1000], Bounded.Io(() => File.ReadAllBytes(mount.PathOf(second + "/root.pxar/grow.bin"))));
+        Assert.Empty(mount.Errors);
+    }
+
     /// <summary>No node acts on close(2): the first FLUSH is answered ENOSYS and the kernel sends no more.</summary>
     [FuseFact]
     public void ClosingFilesCostsNoFlushAfterTheFirst()
