@@ -56,10 +56,12 @@ public static class MountCommand
                 + "on = also set fuse.enable_uring=Y first (root), off = always /dev/fuse (default)",
             DefaultValueFactory = _ => "off",
         }.AcceptOnlyFromAmong("auto", "on", "off");
-        var passthrough = new Option<bool>("--passthrough")
+        var passthrough = new Option<string>("--passthrough")
         {
-            Description = "offer FUSE passthrough (kernel 6.9+, root) for staged files; replaces the kernel's writeback cache",
-        };
+            Description = "FUSE passthrough for staged files (kernel 6.9+): the kernel writes and reads spool files itself, "
+                + "instead of the writeback cache; auto = when running as root and the kernel offers it (default), on = ask even when not root, off = never",
+            DefaultValueFactory = _ => "auto",
+        }.AcceptOnlyFromAmong("auto", "on", "off");
         var dirCacheTime = new Option<double>("--s3-dir-cache-time")
         {
             Description = "S3 stores: seconds a directory listing from the bucket is trusted before it is listed again when looked at (new and pruned snapshots show after at most this long; 0 = every time)",
@@ -153,7 +155,8 @@ public static class MountCommand
                 {
                     ReaderThreads = parse.GetValue(threads),
                     WritebackCache = staging is not null && !parse.GetValue(writeThrough),
-                    Passthrough = staging is not null && parse.GetValue(passthrough),
+                    // Registering a backing file needs CAP_SYS_ADMIN: without it every open would fall back to uncached I/O.
+                    Passthrough = staging is not null && parse.GetValue(passthrough) switch { "on" => true, "off" => false, _ => Environment.IsPrivilegedProcess },
                     IoUring = parse.GetValue(fuseUring) switch { "on" => FuseIoUring.On, "off" => FuseIoUring.Off, _ => FuseIoUring.Auto },
                     Log = m => Console.Error.WriteLine(m),
                 });

@@ -338,7 +338,12 @@ internal sealed unsafe partial class FuseDispatcher
         uint flags2 = 0;
         // Passthrough and the writeback cache exclude each other per connection (the kernel drops
         // passthrough when both are set); passthrough wins when asked for and offered.
-        if (_options.Passthrough && (offered2 & (uint)FuseInitFlags2.Passthrough) != 0) flags2 |= (uint)FuseInitFlags2.Passthrough;
+        if (_options.Passthrough && (offered2 & (uint)FuseInitFlags2.Passthrough) != 0)
+        {
+            flags2 |= (uint)FuseInitFlags2.Passthrough;
+            // Opens that cannot pass through get FOPEN_DIRECT_IO (see FillOpen); shared mmap of them must still work.
+            flags2 |= (uint)FuseInitFlags2.DirectIoAllowMmap & offered2;
+        }
         else if (_options.WritebackCache) flags |= (uint)FuseInitFlags.WritebackCache & init->Flags;
         if (_options.IoUring != FuseIoUring.Off && IoUringAvailable && (offered2 & (uint)FuseInitFlags2.OverIoUring) != 0) flags2 |= (uint)FuseInitFlags2.OverIoUring;
         if (flags2 != 0) flags |= (uint)FuseInitFlags.InitExt;

@@ -262,6 +262,12 @@ public sealed class StagedInode
         }
     }
 
+    /// <summary>Notes the spool file's size and mtime without taking them (a change the session made itself).</summary>
+    internal void SpoolBaseline(long size, Timestamp mtime)
+    {
+        lock (_sync) _spoolSeen = (size, mtime);
+    }
+
     private bool SetSizeLocked(long size, Timestamp mtime)
     {
         _size = size;

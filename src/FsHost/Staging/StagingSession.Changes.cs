@@ -145,6 +145,8 @@ public sealed partial class StagingSession
     {
         if (_tree.CheckMine(inode) is { IsOk: false } other) return other;
         using var _ = await EnterAsync(ct).ConfigureAwait(false);
+        // Passthrough writes so far are taken first, so times set now stay (cp -a and tar set them before close).
+        RefreshFromSpool(inode);
         var now = Timestamp.Now;
         long t = Nanoseconds(now);
         if (request.Has(SetAttributeFields.Size))
@@ -176,6 +178,7 @@ public sealed partial class StagingSession
                 if (at >= 0) await JournalSetXattrAsync(inode, PosixAclRules.AccessName, PosixAclRules.Chmod(list[at].Value, inode.Mode), t, now, ct).ConfigureAwait(false);
             }
         }
+        RefreshFromSpool(inode, adopt: false); // a truncation just touched the spool file: not a write to take later
         return inode.Attributes();
     }
 

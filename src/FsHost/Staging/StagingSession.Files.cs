@@ -128,13 +128,18 @@ public sealed partial class StagingSession
     /// moved since last seen, they become the inode's (the content version moves on with them).
     /// True when something changed.
     /// </summary>
-    internal bool RefreshFromSpool(StagedInode inode)
+    /// <param name="adopt">false: only note the spool file's state as the baseline (after a change the
+    /// session made itself, so that its own touch of the spool file is not taken for a write)</param>
+    internal bool RefreshFromSpool(StagedInode inode, bool adopt = true)
     {
         if (!_ctx.KernelPassesThrough || inode.SpoolPath is not { } path) return false;
         PosixStat st;
         try { st = Posix.LStat(Posix.PathBytes(path)); }
         catch (PosixException) { return false; }
-        return inode.SpoolObserved(st.Size, new Timestamp(st.MtimeSeconds, st.MtimeNanoseconds));
+        var mtime = new Timestamp(st.MtimeSeconds, st.MtimeNanoseconds);
+        if (adopt) return inode.SpoolObserved(st.Size, mtime);
+        inode.SpoolBaseline(st.Size, mtime);
+        return false;
     }
 
     /// <summary>Journals the mtime a handle's writes left (once per handle, not per write).</summary>

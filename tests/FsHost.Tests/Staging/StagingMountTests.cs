@@ -187,8 +187,27 @@ public class StagingMountTests : IDisposable
             fs.SetLength(1000);
             Assert.Equal(1000, new FileInfo(path).Length);
         });
+        // Times set while the writer is still open (cp -a, tar) stay after the close; a later write moves them on.
+        var early = Path.Combine(session, "early.bin");
+        Bounded.Io(() =>
+        {
+            using var fs = new FileStream(early, FileMode.CreateNew, FileAccess.Write, FileShare.ReadWrite, 1);
+            fs.Write(data, 0, 5000);
+            fs.Flush();
+            File.SetLastWriteTimeUtc(early, mtime);
+        });
+        Assert.Equal(mtime, Bounded.Io(() => File.GetLastWriteTimeUtc(early)));
+        Bounded.Io(() =>
+        {
+            using var fs = new FileStream(early, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+            fs.Seek(0, SeekOrigin.End);
+            fs.Write(data, 0, 10);
+        });
+        Assert.True(Bounded.Io(() => File.GetLastWriteTimeUtc(early)) > DateTime.UtcNow.AddMinutes(-5));
+        Assert.Equal(5010, Bounded.Io(() => new FileInfo(early).Length));
         var second = Commit(session);
         Assert.Equal(data[..1000], Bounded.Io(() => File.ReadAllBytes(mount.PathOf(second + "/root.pxar/grow.bin"))));
+        Assert.Equal(5010, Bounded.Io(() => new FileInfo(mount.PathOf(second + "/root.pxar/early.bin")).Length));
         Assert.Empty(mount.Errors);
     }
 

@@ -24,7 +24,7 @@ public sealed class DatastoreMount : IDisposable
     /// <summary>Lines the staging area logged (commits, resumed sessions).</summary>
     public List<string> StagingLog { get; } = new();
 
-    /// <param name="transport">FUSE transport and passthrough; default: the suite's transport (<see cref="FuseTransports.Default"/>), no passthrough</param>
+    /// <param name="transport">FUSE transport and passthrough; default: the suite's transport (<see cref="FuseTransports.Default"/>), and passthrough as `backupfs mount` defaults to it (as root)</param>
     public DatastoreMount(DataStore store, TreeOptions? options = null, StagingOptions? staging = null, (FuseIoUring IoUring, bool Passthrough)? transport = null)
     {
         var mountPoint = _dir.Sub("mnt");
@@ -36,12 +36,13 @@ public sealed class DatastoreMount : IDisposable
             Staging.RecoverAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
         }
         Fs = DatastoreTree.Create(store, _chunks, options, new MountErrorLog(m => { lock (Errors) Errors.Add(m); }), Staging);
-        // As `backupfs mount` does: the kernel writeback cache when staging is on (passthrough replaces it).
-        bool passthrough = transport?.Passthrough ?? false;
+        // As `backupfs mount` does: passthrough as root, else the kernel writeback cache when staging is
+        // on (INIT keeps the writeback cache only when passthrough is not agreed).
+        bool passthrough = transport?.Passthrough ?? (staging is not null && Environment.IsPrivilegedProcess);
         Session = FuseSession.Mount(Fs, new FuseMountOptions(mountPoint) { Subtype = FuseEnvironment.Subtype, FsName = "backupfs-test" },
             new FuseSessionOptions
             {
-                WritebackCache = staging is not null && !passthrough, Passthrough = passthrough,
+                WritebackCache = staging is not null, Passthrough = passthrough,
                 IoUring = transport?.IoUring ?? FuseTransports.Default,
             });
         if (!Session.Ready.Wait(TimeSpan.FromSeconds(30))) throw new TimeoutException("INIT was not answered");

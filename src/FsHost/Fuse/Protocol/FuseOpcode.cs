@@ -39,6 +39,8 @@ internal enum FuseInitFlags : uint
 [Flags]
 internal enum FuseInitFlags2 : uint
 {
+    /// <summary>FUSE_DIRECT_IO_ALLOW_MMAP (1 &lt;&lt; 36): shared mmap of a FOPEN_DIRECT_IO file works (else ENODEV).</summary>
+    DirectIoAllowMmap = 1u << 4,
     /// <summary>FUSE_PASSTHROUGH (1 &lt;&lt; 37): opens may name a backing file the kernel reads and writes itself.</summary>
     Passthrough = 1u << 5,
     /// <summary>FUSE_OVER_IO_URING (1 &lt;&lt; 41): requests may arrive on io_uring queues.</summary>
