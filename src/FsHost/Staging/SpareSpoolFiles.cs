@@ -25,10 +25,21 @@ internal sealed class SpareSpoolFiles : IDisposable
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly Lock _start = new();
     private Thread? _worker;
+    private bool _leftoversDeleted; // by the first worker only: later ones must not delete the ready files
     private volatile bool _disposed;
+
+    /// <summary>A worker with nothing asked of it for this long ends (a session left idle holds no thread); the next take starts one.</summary>
+    private readonly TimeSpan _idleExit;
     private long _next;
 
-    public SpareSpoolFiles(string directory) => _directory = directory;
+    public SpareSpoolFiles(string directory, TimeSpan? idleExit = null)
+    {
+        _directory = directory;
+        _idleExit = idleExit ?? TimeSpan.FromSeconds(30);
+    }
+
+    /// <summary>Whether a worker thread exists now (for tests).</summary>
+    internal bool Running { get { lock (_start) return _worker is not null; } }
 
     /// <summary>Files ready now (for tests).</summary>
     public int Ready => _ready.Count;
@@ -68,12 +79,27 @@ internal sealed class SpareSpoolFiles : IDisposable
     private void Run()
     {
         ThreadNiceness.LowerCurrent(10);
-        DeleteLeftovers();
+        if (!_leftoversDeleted)
+        {
+            DeleteLeftovers();
+            _leftoversDeleted = true;
+        }
         while (!_disposed)
         {
             while (!_disposed && _ready.Count < Target && MakeOne()) { }
-            _wake.Wait(TimeSpan.FromSeconds(30));
+            if (_wake.Wait(_idleExit)) continue;
+            lock (_start)
+            {
+                if (_wake.CurrentCount > 0 || _disposed) continue;
+                _worker = null; // idle: the ready files stay for the next take
+                return;
+            }
         }
+        DeleteReady();
+    }
+
+    private void DeleteReady()
+    {
         while (_ready.TryDequeue(out var spare)) SessionSpool.TryDelete(spare);
     }
 
@@ -110,7 +136,7 @@ internal sealed class SpareSpoolFiles : IDisposable
         catch (UnauthorizedAccessException) { }
     }
 
-    /// <summary>Stops the worker and waits (briefly) until it has deleted the files still ready.</summary>
+    /// <summary>Stops the worker (waiting briefly for it) and deletes the files still ready.</summary>
     public void Dispose()
     {
         _disposed = true;
@@ -118,5 +144,6 @@ internal sealed class SpareSpoolFiles : IDisposable
         Thread? worker;
         lock (_start) worker = _worker;
         worker?.Join(TimeSpan.FromSeconds(5));
+        DeleteReady();
     }
 }

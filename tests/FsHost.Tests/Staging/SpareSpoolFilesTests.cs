@@ -69,6 +69,24 @@ public class SpareSpoolFilesTests
     }
 
     [Fact]
+    public void AnIdleWorkerEndsAndTheNextTakeStartsOneKeepingTheReadyFiles()
+    {
+        using var tmp = new TempDir();
+        using var spares = new SpareSpoolFiles(tmp.Sub("spares"), idleExit: TimeSpan.FromMilliseconds(100));
+        spares.TryTake(tmp.Sub("kick"));
+        WaitReady(spares, SpareSpoolFiles.Target);
+        var until = DateTime.UtcNow + Bound;
+        while (spares.Running) { Assert.True(DateTime.UtcNow < until, "the idle worker did not end"); Thread.Sleep(20); }
+        Assert.Equal(SpareSpoolFiles.Target, spares.Ready);
+        Assert.True(spares.TryTake(tmp.Sub("after-idle")));
+        Assert.True(spares.Running);
+        Thread.Sleep(300); // a restarted worker must not take the ready files for leftovers
+        Assert.True(spares.TryTake(tmp.Sub("again")));
+        Assert.Equal(0, new FileInfo(tmp.Sub("again")).Length);
+        Assert.True(spares.Ready >= SpareSpoolFiles.RefillBelow - 1);
+    }
+
+    [Fact]
     public void AMissingSessionDirectoryIsNotMadeAgain()
     {
         using var tmp = new TempDir();
