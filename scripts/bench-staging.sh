@@ -58,6 +58,7 @@ run() { # phase
   eval "bfs_rsync_$1=$(python3 -c "print($t1-$t0)") bfs_commit_$1=$(python3 -c "print($t2-$t1)")"
   # Added: growth of the chunk store, so chunks stored in the background while rsync ran count too.
   eval "bfs_added_$1=$(( $(chunk_bytes) - chunks_before )) bfs_written_$1=$(stat_of written_bytes) bfs_prepared_$1=$(stat_of prepared_bytes)"
+  eval "bfs_phases_$1=\"drain $(stat_of drain_ms) ms, write $(stat_of write_ms) ms, rebase $(stat_of rebase_ms) ms\""
   warm
   t3=$(now); added=$(restic_added); t4=$(now)
   eval "restic_$1=$(python3 -c "print($t4-$t3)") restic_added_$1=$added"
@@ -107,3 +108,5 @@ for name, pair in (("initial", sys.argv[2]), ("incremental", sys.argv[3])):
     print(f"FUSE requests of the {name} rsync: {total} = {total/files:.1f} per file ({files} files)")
     print("  " + "  ".join(f"{k} {v/files:.2f}" for k, v in sorted(delta.items(), key=lambda kv: -kv[1])))
 PY
+echo "commit phases in the mount (initial): $bfs_phases_initial"
+echo "commit phases in the mount (incremental): $bfs_phases_incremental"

@@ -237,7 +237,8 @@ public sealed class StagingArea : IAsyncDisposable
     public async Task<SplitCommitResult?> CommitAsync(StagingSession session, CancellationToken ct)
     {
         var deadline = Environment.TickCount64 + (long)_ctx.Options.OpenFilesWait.TotalMilliseconds;
-        while (session.OpenWriters > 0 && Environment.TickCount64 < deadline) await Task.Delay(50, ct).ConfigureAwait(false);
+        // Short steps: the kernel sends the last RELEASE just after the writer's close returns.
+        while (session.OpenWriters > 0 && Environment.TickCount64 < deadline) await Task.Delay(5, ct).ConfigureAwait(false);
         return await RunCommitAsync(session, force: true, ct).ConfigureAwait(false);
     }
 

@@ -36,8 +36,10 @@ public sealed partial class StagingSession
         {
             FrozenTree view;
             long changesAtFreeze;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             // Files still waiting to be prepared in the background are cut now, once, not by the commit too.
             if ((Dirty || force) && (OpenWriters == 0 || closing)) await _ctx.Preparer.DrainAsync(ct).ConfigureAwait(false);
+            var drained = clock.Elapsed;
             using (await EnterAsync(ct).ConfigureAwait(false))
             {
                 if (!force && !Dirty) return null;
@@ -71,6 +73,7 @@ public sealed partial class StagingSession
                 WriteErrorMarker(LastError);
                 throw;
             }
+            var written = clock.Elapsed;
             using (await EnterAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 _spool.Unpin();
@@ -91,6 +94,7 @@ public sealed partial class StagingSession
                     }
                 }
             }
+            LastTimings = new CommitTimings(drained, written - drained, clock.Elapsed - written);
             return result;
         }
         finally { _commitLock.Release(); }
@@ -144,6 +148,8 @@ public sealed partial class StagingSession
 
     /// <summary>What the last commit did (for `backupfs commit` and tests).</summary>
     public SplitCommitResult? LastResult { get; private set; }
+    /// <summary>Where the last successful commit spent its time.</summary>
+    public CommitTimings? LastTimings { get; private set; }
 
     /// <summary>
     /// After a commit of exactly the tree in memory: each known inode is pointed at its entry in
@@ -209,3 +215,6 @@ public sealed partial class StagingSession
         finally { _commitLock.Release(); }
     }
 }
+
+/// <summary>A commit's phases: waiting for background preparation, writing the snapshot (freeze, archives, manifest), restarting the session on it.</summary>
+public sealed record CommitTimings(TimeSpan Drain, TimeSpan Write, TimeSpan Rebase);

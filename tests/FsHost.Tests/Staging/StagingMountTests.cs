@@ -274,6 +274,7 @@ public class StagingMountTests : IDisposable
         // The two changed files and the new one: read by the commit, or cut in the background while rsync ran.
         Assert.Equal(3, stats["written_files"] + stats["prepared_files"]);
         Assert.Equal(197, stats["reused_files"]); // 200 - 1 deleted - 2 changed
+        Assert.All(new[] { "drain_ms", "write_ms", "rebase_ms" }, k => Assert.InRange(stats[k], 0, 600_000)); // where the commit spent its time
         Assert.Equal(changedBytes + 4, stats["written_bytes"] + stats["prepared_bytes"]);
         // New chunks (the commit's and the background's) hold the changed files' data (random: incompressible) and little else.
         long added = ChunkBytes() - chunksBefore;

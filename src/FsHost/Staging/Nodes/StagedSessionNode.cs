@@ -46,9 +46,12 @@ public sealed class StagedSessionNode(StagingNodes nodes, StagedInode inode) : S
             StagingControlXattrs.LastCommitXattr when Session.LastResult is { } r => string.Create(CultureInfo.InvariantCulture,
                 $"snapshot={r.Snapshot.RelativePath} reused_files={r.Split.ReusedFiles} written_files={r.Split.EncodedFiles} "
                 + $"reused_bytes={r.Split.ReusedBytes} written_bytes={r.Split.EncodedBytes} prepared_files={r.Split.PreparedFiles} prepared_bytes={r.Split.PreparedBytes} "
-                + $"new_chunks={r.InsertedChunks} new_chunk_bytes={r.InsertedBytes}"),
+                + $"new_chunks={r.InsertedChunks} new_chunk_bytes={r.InsertedBytes}") + TimingsText(Session.LastTimings),
             _ => null,
         };
         return text is null ? null : Encoding.UTF8.GetBytes(text);
     }
+
+    private static string TimingsText(CommitTimings? t) => t is null ? "" : string.Create(CultureInfo.InvariantCulture,
+        $" drain_ms={t.Drain.TotalMilliseconds:F0} write_ms={t.Write.TotalMilliseconds:F0} rebase_ms={t.Rebase.TotalMilliseconds:F0}");
 }
