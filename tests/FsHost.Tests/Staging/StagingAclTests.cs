@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Layout;
 using BackupFs.Datastore.Tests.TestSupport;
+using BackupFs.FsHost.Fuse;
 using BackupFs.FsHost.Staging;
 using BackupFs.FsHost.Tests.Cli;
 using BackupFs.FsHost.Tests.Fuse;
@@ -23,6 +24,9 @@ public class StagingAclTests : IDisposable
     private readonly TempDir _tmp = new(onDisk: true);
     private readonly TempDir _mem = new();
     public StagingAclTests(ITestOutputHelper output) => _output = output;
+
+    /// <summary>null: as `backupfs mount` (passthrough as root); the derived class runs every test over the writeback cache.</summary>
+    protected virtual (FuseIoUring, bool)? Transport => null;
     public void Dispose() { _tmp.Dispose(); _mem.Dispose(); }
 
     private static bool ToolsPresent(ITestOutputHelper output, params string[] tools)
@@ -83,7 +87,7 @@ public class StagingAclTests : IDisposable
         Directory.CreateDirectory(local);
         var expected = Sh(local, script);
         var store = DataStore.CreateLocal(_mem.Sub("ds"));
-        using var mount = new DatastoreMount(store, staging: Manual);
+        using var mount = new DatastoreMount(store, staging: Manual, transport: Transport);
         var session = mount.PathOf("staging/host/acl");
         Assert.Equal(0, Bounded.Run("mkdir", session).ExitCode);
         var actual = Sh(session, script);
@@ -188,7 +192,7 @@ public class StagingAclTests : IDisposable
         if (tool is "cp" or "tar" or "rsync") Assert.Equal(TreeListing.Of(src, times), want); // these copy everything
 
         var store = DataStore.CreateLocal(_mem.Sub("ds"));
-        using var mount = new DatastoreMount(store, staging: Manual);
+        using var mount = new DatastoreMount(store, staging: Manual, transport: Transport);
         var session = mount.PathOf("staging/host/" + tool);
         Assert.Equal(0, Bounded.Run("mkdir", session).ExitCode);
         Copy(session);
@@ -219,7 +223,7 @@ public class StagingAclTests : IDisposable
         Directory.CreateDirectory(local);
         var expected = Sh(local, script);
         var store = DataStore.CreateLocal(_mem.Sub("ds"));
-        using var mount = new DatastoreMount(store, staging: Manual);
+        using var mount = new DatastoreMount(store, staging: Manual, transport: Transport);
         var session = mount.PathOf("staging/host/git");
         Assert.Equal(0, Bounded.Run("mkdir", session).ExitCode);
         Assert.Equal(expected, Sh(session, script));
@@ -232,4 +236,10 @@ public class StagingAclTests : IDisposable
         Assert.Equal(TreeListing.Of(session, TreeListing.Times.All), TreeListing.Of(Restore(store, name, "git-again"), TreeListing.Times.All));
         Assert.Empty(mount.Errors);
     }
+}
+
+/// <summary>The same tools and checks with the kernel's writeback cache instead of passthrough (the path without root).</summary>
+public class StagingAclWritebackTests(ITestOutputHelper output) : StagingAclTests(output)
+{
+    protected override (FuseIoUring, bool)? Transport => (FuseTransports.Default, false);
 }

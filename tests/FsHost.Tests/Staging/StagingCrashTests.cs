@@ -22,8 +22,11 @@ public class StagingCrashTests : IDisposable
         _tmp.Dispose();
     }
 
-    [FuseFact]
-    public async Task KillDuringRsyncThenRemountRerunAndCommit()
+    /// <param name="passthrough">the kernel writes spool files itself (auto: as root) or through the writeback cache</param>
+    [FuseTheory]
+    [InlineData("auto")]
+    [InlineData("off")]
+    public async Task KillDuringRsyncThenRemountRerunAndCommit(string passthrough)
     {
         if (!FuseEnvironment.Usable(_output)) return;
         var store = _tmp.Sub("ds");
@@ -41,7 +44,7 @@ public class StagingCrashTests : IDisposable
             File.WriteAllBytes(Path.Combine(dir, $"f{i:000}"), data);
         }
         // A first snapshot, so the session has a base with reusable files.
-        Assert.Equal(0, Bounded.Run(BackupFsProgram.Path, "mount", store, mnt, "--commit-delay", "3600").ExitCode);
+        Assert.Equal(0, Bounded.Run(BackupFsProgram.Path, "mount", store, mnt, "--commit-delay", "3600", "--passthrough", passthrough).ExitCode);
         var session = Path.Combine(mnt, "staging/host/crash");
         Assert.Equal(0, Bounded.Run("mkdir", session).ExitCode);
         Assert.Equal(0, Bounded.RunWithTimeout(TimeSpan.FromMinutes(3), "rsync", "-a", src + "/d0/", session + "/d0/").ExitCode);
@@ -60,7 +63,7 @@ public class StagingCrashTests : IDisposable
         Assert.Single(before.Split('\n', StringSplitOptions.RemoveEmptyEntries)); // no half snapshot
 
         // Remount (clearing the stale mount): the session is resumed from its journal.
-        var again = Bounded.Run(BackupFsProgram.Path, "mount", store, mnt, "--force", "--commit-delay", "3600");
+        var again = Bounded.Run(BackupFsProgram.Path, "mount", store, mnt, "--force", "--commit-delay", "3600", "--passthrough", passthrough);
         Assert.True(again.ExitCode == 0, again.Stderr);
         var itemized = Bounded.RunWithTimeout(TimeSpan.FromMinutes(3), "rsync", "-a", "--delete", "--itemize-changes", src + "/", session + "/");
         Assert.True(itemized.ExitCode == 0, itemized.Stderr);
