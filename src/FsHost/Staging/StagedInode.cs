@@ -262,6 +262,12 @@ public sealed class StagedInode
         }
     }
 
+    /// <summary>Moves the content version on without other change (a writer the server did not see may have written).</summary>
+    internal void ContentMayHaveChanged()
+    {
+        lock (_sync) _contentVersion++;
+    }
+
     /// <summary>Notes the spool file's size and mtime without taking them (a change the session made itself).</summary>
     internal void SpoolBaseline(long size, Timestamp mtime)
     {

@@ -145,7 +145,13 @@ public sealed partial class StagingSession
     /// <summary>Journals the mtime a handle's writes left (once per handle, not per write).</summary>
     private void RecordWrite(StagedFileHandle handle)
     {
-        if (handle.CanWrite && RefreshFromSpool(handle.Inode)) handle.Wrote = true;
+        if (handle.CanWrite && _ctx.KernelPassesThrough)
+        {
+            if (RefreshFromSpool(handle.Inode)) handle.Wrote = true;
+            // Same size and an mtime within the clock's tick can hide a passthrough write: whatever was
+            // prepared from this content before is not trusted after a writer had it.
+            else handle.Inode.ContentMayHaveChanged();
+        }
         if (!handle.Wrote) return;
         handle.Wrote = false;
         var inode = handle.Inode;
