@@ -42,7 +42,7 @@ internal sealed class SessionSpool(string directory, string storeRoot) : IDispos
     /// Before the state directory itself is deleted: waits for dropped spool files to be gone, stops
     /// making spares and deletes the ready ones; later creates start a new supply.
     /// </summary>
-    public void ResetSpares()
+    public void QuiesceBeforeDelete()
     {
         WaitForDropped();
         _spares.Dispose();

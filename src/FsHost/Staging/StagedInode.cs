@@ -257,8 +257,11 @@ public sealed class StagedInode
         {
             var seen = _spoolSeen;
             _spoolSeen = (size, mtime);
-            if (seen is null || seen.Value == (size, mtime)) return seen is null && size != _size && SetSizeLocked(size, mtime);
-            return SetSizeLocked(size, mtime);
+            if (seen == (size, mtime) || seen is null && size == _size) return false;
+            _size = size;
+            _contentVersion++;
+            _mtime = _ctime = mtime;
+            return true;
         }
     }
 
@@ -272,14 +275,6 @@ public sealed class StagedInode
     internal void SpoolBaseline(long size, Timestamp mtime)
     {
         lock (_sync) _spoolSeen = (size, mtime);
-    }
-
-    private bool SetSizeLocked(long size, Timestamp mtime)
-    {
-        _size = size;
-        _contentVersion++;
-        _mtime = _ctime = mtime;
-        return true;
     }
 
     /// <summary>A handle opened (or released: -1).</summary>

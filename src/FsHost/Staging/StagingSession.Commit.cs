@@ -204,7 +204,7 @@ public sealed partial class StagingSession
             using var _ = await EnterAsync(ct).ConfigureAwait(false);
             if (OpenWriters > 0) return Vfs.Errno.EBUSY;
             _journal.Close();
-            _spool.ResetSpares();
+            _spool.QuiesceBeforeDelete();
             // Never through a symlink: the state directory is deleted relative to the store root, component by component.
             Datastore.Platform.SafeDelete.Tree(_ctx.Store.Root, Path.GetRelativePath(_ctx.Store.Root, StateDirectory));
             FailedCommits = 0;

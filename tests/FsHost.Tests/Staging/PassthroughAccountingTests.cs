@@ -18,14 +18,26 @@ public class PassthroughAccountingTests
         f.Write(data);
     }
 
+    private static SessionFixture PassingThrough()
+    {
+        var fx = new SessionFixture();
+        fx.Context.KernelPassesThrough = true;
+        return fx;
+    }
+
+    /// <summary>A new file "f", open for writing.</summary>
+    private static (StagedInode File, StagedFileHandle Handle) CreateOpen(StagingSession s)
+    {
+        var f = Ok(Run(s.CreateFileAsync(s.Root, N("f"), 0x1A4, 0, 0, 0, None)));
+        return (f, Run(s.OpenAsync(f, 2, None)).Value);
+    }
+
     [Fact]
     public void WritesTheSessionDidNotSeeShowAtGetattrAndReleaseAndSurviveAReplay()
     {
-        using var fx = new SessionFixture();
-        fx.Context.KernelPassesThrough = true;
+        using var fx = PassingThrough();
         var s = fx.Open();
-        var f = Ok(Run(s.CreateFileAsync(s.Root, N("f"), 0x1A4, 0, 0, 0, None)));
-        var h = Run(s.OpenAsync(f, 2, None)).Value;
+        var (f, h) = CreateOpen(s);
         long version = f.ContentVersion;
         KernelWrites(f, 0, N("passed through"));
         Assert.True(s.RefreshFromSpool(f)); // what getattr does while the writer is open
@@ -47,11 +59,9 @@ public class PassthroughAccountingTests
     [Fact]
     public void TimesSetWhileAWriterIsOpenStayAfterItsRelease()
     {
-        using var fx = new SessionFixture();
-        fx.Context.KernelPassesThrough = true;
+        using var fx = PassingThrough();
         var s = fx.Open();
-        var f = Ok(Run(s.CreateFileAsync(s.Root, N("f"), 0x1A4, 0, 0, 0, None)));
-        var h = Run(s.OpenAsync(f, 2, None)).Value;
+        var (f, h) = CreateOpen(s);
         KernelWrites(f, 0, new byte[5000]);
         var set = new Vfs.Timestamp(1_600_000_000, 5);
         Assert.True(Run(s.SetAttributesAsync(f, new Vfs.SetAttributesRequest(Vfs.SetAttributeFields.ModificationTime, 0, 0, 0, 0, default, set, 0), None)).IsOk);
@@ -63,8 +73,7 @@ public class PassthroughAccountingTests
     [Fact]
     public void AWriterThatLeftNoTraceStillMovesTheContentVersion()
     {
-        using var fx = new SessionFixture();
-        fx.Context.KernelPassesThrough = true;
+        using var fx = PassingThrough();
         var s = fx.Open();
         var f = WriteFile(s, s.Root, "f", N("content"));
         long version = f.ContentVersion;
