@@ -27,6 +27,8 @@ internal sealed class SpareSpoolFiles : IDisposable
     private Thread? _worker;
     private bool _leftoversDeleted; // by the first worker only: later ones must not delete the ready files
     private volatile bool _disposed;
+    private long _lastAskedMs; // Environment.TickCount64 of the latest take
+    private volatile string? _lastFailure;
 
     /// <summary>A worker with nothing asked of it for this long ends (a session left idle holds no thread); the next take starts one.</summary>
     private readonly TimeSpan _idleExit;
@@ -44,9 +46,13 @@ internal sealed class SpareSpoolFiles : IDisposable
     /// <summary>Files ready now (for tests).</summary>
     public int Ready => _ready.Count;
 
+    /// <summary>Why the latest attempt to make a spare failed, if one did (for diagnostics).</summary>
+    public string? LastFailure => _lastFailure;
+
     /// <summary>Moves a ready empty file to <paramref name="path"/> (replacing a leftover there); false when none is ready.</summary>
     public bool TryTake(string path)
     {
+        Volatile.Write(ref _lastAskedMs, Environment.TickCount64);
         StartOnce();
         bool taken = false;
         while (!taken && _ready.TryDequeue(out var spare))
@@ -84,10 +90,17 @@ internal sealed class SpareSpoolFiles : IDisposable
             DeleteLeftovers();
             _leftoversDeleted = true;
         }
+        var retry = MinRetry;
         while (!_disposed)
         {
-            while (!_disposed && _ready.Count < Target && MakeOne()) { }
-            if (_wake.Wait(_idleExit)) continue;
+            var outcome = Made.Yes;
+            while (!_disposed && _ready.Count < Target && (outcome = MakeOne()) == Made.Yes) { }
+            // A failure (a full or briefly unavailable disk) is retried with a growing pause while
+            // takes keep coming, so the supply recovers without waiting for the next take.
+            bool failed = outcome == Made.Failed;
+            retry = failed ? TimeSpan.FromTicks(Math.Min(retry.Ticks * 2, MaxRetry.Ticks)) : MinRetry;
+            if (_wake.Wait(failed ? retry : _idleExit)) continue;
+            if (failed && Environment.TickCount64 - Volatile.Read(ref _lastAskedMs) < _idleExit.TotalMilliseconds) continue;
             lock (_start)
             {
                 if (_wake.CurrentCount > 0 || _disposed) continue;
@@ -98,31 +111,36 @@ internal sealed class SpareSpoolFiles : IDisposable
         DeleteReady();
     }
 
+    private static readonly TimeSpan MinRetry = TimeSpan.FromMilliseconds(10), MaxRetry = TimeSpan.FromSeconds(1);
+
+    private enum Made { Yes, Failed, SessionGone }
+
     private void DeleteReady()
     {
         while (_ready.TryDequeue(out var spare)) SessionSpool.TryDelete(spare);
     }
 
-    /// <summary>Makes one spare; false when the directory cannot take one now (missing, full disk): the next take asks again.</summary>
-    private bool MakeOne()
+    /// <summary>Makes one spare. A missing session directory is not made again (a discarded session).</summary>
+    private Made MakeOne()
     {
-        if (!Directory.Exists(_directory))
-        {
-            // Only inside a session directory that exists: a discarded session's is not made again.
-            if (!Directory.Exists(Path.GetDirectoryName(_directory))) return false;
-            try { StagingFiles.CreateDirectory(_directory); }
-            catch (IOException) { return false; }
-        }
-        var path = Path.Combine(_directory, Prefix + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture));
         try
         {
-            using (StagingFiles.OpenHandle(path, FileMode.CreateNew, FileAccess.Write)) { }
+            if (!Directory.Exists(_directory))
+            {
+                if (!Directory.Exists(Path.GetDirectoryName(_directory))) return Made.SessionGone;
+                StagingFiles.CreateDirectory(_directory);
+            }
+            var path = Path.Combine(_directory, Prefix + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            using (StagingFiles.OpenPrivate(path, FileMode.CreateNew, FileAccess.Write)) { }
+            if (_disposed) { SessionSpool.TryDelete(path); return Made.SessionGone; }
+            _ready.Enqueue(path);
+            return Made.Yes;
         }
-        catch (IOException) { return false; }
-        catch (UnauthorizedAccessException) { return false; }
-        if (_disposed) { SessionSpool.TryDelete(path); return false; }
-        _ready.Enqueue(path);
-        return true;
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _lastFailure = e.Message;
+            return Made.Failed;
+        }
     }
 
     private void DeleteLeftovers()

@@ -44,16 +44,22 @@ public sealed class TempDir : IDisposable
     }
     /// <summary>
     /// tmpfs when the machine has one: a datastore creates 65536 chunk directories, which takes
-    /// ~10 s on this disk and ~1 s in memory. BACKUPFS_TEST_TMP overrides.
+    /// ~10 s on this disk and ~1 s in memory. Not a small one (a container's default /dev/shm is
+    /// 64 MiB, which parallel tests would fill). BACKUPFS_TEST_TMP overrides.
     /// </summary>
-    public static string Base
+    public static string Base { get; } = ChooseBase();
+
+    private static string ChooseBase()
     {
-        get
+        var env = Environment.GetEnvironmentVariable("BACKUPFS_TEST_TMP");
+        if (!string.IsNullOrEmpty(env)) return env;
+        try
         {
-            var env = Environment.GetEnvironmentVariable("BACKUPFS_TEST_TMP");
-            if (!string.IsNullOrEmpty(env)) return env;
-            return Directory.Exists("/dev/shm") ? "/dev/shm" : System.IO.Path.GetTempPath();
+            if (Directory.Exists("/dev/shm") && new DriveInfo("/dev/shm").AvailableFreeSpace >= 4L << 30) return "/dev/shm";
         }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return System.IO.Path.GetTempPath();
     }
 
     public string Sub(string name) => System.IO.Path.Combine(Path, name);

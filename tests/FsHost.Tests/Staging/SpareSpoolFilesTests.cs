@@ -12,7 +12,7 @@ public class SpareSpoolFilesTests
         var until = DateTime.UtcNow + Bound;
         while (spares.Ready < atLeast)
         {
-            Assert.True(DateTime.UtcNow < until, "no spare spool files were made");
+            Assert.True(DateTime.UtcNow < until, $"{spares.Ready} spare spool files were made; the last failure: {spares.LastFailure ?? "none"}");
             Thread.Sleep(5);
         }
     }
@@ -84,6 +84,21 @@ public class SpareSpoolFilesTests
         Assert.True(spares.TryTake(tmp.Sub("again")));
         Assert.Equal(0, new FileInfo(tmp.Sub("again")).Length);
         Assert.True(spares.Ready >= SpareSpoolFiles.RefillBelow - 1);
+    }
+
+    [Fact]
+    public void AFailingSupplyRecoversWithoutAnotherTake()
+    {
+        using var tmp = new TempDir();
+        var dir = tmp.Sub("spares");
+        File.WriteAllText(dir, "a file where the directory should be");
+        using var spares = new SpareSpoolFiles(dir);
+        spares.TryTake(tmp.Sub("kick"));
+        var until = DateTime.UtcNow + Bound;
+        while (spares.LastFailure is null) { Assert.True(DateTime.UtcNow < until, "the supply did not try"); Thread.Sleep(5); }
+        Assert.Equal(0, spares.Ready);
+        File.Delete(dir); // the fault clears; no take follows
+        WaitReady(spares, SpareSpoolFiles.Target);
     }
 
     [Fact]
