@@ -24,7 +24,7 @@ public class SpareSpoolFilesTests
         var dir = tmp.Sub("spares");
         using var spares = new SpareSpoolFiles(dir);
         spares.TryTake(tmp.Sub("first")); // starts the supply (usually nothing is ready yet: the caller creates its own)
-        WaitReady(spares, SpareSpoolFiles.Target);
+        WaitReady(spares, SpareSpoolFiles.Target - 1); // the kick may take one made after the supply was full
         for (int i = 0; i < SpareSpoolFiles.Target + 10; i++)
         {
             var path = tmp.Sub("f" + i);
@@ -74,10 +74,10 @@ public class SpareSpoolFilesTests
         using var tmp = new TempDir();
         using var spares = new SpareSpoolFiles(tmp.Sub("spares"), idleExit: TimeSpan.FromMilliseconds(100));
         spares.TryTake(tmp.Sub("kick"));
-        WaitReady(spares, SpareSpoolFiles.Target);
+        WaitReady(spares, SpareSpoolFiles.Target - 1); // the kick may take one made after the supply was full
         var until = DateTime.UtcNow + Bound;
         while (spares.Running) { Assert.True(DateTime.UtcNow < until, "the idle worker did not end"); Thread.Sleep(20); }
-        Assert.Equal(SpareSpoolFiles.Target, spares.Ready);
+        Assert.True(spares.Ready >= SpareSpoolFiles.Target - 1, $"{spares.Ready} ready after the worker ended");
         Assert.True(spares.TryTake(tmp.Sub("after-idle")));
         Assert.True(spares.Running);
         Thread.Sleep(300); // a restarted worker must not take the ready files for leftovers
