@@ -4,7 +4,7 @@ namespace BackupFs.FsHost.Staging;
 
 /// <summary>
 /// Commits in the background: staged files are cut into payload chunks and stored once closed and
-/// quiet for <see cref="StagingOptions.PrepareAfter"/>, while the copy into staging goes on; the
+/// quiet (<see cref="StagingOptions.PrepareAfter"/>), while the copy into staging goes on; the
 /// commit then appends their chunks by digest (<see cref="PreparedPayload"/>) instead of reading
 /// them again. A file of at least <see cref="StagingOptions.PrepareFilesFrom"/> is a run of its
 /// own; smaller files are cut together, as consecutive runs of their directory in archive order,
@@ -44,15 +44,48 @@ internal sealed class PayloadPreparer : IAsyncDisposable
     /// <summary>Files and content bytes prepared so far (for stats and tests).</summary>
     public (long Files, long Bytes) Prepared => (Interlocked.Read(ref _preparedFiles), Interlocked.Read(ref _preparedBytes));
 
-    private long Quiet => Environment.TickCount64 + (long)_ctx.Options.PrepareAfter.TotalMilliseconds;
+    private static readonly TimeSpan LongestRecutWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a big file closed now waits before it is queued: 0 at first, then 4x <see cref="StagingOptions.PrepareAfter"/> for each earlier preparation of it, up to 10 s.</summary>
+    private TimeSpan RecutWait(StagedInode inode)
+    {
+        int cuts = inode.PreparedCount;
+        if (cuts == 0) return TimeSpan.Zero;
+        double ms = _ctx.Options.PrepareAfter.TotalMilliseconds * Math.Pow(4, Math.Min(cuts, 8));
+        return TimeSpan.FromMilliseconds(Math.Min(ms, LongestRecutWait.TotalMilliseconds));
+    }
+
+    private long FileDue => Environment.TickCount64 + (long)_ctx.Options.PrepareAfter.TotalMilliseconds;
+    private long Quiet => Environment.TickCount64 + (long)_ctx.Options.PrepareDirectoriesAfter.TotalMilliseconds;
+
+    private void Enqueue(StagedInode inode, long version)
+    {
+        lock (_sync)
+        {
+            if (_stop.IsCancellationRequested) return;
+            _queue.Enqueue(new Item(++_scheduled, inode, version, FileDue));
+        }
+        _signal.Release();
+    }
 
     /// <summary>A file was closed after writing: prepare it (or its directory's small files) when it stays quiet.</summary>
     public void FileClosed(StagedInode inode)
     {
         if (!inode.IsRegular || inode.SpoolPath is null || _ctx.Options.PrepareFilesFrom == long.MaxValue || _stop.IsCancellationRequested) return;
+        bool big = inode.Size >= _ctx.Options.PrepareFilesFrom;
+        if (big && RecutWait(inode) is { Ticks: > 0 } wait)
+        {
+            // Changed again after it was cut: queued later, so that the queue's order stays the order
+            // its items are due in (a commit meanwhile encodes the file itself). The queued version
+            // is the one at this close; a later change makes the item a no-op.
+            long version = inode.ContentVersion;
+            _ = Task.Delay(wait, _stop.Token).ContinueWith(_ => Enqueue(inode, version), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            return;
+        }
         lock (_sync)
         {
-            if (inode.Size >= _ctx.Options.PrepareFilesFrom) _queue.Enqueue(new Item(++_scheduled, inode, inode.ContentVersion, Quiet));
+            if (big) _queue.Enqueue(new Item(++_scheduled, inode, inode.ContentVersion, FileDue));
             else if (inode.FirstLink?.Parent is { } dir)
             {
                 // One queued item per directory; each close pushes its quiet period out.

@@ -43,6 +43,7 @@ public sealed class StagedInode
     private string? _spoolPath;
     private long _contentVersion;
     private (Datastore.Writing.PreparedPayload Payload, long Version)? _prepared;
+    private int _preparedCount;
     private (long Size, Timestamp Mtime)? _spoolSeen;
     private int _openHandles, _openWriters, _subdirectories;
     private long _boundEpoch = -1;
@@ -107,9 +108,13 @@ public sealed class StagedInode
         {
             if (version != _contentVersion) return false;
             _prepared = (payload, version);
+            _preparedCount++;
             return true;
         }
     }
+
+    /// <summary>How many times a content of this inode was prepared (a file changed again after it waits longer).</summary>
+    internal int PreparedCount { get { lock (_sync) return _preparedCount; } }
     /// <summary>Open handles, and those among them that may write.</summary>
     public int OpenHandles { get { lock (_sync) return _openHandles; } internal set { lock (_sync) _openHandles = value; } }
     public int OpenWriters { get { lock (_sync) return _openWriters; } internal set { lock (_sync) _openWriters = value; } }

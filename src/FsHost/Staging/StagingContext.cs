@@ -29,8 +29,15 @@ public sealed record StagingOptions
     /// a smaller file would get chunks of its own instead of sharing one with its neighbours.
     /// </summary>
     public long PrepareFilesFrom { get; init; } = Datastore.Formats.Chunker.DefaultAverageSize;
-    /// <summary>How long a closed file stays unchanged before it is prepared.</summary>
-    public TimeSpan PrepareAfter { get; init; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>
+    /// How long a closed big file stays unchanged before it is prepared. Short, so that the last files
+    /// of a copy are cut while it runs, not by the commit after it (rsync's close, chmod, utimes and
+    /// rename change no content); each later re-cut of the same file waits 4x longer, up to 10 s, so a
+    /// file that keeps being reopened and appended to is not cut over and over.
+    /// </summary>
+    public TimeSpan PrepareAfter { get; init; } = TimeSpan.FromMilliseconds(40);
+    /// <summary>How long a directory has no file closed in it before its small files are cut (together, as runs).</summary>
+    public TimeSpan PrepareDirectoriesAfter { get; init; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Where commits store chunks (null: the datastore's own chunk store).</summary>
     public Datastore.Store.IChunkBackend? ChunkBackend { get; init; }

@@ -19,7 +19,7 @@ public class PayloadPreparerTests
 
     private static StagingOptions Options(TimeSpan after) => new()
     {
-        CommitDelay = TimeSpan.FromHours(1), PrepareFilesFrom = 1 << 20, PrepareAfter = after,
+        CommitDelay = TimeSpan.FromHours(1), PrepareFilesFrom = 1 << 20, PrepareAfter = after, PrepareDirectoriesAfter = after,
     };
 
     private static void WaitPrepared(StagedInode inode)
@@ -69,6 +69,31 @@ public class PayloadPreparerTests
 
         string before = Describe(s);
         Run(s.CommitAsync(force: false, CancellationToken.None));
+        s.Dispose();
+        Assert.Equal(before, Describe(f.Open()));
+    }
+
+    [Fact]
+    public void AFileChangedAgainAfterItWasCutWaitsLongerBeforeTheNextCut()
+    {
+        using var f = new SessionFixture(Options(TimeSpan.FromMilliseconds(500)));
+        var s = f.Open();
+        var big = WriteFile(s, s.Root, "big", Content(3_000_000, 9));
+        WaitPrepared(big);
+        Assert.Equal(1, big.PreparedCount);
+
+        var h = Run(s.OpenAsync(big, 2, CancellationToken.None)).Value; // an appender that reopens the file
+        Assert.Equal(Errno.Ok, s.Write(h, 3_000_000, Content(10, 10)));
+        Run(s.ReleaseAsync(h, CancellationToken.None));
+        Thread.Sleep(700); // past the first quiet period: a second cut now waits 4x as long (2 s)
+        Assert.Null(big.PreparedPayload);
+        Assert.Equal(1, big.PreparedCount);
+        WaitPrepared(big);
+        Assert.Equal(3_000_010, big.PreparedPayload!.ContentSize);
+
+        string before = Describe(s);
+        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        Assert.Equal(1, result.Split.PreparedFiles);
         s.Dispose();
         Assert.Equal(before, Describe(f.Open()));
     }
