@@ -167,19 +167,26 @@ public sealed class DataStore
     // ---- snapshots --------------------------------------------------------------------------
 
     /// <summary>All snapshot directories of a group, oldest first, finished or not.</summary>
-    public IReadOnlyList<SnapshotInfo> ListSnapshots(BackupGroup group)
+    public IReadOnlyList<SnapshotInfo> ListSnapshots(BackupGroup group) => SnapshotDirectories(group).Select(GetSnapshotInfo).ToList();
+
+    /// <summary>
+    /// The snapshot directories of a group by name alone, oldest first, finished or not: what a
+    /// commit needs (the newest, the newest finished) without listing every snapshot's files, which
+    /// made each commit of a group with many snapshots cost in proportion to their number.
+    /// </summary>
+    public IReadOnlyList<SnapshotRef> SnapshotDirectories(BackupGroup group)
     {
-        var result = new List<SnapshotInfo>();
-        var dir = FullPath(group.RelativePath);
+        var result = new List<SnapshotRef>();
         if (!IsRealDirectory(group.RelativePath)) return result;
-        foreach (var name in RealSubdirectories(dir))
-        {
-            if (!NameRules.TryParseBackupTime(name, out var epoch)) continue;
-            result.Add(GetSnapshotInfo(new SnapshotRef(group, epoch)));
-        }
-        result.Sort((a, b) => a.Snapshot.BackupTime.CompareTo(b.Snapshot.BackupTime));
+        foreach (var name in RealSubdirectories(FullPath(group.RelativePath)))
+            if (NameRules.TryParseBackupTime(name, out var epoch)) result.Add(new SnapshotRef(group, epoch));
+        result.Sort((a, b) => a.BackupTime.CompareTo(b.BackupTime));
         return result;
     }
+
+    /// <summary>Whether the snapshot has its manifest (any entry of that name, as in PBS; see <see cref="GetSnapshotInfo"/>).</summary>
+    public bool IsFinished(SnapshotRef snapshot) =>
+        Posix.TryLStat(Posix.PathBytes(Path.Combine(FullPath(snapshot.RelativePath), ManifestName))) is not null;
 
     /// <summary>Finished snapshots only, oldest first: what users see.</summary>
     public IReadOnlyList<SnapshotRef> ListFinishedSnapshots(BackupGroup group) =>
@@ -195,14 +202,21 @@ public sealed class DataStore
         // Any entry named like the manifest marks it finished (as in PBS); reading a manifest that is not a
         // regular file then fails with a clear error (StoreFile) instead of the snapshot silently vanishing.
         return new SnapshotInfo(snapshot,
-            Finished: Posix.TryLStat(Posix.PathBytes(Path.Combine(dir, ManifestName))) is not null,
+            Finished: IsFinished(snapshot),
             Protected: File.Exists(Path.Combine(dir, ProtectedMarker)),
             Files: files);
     }
 
     public bool SnapshotExists(SnapshotRef snapshot) => IsRealDirectory(snapshot.RelativePath);
 
-    public SnapshotRef? LatestSnapshot(BackupGroup group) => ListFinishedSnapshots(group).LastOrDefault();
+    /// <summary>The newest finished snapshot: names only, then a manifest check from the newest down.</summary>
+    public SnapshotRef? LatestSnapshot(BackupGroup group)
+    {
+        var all = SnapshotDirectories(group);
+        for (int i = all.Count - 1; i >= 0; i--)
+            if (IsFinished(all[i])) return all[i];
+        return null;
+    }
 
     /// <summary>Every group of every namespace (root first).</summary>
     public IEnumerable<BackupGroup> ListAllGroups()

@@ -72,14 +72,14 @@ public static class BackupStarter
             groupLock = DatastoreLocks.LockGroup(store, group);
 
             long time = options.BackupTime ?? DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            var last = store.ListSnapshots(group).LastOrDefault();
-            if (last is not null && time <= last.Snapshot.BackupTime)
+            var last = store.SnapshotDirectories(group).LastOrDefault();
+            if (last is not null && time <= last.BackupTime)
             {
                 if (options.BackupTime is not null)
-                    throw new BackupFsException($"backup time {NameRules.FormatBackupTime(time)} is not newer than the last snapshot {last.Snapshot.TimeName} of {group}");
-                if (last.Snapshot.BackupTime >= NameRules.MaxBackupTime)
-                    throw new BackupFsException($"the last snapshot of {group} ({last.Snapshot.TimeName}) has the latest time a snapshot can have; no newer one can be added (forget it first)");
-                time = last.Snapshot.BackupTime + 1; // two backups within one second
+                    throw new BackupFsException($"backup time {NameRules.FormatBackupTime(time)} is not newer than the last snapshot {last.TimeName} of {group}");
+                if (last.BackupTime >= NameRules.MaxBackupTime)
+                    throw new BackupFsException($"the last snapshot of {group} ({last.TimeName}) has the latest time a snapshot can have; no newer one can be added (forget it first)");
+                time = last.BackupTime + 1; // two backups within one second
             }
             var snapshot = new SnapshotRef(group, time);
 

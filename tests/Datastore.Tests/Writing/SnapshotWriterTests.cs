@@ -113,6 +113,21 @@ public class SnapshotWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task TheLatestSnapshotIsTheNewestFinishedOneAndANewBackupMustBeNewerThanAnUnfinishedOne()
+    {
+        var group = BackupGroup.Parse("ct/102");
+        foreach (long time in new long[] { 5000, 6000, 7000 })
+            await using (var w = await BackupStarter.BeginAsync(_temp.Store, group, new BackupOptions { BackupTime = time })) await w.FinishAsync();
+        // a crashed backup's directory: no manifest
+        Directory.CreateDirectory(_temp.Store.FullPath(new SnapshotRef(group, 8000).RelativePath));
+        Assert.Equal([5000L, 6000, 7000, 8000], _temp.Store.SnapshotDirectories(group).Select(s => s.BackupTime));
+        Assert.Equal(7000, _temp.Store.LatestSnapshot(group)!.BackupTime);
+        Assert.Null(_temp.Store.LatestSnapshot(BackupGroup.Parse("ct/none")));
+        var e = await Assert.ThrowsAnyAsync<BackupFsException>(() => BackupStarter.BeginAsync(_temp.Store, group, new BackupOptions { BackupTime = 8000 }));
+        Assert.Contains("not newer", e.Message);
+    }
+
+    [Fact]
     public async Task ConcurrentBackupOfOneGroupIsRefused()
     {
         var group = BackupGroup.Parse("host/busy");
