@@ -189,8 +189,7 @@ public sealed class DataStore
         Posix.TryLStat(Posix.PathBytes(Path.Combine(FullPath(snapshot.RelativePath), ManifestName))) is not null;
 
     /// <summary>Finished snapshots only, oldest first: what users see.</summary>
-    public IReadOnlyList<SnapshotRef> ListFinishedSnapshots(BackupGroup group) =>
-        ListSnapshots(group).Where(s => s.Finished).Select(s => s.Snapshot).ToList();
+    public IReadOnlyList<SnapshotRef> ListFinishedSnapshots(BackupGroup group) => SnapshotDirectories(group).Where(IsFinished).ToList();
 
     public SnapshotInfo GetSnapshotInfo(SnapshotRef snapshot)
     {

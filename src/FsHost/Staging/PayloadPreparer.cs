@@ -22,6 +22,7 @@ internal sealed class PayloadPreparer : IAsyncDisposable
     private readonly StagingContext _ctx;
     private readonly Queue<Item> _queue = new();
     private readonly Dictionary<StagedInode, long> _directoryDue = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<StagedInode> _waiting = new(ReferenceEqualityComparer.Instance); // big files whose re-cut waits (EnqueueLater)
     private readonly Lock _sync = new();
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
@@ -58,6 +59,7 @@ internal sealed class PayloadPreparer : IAsyncDisposable
     private long FileDue => Environment.TickCount64 + (long)_ctx.Options.PrepareAfter.TotalMilliseconds;
     private long Quiet => Environment.TickCount64 + (long)_ctx.Options.PrepareDirectoriesAfter.TotalMilliseconds;
 
+    /// <summary>Queues a big file at its content version (an item whose version is outdated by then does nothing).</summary>
     private void Enqueue(StagedInode inode, long version)
     {
         lock (_sync)
@@ -68,25 +70,36 @@ internal sealed class PayloadPreparer : IAsyncDisposable
         _signal.Release();
     }
 
+    /// <summary>
+    /// A big file changed again after it was cut is queued only after its <see cref="RecutWait"/>, so
+    /// the queue's order stays the order its items are due in (a commit meanwhile encodes the file
+    /// itself). One timer per file: closes while it runs add nothing, and it queues the content
+    /// version of its end.
+    /// </summary>
+    private void EnqueueLater(StagedInode inode, TimeSpan wait)
+    {
+        lock (_sync)
+            if (!_waiting.Add(inode)) return;
+        _ = Task.Delay(wait, _stop.Token).ContinueWith(_ =>
+        {
+            lock (_sync) _waiting.Remove(inode);
+            Enqueue(inode, inode.ContentVersion);
+        }, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+    }
+
     /// <summary>A file was closed after writing: prepare it (or its directory's small files) when it stays quiet.</summary>
     public void FileClosed(StagedInode inode)
     {
         if (!inode.IsRegular || inode.SpoolPath is null || _ctx.Options.PrepareFilesFrom == long.MaxValue || _stop.IsCancellationRequested) return;
-        bool big = inode.Size >= _ctx.Options.PrepareFilesFrom;
-        if (big && RecutWait(inode) is { Ticks: > 0 } wait)
+        if (inode.Size >= _ctx.Options.PrepareFilesFrom)
         {
-            // Changed again after it was cut: queued later, so that the queue's order stays the order
-            // its items are due in (a commit meanwhile encodes the file itself). The queued version
-            // is the one at this close; a later change makes the item a no-op.
-            long version = inode.ContentVersion;
-            _ = Task.Delay(wait, _stop.Token).ContinueWith(_ => Enqueue(inode, version), CancellationToken.None,
-                TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            if (RecutWait(inode) is { Ticks: > 0 } wait) EnqueueLater(inode, wait);
+            else Enqueue(inode, inode.ContentVersion);
             return;
         }
         lock (_sync)
         {
-            if (big) _queue.Enqueue(new Item(++_scheduled, inode, inode.ContentVersion, FileDue));
-            else if (inode.FirstLink?.Parent is { } dir)
+            if (inode.FirstLink?.Parent is { } dir)
             {
                 // One queued item per directory; each close pushes its quiet period out.
                 bool queued = _directoryDue.ContainsKey(dir);
