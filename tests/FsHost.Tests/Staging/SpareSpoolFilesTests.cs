@@ -64,7 +64,7 @@ public class SpareSpoolFilesTests
         spares.TryTake(tmp.Sub("kick"));
         WaitReady(spares, 1);
         spares.Dispose();
-        Assert.Empty(Directory.EnumerateFiles(dir));
+        Assert.Empty(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories));
         Assert.False(spares.TryTake(tmp.Sub("after")));
     }
 
@@ -99,6 +99,39 @@ public class SpareSpoolFilesTests
         Assert.Equal(0, spares.Ready);
         File.Delete(dir); // the fault clears; no take follows
         WaitReady(spares, SpareSpoolFiles.Target);
+    }
+
+    [Fact]
+    public void ABucketThatIsASymlinkIsNeitherFilledNorEmptied()
+    {
+        using var tmp = new TempDir();
+        var dir = tmp.Sub("spares");
+        var outside = tmp.Sub("outside");
+        Directory.CreateDirectory(dir);
+        Directory.CreateDirectory(outside);
+        File.WriteAllText(Path.Combine(outside, "spare-3"), "not ours");
+        File.CreateSymbolicLink(Path.Combine(dir, "0"), outside);
+        using var spares = new SpareSpoolFiles(dir);
+        spares.TryTake(tmp.Sub("kick"));
+        WaitReady(spares, SpareSpoolFiles.Target - 1); // the other buckets fill it
+        Assert.NotNull(spares.LastFailure);
+        Assert.Equal(["spare-3"], Directory.EnumerateFileSystemEntries(outside).Select(Path.GetFileName));
+        Assert.Equal("not ours", File.ReadAllText(Path.Combine(outside, "spare-3")));
+        Assert.True(spares.TryTake(tmp.Sub("taken")));
+        Assert.Equal(0, new FileInfo(tmp.Sub("taken")).Length);
+    }
+
+    [Fact]
+    public void SparesAreMadeInSeveralBucketsSoTakesAndMakesUseDifferentDirectories()
+    {
+        using var tmp = new TempDir();
+        var dir = tmp.Sub("spares");
+        using var spares = new SpareSpoolFiles(dir);
+        spares.TryTake(tmp.Sub("kick"));
+        WaitReady(spares, SpareSpoolFiles.Target - 1);
+        var buckets = Directory.EnumerateDirectories(dir).Where(b => Directory.EnumerateFiles(b).Any()).Count();
+        Assert.True(buckets >= SpareSpoolFiles.Target / 32, $"{buckets} buckets hold spares");
+        Assert.Empty(Directory.EnumerateFiles(dir)); // none at the top, where an earlier layout made them
     }
 
     [Fact]
