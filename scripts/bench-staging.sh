@@ -39,6 +39,19 @@ restic init -q -r "$work/restic" >/dev/null
 session="$mnt/staging/host/bench"
 now() { date +%s.%N; }
 warm() { find "$src" -type f -exec cat {} + >/dev/null; } # every tool reads the source from the page cache
+# Before each timed tool: the previous one's work is finished, so no tool pays for another's. rclone
+# uploads from its cache to the target seconds after rsync returns (--vfs-write-back 5s), and every
+# tool leaves dirty pages; both were still being written while the next tool ran (the first BackupFs
+# run followed `cp -a` of the tree, the incremental one followed rclone's 512 MiB of uploads).
+rclone_uploading=0
+settle() {
+  for _ in $(seq $((rclone_uploading * 240))); do
+    [ -z "$(rsync -a -n --delete --itemize-changes "$src/" "$work/rclone-target/" 2>/dev/null | head -1)" ] && break
+    sleep 0.5
+  done
+  rclone_uploading=0
+  sync
+}
 fuse_requests() { getfattr --only-values -n user.backupfs.fuse-requests "$mnt" 2>/dev/null; }
 chunk_bytes() { du -sb "$work/ds/.chunks" | cut -f1; }
 stat_of() { getfattr --only-values -n user.backupfs.last-commit "$session" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
@@ -48,7 +61,7 @@ for l in sys.stdin:
     if m.get("message_type") == "summary": print(m["data_added"])'; }
 
 run() { # phase
-  warm
+  settle; warm
   local t0 t1 t2 t3 t4 t5 t6 added
   local before; before=$(fuse_requests)
   local chunks_before; chunks_before=$(chunk_bytes)
@@ -59,17 +72,18 @@ run() { # phase
   # Added: growth of the chunk store, so chunks stored in the background while rsync ran count too.
   eval "bfs_added_$1=$(( $(chunk_bytes) - chunks_before )) bfs_written_$1=$(stat_of written_bytes) bfs_prepared_$1=$(stat_of prepared_bytes)"
   eval "bfs_phases_$1=\"drain $(stat_of drain_ms) ms, write $(stat_of write_ms) ms, rebase $(stat_of rebase_ms) ms\""
-  warm
+  settle; warm
   t3=$(now); added=$(restic_added); t4=$(now)
   eval "restic_$1=$(python3 -c "print($t4-$t3)") restic_added_$1=$added"
-  warm
+  settle; warm
   t5=$(now); rsync -a --delete "$src/" "$plain/"; t6=$(now)
   eval "plain_$1=$(python3 -c "print($t6-$t5)")"
-  warm
-  t5=$(now); rsync -a --delete "$src/" "$rcmnt/"; t6=$(now)
+  settle; warm
+  t5=$(now); rsync -a --delete "$src/" "$rcmnt/"; t6=$(now); rclone_uploading=1
   eval "rclone_$1=$(python3 -c "print($t6-$t5)")"
 }
 run initial
+settle # rclone's uploads of the first run finish before the source changes
 python3 scripts/lib/mutate-tree.py "$src" 1 >/dev/null
 run incremental
 total=$(du -sb "$tree" | cut -f1)
