@@ -11,18 +11,29 @@ namespace BackupFs.FsHost.Staging;
 /// to it first copies it to a new generation, a file nobody needs any more is deleted at unpin.
 /// Called under the session gate.
 /// </summary>
-internal sealed class SessionSpool(string directory, string storeRoot) : IDisposable
+internal sealed class SessionSpool : IDisposable
 {
     private const string DroppedPrefix = "spool.dropped-";
+    private readonly string _storeRoot;
+    private readonly Func<ulong> _allocateNumber;
     private Task _dropping = Task.CompletedTask;
-    private SpareSpoolFiles _spares = new(SparesBeside(directory));
+    private SpareSpoolFiles _spares;
 
-    private static string SparesBeside(string spoolDirectory) => Path.Combine(Path.GetDirectoryName(spoolDirectory)!, "spares");
+    /// <param name="allocateNumber">the session's inode numbers (thread-safe): spare files are made at numbers reserved ahead</param>
+    public SessionSpool(string directory, string storeRoot, Func<ulong> allocateNumber)
+    {
+        Directory = directory;
+        _storeRoot = storeRoot;
+        _allocateNumber = allocateNumber;
+        _spares = NewSpares();
+    }
+
+    private SpareSpoolFiles NewSpares() => new(Directory, _allocateNumber, number => PathFor(number));
     private readonly HashSet<string> _pinned = new(StringComparer.Ordinal);
     private readonly List<string> _unneeded = [];
     private uint _generation;
 
-    public string Directory { get; } = directory;
+    public string Directory { get; }
 
     /// <summary>The spool file of inode <paramref name="number"/> at <paramref name="generation"/> (0: the first).</summary>
     public string PathFor(ulong number, uint generation = 0) => Path.Combine(Directory, generation == 0
@@ -32,10 +43,14 @@ internal sealed class SessionSpool(string directory, string storeRoot) : IDispos
     /// <summary>At replay: generations already used on disk are not used again.</summary>
     public void SawGeneration(uint generation) => _generation = Math.Max(_generation, generation);
 
-    /// <summary>A new empty spool file at <paramref name="path"/>: a spare renamed into place when one is ready.</summary>
-    public void CreateEmptyFile(string path)
+    /// <summary>A new inode number with its empty spool file: a spare made ahead when one is ready.</summary>
+    public (ulong Number, string Path) CreateFile()
     {
-        if (!_spares.TryTake(path)) CreateEmpty(path);
+        if (_spares.TryTake(out var number)) return (number, PathFor(number));
+        number = _allocateNumber();
+        var path = PathFor(number);
+        CreateEmpty(path);
+        return (number, path);
     }
 
     /// <summary>
@@ -46,7 +61,7 @@ internal sealed class SessionSpool(string directory, string storeRoot) : IDispos
     {
         WaitForDropped();
         _spares.Dispose();
-        _spares = new SpareSpoolFiles(SparesBeside(Directory));
+        _spares = NewSpares();
     }
 
     public void Dispose()
@@ -95,6 +110,7 @@ internal sealed class SessionSpool(string directory, string storeRoot) : IDispos
             try
             {
                 System.IO.Directory.Move(Directory, aside);
+                _spares.Forget(); // the ready files went aside
                 StagingFiles.CreateDirectory(Directory);
                 var previous = _dropping;
                 _dropping = Task.Run(async () =>
@@ -108,17 +124,20 @@ internal sealed class SessionSpool(string directory, string storeRoot) : IDispos
             catch (UnauthorizedAccessException) { }
             StagingFiles.CreateDirectory(Directory);
         }
+        _spares.Forget();
         foreach (var file in System.IO.Directory.EnumerateFiles(Directory))
             if (!_pinned.Contains(file)) TryDelete(file);
     }
 
-    /// <summary>Deletes the spool directories renamed aside (also ones a crash left), never through a symlink.</summary>
+    /// <summary>Deletes the spool directories renamed aside (also ones a crash left) and an earlier version's spare directory, never through a symlink.</summary>
     private void DeleteDropped(string parent)
     {
         try
         {
             foreach (var dir in System.IO.Directory.EnumerateDirectories(parent, DroppedPrefix + "*"))
-                Datastore.Platform.SafeDelete.Tree(storeRoot, Path.GetRelativePath(storeRoot, dir));
+                Datastore.Platform.SafeDelete.Tree(_storeRoot, Path.GetRelativePath(_storeRoot, dir));
+            var earlierSpares = Path.Combine(parent, "spares"); // where earlier versions made spare files
+            if (System.IO.Directory.Exists(earlierSpares)) Datastore.Platform.SafeDelete.Tree(_storeRoot, Path.GetRelativePath(_storeRoot, earlierSpares));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Datastore.Platform.UnsafePathException) { } // tried again at the next rebase
     }
@@ -144,7 +163,7 @@ internal sealed class SessionSpool(string directory, string storeRoot) : IDispos
         var temp = spool + ".copy";
         try
         {
-            _spares.TryTake(temp); // then opened with O_TRUNC: no inode allocated
+            _spares.TryTakeInto(temp); // then opened with O_TRUNC: no inode allocated
             using (var h = StagingFiles.OpenHandle(temp, FileMode.Create, FileAccess.Write))
             {
                 long keep = Math.Min(size, inode.Size);

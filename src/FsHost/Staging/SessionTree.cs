@@ -28,11 +28,13 @@ internal sealed class SessionTree
     public StagedInode Root { get; }
     /// <summary>The base archive (null: the session started empty).</summary>
     public PxarAccessor? Base { get; private set; }
-    public ulong NextNumber { get; set; } = RootNumber + 1;
+    private long _nextNumber = (long)RootNumber + 1;
+    /// <summary>The next inode number; taken under the session gate and, ahead of need, by the spool's spare files (so atomically).</summary>
+    public ulong NextNumber { get => (ulong)Interlocked.Read(ref _nextNumber); set => Interlocked.Exchange(ref _nextNumber, (long)value); }
     /// <summary>Base files with several names, by pxar identity, materialized so far.</summary>
     public IReadOnlyDictionary<long, StagedInode> BaseFiles => _baseFiles;
 
-    public ulong AllocateNumber() => NextNumber++;
+    public ulong AllocateNumber() => (ulong)Interlocked.Increment(ref _nextNumber) - 1;
 
     /// <summary>Starts over on a base archive (or empty): the root takes its metadata, nothing else is known yet.</summary>
     public void Reset(PxarAccessor? accessor)

@@ -4,45 +4,47 @@ using BackupFs.Datastore.Platform;
 namespace BackupFs.FsHost.Staging;
 
 /// <summary>
-/// Empty spool files made ahead of need by a background thread at low CPU priority, so that a
-/// staged create renames one into place instead of allocating an inode while the kernel waits.
-/// Allocating is the costly part of a create on some filesystems: ext4 without a journal skips
-/// every inode freed in the last minute and spent ~250 µs per file here after a commit freed
-/// thousands (half of the mount's CPU in an rsync of small files). When none is ready the caller
-/// creates its file itself, as before, so a stalled or failing supply only costs that.
-/// Files are named <c>spare-N</c> in bucket directories of their own beside the spool directory,
-/// made a batch at a time into one bucket and offered only when the batch is complete: a create
-/// holds its directory's lock for the whole (slow) allocation, and a take's rename needs the lock
-/// of the spare's directory, so takes and makes never meet in one directory (they did: 7-10% of
-/// the mount's CPU spun on that lock in an rsync of small files). Ones left by an earlier process
-/// are deleted, never used (their content is not known to be empty); a bucket that is not a real
-/// directory (a symlink) is never entered.
+/// Empty spool files made ahead of need by a background thread at low CPU priority, each at the
+/// spool path of an inode number reserved for it, so that a staged create only takes a number:
+/// no inode allocated and no rename while the kernel waits. Allocating is the costly part of a
+/// create on some filesystems (ext4 without a journal skips every inode freed in the last minute:
+/// ~250-650 µs per file here after thousands were deleted), and the rename that earlier moved a
+/// spare into place took a CREATE from ~60 to ~100 µs (median, as the kernel timed it). When none
+/// is ready the caller creates its file itself, so a stalled or failing supply only costs that.
+/// A number whose path is taken already (a file left by an earlier process: its number was
+/// reserved but never journaled) is skipped, never truncated nor followed; a discarded spool
+/// directory (<see cref="Forget"/>) takes the ready files with it.
 /// </summary>
 internal sealed class SpareSpoolFiles : IDisposable
 {
     /// <summary>Files kept ready, and the level below which the worker tops them up.</summary>
     public const int Target = 256, RefillBelow = 192;
-    /// <summary>Files made into one bucket before they are offered, and buckets enough that the oldest ready batch is never in the one being filled.</summary>
-    private const int BatchSize = 32, Buckets = Target / BatchSize + 2;
-    private const string Prefix = "spare-";
+    /// <summary>Files made before they are offered together.</summary>
+    private const int BatchSize = 32;
 
     private readonly string _directory;
-    private readonly ConcurrentQueue<string> _ready = new();
+    private readonly Func<ulong> _reserve;
+    private readonly Func<ulong, string> _pathFor;
+    private readonly ConcurrentQueue<ulong> _ready = new();
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
-    private readonly Lock _start = new();
+    private readonly Lock _start = new(), _offer = new();
     private Thread? _worker;
-    private bool _leftoversDeleted; // by the first worker only: later ones must not delete the ready files
     private volatile bool _disposed;
+    private long _epoch; // a Forget starts a new one: batches made before it are not offered
     private long _lastAskedMs; // Environment.TickCount64 of the latest take
     private volatile string? _lastFailure;
 
     /// <summary>A worker with nothing asked of it for this long ends (a session left idle holds no thread); the next take starts one.</summary>
     private readonly TimeSpan _idleExit;
-    private long _next, _batches;
 
-    public SpareSpoolFiles(string directory, TimeSpan? idleExit = null)
+    /// <param name="directory">where the files are made (the spool directory)</param>
+    /// <param name="reserve">a new inode number (thread-safe)</param>
+    /// <param name="pathFor">the spool path of a number, in <paramref name="directory"/></param>
+    public SpareSpoolFiles(string directory, Func<ulong> reserve, Func<ulong, string> pathFor, TimeSpan? idleExit = null)
     {
         _directory = directory;
+        _reserve = reserve;
+        _pathFor = pathFor;
         _idleExit = idleExit ?? TimeSpan.FromSeconds(30);
     }
 
@@ -55,17 +57,28 @@ internal sealed class SpareSpoolFiles : IDisposable
     /// <summary>Why the latest attempt to make a spare failed, if one did (for diagnostics).</summary>
     public string? LastFailure => _lastFailure;
 
-    /// <summary>Moves a ready empty file to <paramref name="path"/> (replacing a leftover there); false when none is ready.</summary>
-    public bool TryTake(string path)
+    /// <summary>A reserved number whose empty spool file exists; false when none is ready.</summary>
+    public bool TryTake(out ulong number)
     {
-        Volatile.Write(ref _lastAskedMs, Environment.TickCount64);
-        StartOnce();
+        Asked();
         bool taken = false;
-        while (!taken && _ready.TryDequeue(out var spare))
+        number = 0;
+        while (!taken && _ready.TryDequeue(out number)) taken = File.Exists(_pathFor(number)); // gone with a discarded directory: the next
+        if (!taken) number = 0;
+        Refill();
+        return taken;
+    }
+
+    /// <summary>Moves a ready empty file to <paramref name="path"/> in the same directory (replacing a leftover there); false when none is ready.</summary>
+    public bool TryTakeInto(string path)
+    {
+        Asked();
+        bool taken = false;
+        while (!taken && _ready.TryDequeue(out var number))
         {
             try
             {
-                File.Move(spare, path, overwrite: true); // rename(2): no inode allocated
+                File.Move(_pathFor(number), path, overwrite: true); // rename(2) within the directory
                 taken = true;
             }
             catch (FileNotFoundException) { } // gone with its directory (a discard): try the next
@@ -73,8 +86,33 @@ internal sealed class SpareSpoolFiles : IDisposable
             catch (IOException) { break; }
             catch (UnauthorizedAccessException) { break; }
         }
-        if (_ready.Count < RefillBelow) _wake.Release();
+        Refill();
         return taken;
+    }
+
+    /// <summary>
+    /// The directory's files are gone (renamed aside or deleted): the ready numbers are dropped, and
+    /// a batch under way is deleted, not offered. Nothing is made again until the next take (a
+    /// commit that ends a copy is not followed by files made for nobody).
+    /// </summary>
+    public void Forget()
+    {
+        lock (_offer)
+        {
+            _epoch++;
+            _ready.Clear();
+        }
+    }
+
+    private void Asked()
+    {
+        Volatile.Write(ref _lastAskedMs, Environment.TickCount64);
+        StartOnce();
+    }
+
+    private void Refill()
+    {
+        if (_ready.Count < RefillBelow) _wake.Release();
     }
 
     private void StartOnce()
@@ -91,11 +129,6 @@ internal sealed class SpareSpoolFiles : IDisposable
     private void Run()
     {
         ThreadNiceness.LowerCurrent(10);
-        if (!_leftoversDeleted)
-        {
-            DeleteLeftovers();
-            _leftoversDeleted = true;
-        }
         var retry = MinRetry;
         while (!_disposed)
         {
@@ -123,16 +156,17 @@ internal sealed class SpareSpoolFiles : IDisposable
 
     private void DeleteReady()
     {
-        while (_ready.TryDequeue(out var spare)) SessionSpool.TryDelete(spare);
+        while (_ready.TryDequeue(out var number)) SessionSpool.TryDelete(_pathFor(number));
     }
 
     /// <summary>
-    /// Makes up to a batch of spares in the next bucket and offers them together. A missing session
-    /// directory is not made again (a discarded session).
+    /// Makes up to a batch of files and offers them together. A missing session directory is not
+    /// made again (a discarded session).
     /// </summary>
     private Made MakeBatch()
     {
-        var made = new List<string>(BatchSize);
+        long epoch = Interlocked.Read(ref _epoch);
+        var made = new List<ulong>(BatchSize);
         try
         {
             if (!Directory.Exists(_directory))
@@ -140,65 +174,51 @@ internal sealed class SpareSpoolFiles : IDisposable
                 if (!Directory.Exists(Path.GetDirectoryName(_directory))) return Made.SessionGone;
                 StagingFiles.CreateDirectory(_directory);
             }
-            var bucket = Path.Combine(_directory, (_batches++ % Buckets).ToString(System.Globalization.CultureInfo.InvariantCulture));
-            if (!RealDirectory(bucket))
-            {
-                if (File.Exists(bucket) || IsLink(bucket)) throw new IOException($"{bucket} is not a directory");
-                StagingFiles.CreateDirectory(bucket);
-            }
             for (int n = Math.Min(BatchSize, Target - _ready.Count); made.Count < n && !_disposed;)
             {
-                var path = Path.Combine(bucket, Prefix + Interlocked.Increment(ref _next).ToString(System.Globalization.CultureInfo.InvariantCulture));
-                using (StagingFiles.OpenPrivate(path, FileMode.CreateNew, FileAccess.Write)) { }
-                made.Add(path);
+                ulong number = _reserve();
+                var path = _pathFor(number);
+                try
+                {
+                    using (StagingFiles.OpenPrivate(path, FileMode.CreateNew, FileAccess.Write)) { } // O_EXCL: never follows a link
+                }
+                catch (IOException) when (Taken(path)) { continue; } // a leftover: this number is not used
+                made.Add(number);
             }
-            return Offer(made) ? Made.Yes : Made.SessionGone;
+            return Offer(made, epoch) ? Made.Yes : Made.SessionGone;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _lastFailure = e.Message;
-            Offer(made);
+            Offer(made, epoch);
             return Made.Failed;
         }
     }
 
-    /// <summary>Offers what a batch made; after a dispose they are deleted instead.</summary>
-    private bool Offer(List<string> made)
+    private static bool Taken(string path) => File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget is not null;
+
+    /// <summary>
+    /// Offers what a batch made. After a dispose or a <see cref="Forget"/> they are deleted instead
+    /// (those made before the directory went are gone already; the numbers are nobody's).
+    /// </summary>
+    private bool Offer(List<ulong> made, long epoch)
     {
-        if (_disposed)
+        lock (_offer)
         {
-            foreach (var path in made) SessionSpool.TryDelete(path);
-            return false;
-        }
-        foreach (var path in made) _ready.Enqueue(path);
-        return true;
-    }
-
-    private static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
-
-    private static bool RealDirectory(string path) => Directory.Exists(path) && !IsLink(path);
-
-    private void DeleteLeftovers()
-    {
-        try
-        {
-            if (!RealDirectory(_directory)) return;
-            foreach (var file in Directory.EnumerateFiles(_directory, Prefix + "*")) SessionSpool.TryDelete(file); // an earlier layout
-            for (int b = 0; b < Buckets; b++)
+            if (!_disposed && epoch == _epoch)
             {
-                var bucket = Path.Combine(_directory, b.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                if (!RealDirectory(bucket)) continue;
-                foreach (var file in Directory.EnumerateFiles(bucket, Prefix + "*")) SessionSpool.TryDelete(file);
+                foreach (var number in made) _ready.Enqueue(number);
+                return true;
             }
         }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
+        foreach (var number in made) SessionSpool.TryDelete(_pathFor(number));
+        return !_disposed;
     }
 
     /// <summary>Stops the worker (waiting briefly for it) and deletes the files still ready.</summary>
     public void Dispose()
     {
-        _disposed = true;
+        lock (_offer) _disposed = true;
         _wake.Release();
         Thread? worker;
         lock (_start) worker = _worker;

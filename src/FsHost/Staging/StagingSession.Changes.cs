@@ -53,9 +53,7 @@ public sealed partial class StagingSession
         var now = Timestamp.Now;
         long t = Nanoseconds(now);
         ulong parent = Bind(dir, t);
-        ulong number = _tree.AllocateNumber();
-        var spool = _spool.PathFor(number);
-        _spool.CreateEmptyFile(spool);
+        var (number, spool) = _spool.CreateFile();
         try
         {
             _journal.Append(new JournalRecord { Op = JournalOp.Create, Time = t, Parent = parent, Name = name, Number = number, Mode = start.Mode, Uid = uid, Gid = start.Gid });

@@ -46,7 +46,7 @@ public sealed partial class StagingSession : IDisposable
         Root = new StagedInode(this, StagedRole.SessionRoot, RootNumber, FileModes.Directory | 0x1ED /* 0755 */);
         Root.AddLink(link);
         _tree = new SessionTree(this, Root);
-        _spool = new SessionSpool(Path.Combine(StateDirectory, "spool"), ctx.Store.Root);
+        _spool = new SessionSpool(Path.Combine(StateDirectory, "spool"), ctx.Store.Root, _tree.AllocateNumber);
         _journal = new SessionJournal(StateDirectory, _spool) { Changed = MarkChanged };
     }
 

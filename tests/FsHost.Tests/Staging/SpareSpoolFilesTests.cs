@@ -4,9 +4,16 @@ using static BackupFs.FsHost.Tests.Staging.SessionFixture;
 
 namespace BackupFs.FsHost.Tests.Staging;
 
-/// <summary>Empty spool files made ahead of need: renamed into place, private, never a leftover of an earlier process.</summary>
+/// <summary>Empty spool files made ahead at reserved inode numbers: taken by number, private, never a leftover of an earlier process.</summary>
 public class SpareSpoolFilesTests
 {
+    /// <summary>A supply in <paramref name="dir"/> whose numbers count up from <paramref name="first"/>.</summary>
+    private static SpareSpoolFiles Supply(string dir, long first = 2, TimeSpan? idleExit = null)
+    {
+        long next = first;
+        return new SpareSpoolFiles(dir, () => (ulong)Interlocked.Increment(ref next) - 1, n => Path.Combine(dir, n.ToString(System.Globalization.CultureInfo.InvariantCulture)), idleExit);
+    }
+
     private static void WaitReady(SpareSpoolFiles spares, int atLeast)
     {
         var until = DateTime.UtcNow + Bound;
@@ -17,72 +24,117 @@ public class SpareSpoolFilesTests
         }
     }
 
+    private static void Kick(SpareSpoolFiles spares) => spares.TryTake(out _); // starts the supply (usually nothing is ready yet)
+
     [Fact]
-    public void ATakenSpareIsAnEmptyPrivateFileAtThePath()
+    public void ATakenSpareIsAnEmptyPrivateFileAtItsNumbersPath()
     {
         using var tmp = new TempDir();
-        var dir = tmp.Sub("spares");
-        using var spares = new SpareSpoolFiles(dir);
-        spares.TryTake(tmp.Sub("first")); // starts the supply (usually nothing is ready yet: the caller creates its own)
+        var dir = tmp.Sub("spool");
+        using var spares = Supply(dir);
+        Kick(spares);
         WaitReady(spares, SpareSpoolFiles.Target - 1); // the kick may take one made after the supply was full
+        var numbers = new HashSet<ulong>();
         for (int i = 0; i < SpareSpoolFiles.Target + 10; i++)
         {
-            var path = tmp.Sub("f" + i);
-            if (!spares.TryTake(path)) continue; // the supply ran dry for a moment
-            var info = new FileInfo(path);
-            Assert.Equal(0, info.Length);
+            if (!spares.TryTake(out var number)) continue; // the supply ran dry for a moment
+            Assert.True(numbers.Add(number), $"number {number} was taken twice");
+            var path = Path.Combine(dir, number.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(0, new FileInfo(path).Length);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
         }
+        Assert.True(numbers.Count >= SpareSpoolFiles.Target - 1);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(dir));
         WaitReady(spares, SpareSpoolFiles.RefillBelow); // topped up again
     }
 
     [Fact]
-    public void LeftoversOfAnEarlierProcessAreDeletedNotUsed()
+    public void ALeftoverAtAReservedNumberIsSkippedNeitherTruncatedNorFollowed()
     {
         using var tmp = new TempDir();
-        var dir = tmp.Sub("spares");
+        var dir = tmp.Sub("spool");
+        var outside = tmp.Sub("outside");
         Directory.CreateDirectory(dir);
-        File.WriteAllText(Path.Combine(dir, "spare-1"), "not empty");
-        File.WriteAllText(Path.Combine(dir, "spare-7"), "not empty");
-        using var spares = new SpareSpoolFiles(dir);
-        spares.TryTake(tmp.Sub("kick"));
+        File.WriteAllText(outside, "not ours");
+        File.WriteAllText(Path.Combine(dir, "5"), "left by an earlier process");
+        File.CreateSymbolicLink(Path.Combine(dir, "6"), outside);
+        using var spares = Supply(dir, first: 5);
+        Kick(spares);
         WaitReady(spares, 10);
         for (int i = 0; i < 10; i++)
         {
-            Assert.True(spares.TryTake(tmp.Sub("f" + i)));
-            Assert.Equal(0, new FileInfo(tmp.Sub("f" + i)).Length);
+            Assert.True(spares.TryTake(out var number));
+            Assert.True(number > 6, $"number {number} was taken over a leftover");
         }
+        Assert.Equal("left by an earlier process", File.ReadAllText(Path.Combine(dir, "5")));
+        Assert.Equal("not ours", File.ReadAllText(outside));
     }
 
     [Fact]
     public void DisposingDeletesTheReadyFiles()
     {
         using var tmp = new TempDir();
-        var dir = tmp.Sub("spares");
-        var spares = new SpareSpoolFiles(dir);
-        spares.TryTake(tmp.Sub("kick"));
+        var dir = tmp.Sub("spool");
+        var spares = Supply(dir);
+        var taken = spares.TryTake(out var kicked) ? new[] { kicked.ToString(System.Globalization.CultureInfo.InvariantCulture) } : []; // a taken file is the caller's
         WaitReady(spares, 1);
         spares.Dispose();
-        Assert.Empty(Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories));
-        Assert.False(spares.TryTake(tmp.Sub("after")));
+        Assert.Equal(taken, Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName));
+        Assert.False(spares.TryTake(out _));
+    }
+
+    [Fact]
+    public void AfterForgetNoTakeNamesAFileThatWentWithTheDirectory()
+    {
+        using var tmp = new TempDir();
+        var dir = tmp.Sub("spool");
+        using var spares = Supply(dir);
+        Kick(spares);
+        WaitReady(spares, SpareSpoolFiles.Target - 1);
+        Directory.Move(dir, tmp.Sub("aside")); // as a rebase drops the spool directory
+        Directory.CreateDirectory(dir);
+        spares.Forget();
+        for (int i = 0; i < 50; i++)
+        {
+            if (spares.TryTake(out var number))
+                Assert.True(File.Exists(Path.Combine(dir, number.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+            Thread.Sleep(2);
+        }
+        WaitReady(spares, 10); // the supply goes on in the new directory
+        Assert.True(spares.TryTake(out var later));
+        Assert.True(File.Exists(Path.Combine(dir, later.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+    }
+
+    [Fact]
+    public void TakeIntoRenamesAReadyFileWithinTheDirectory()
+    {
+        using var tmp = new TempDir();
+        var dir = tmp.Sub("spool");
+        using var spares = Supply(dir);
+        Kick(spares);
+        WaitReady(spares, 1);
+        var target = Path.Combine(dir, "7.1.copy");
+        File.WriteAllText(target, "a leftover copy");
+        Assert.True(spares.TryTakeInto(target));
+        Assert.Equal(0, new FileInfo(target).Length);
     }
 
     [Fact]
     public void AnIdleWorkerEndsAndTheNextTakeStartsOneKeepingTheReadyFiles()
     {
         using var tmp = new TempDir();
-        using var spares = new SpareSpoolFiles(tmp.Sub("spares"), idleExit: TimeSpan.FromMilliseconds(100));
-        spares.TryTake(tmp.Sub("kick"));
+        var dir = tmp.Sub("spool");
+        using var spares = Supply(dir, idleExit: TimeSpan.FromMilliseconds(100));
+        Kick(spares);
         WaitReady(spares, SpareSpoolFiles.Target - 1); // the kick may take one made after the supply was full
         var until = DateTime.UtcNow + Bound;
         while (spares.Running) { Assert.True(DateTime.UtcNow < until, "the idle worker did not end"); Thread.Sleep(20); }
         Assert.True(spares.Ready >= SpareSpoolFiles.Target - 1, $"{spares.Ready} ready after the worker ended");
-        Assert.True(spares.TryTake(tmp.Sub("after-idle")));
+        Assert.True(spares.TryTake(out _));
         Assert.True(spares.Running);
-        Thread.Sleep(300); // a restarted worker must not take the ready files for leftovers
-        Assert.True(spares.TryTake(tmp.Sub("again")));
-        Assert.Equal(0, new FileInfo(tmp.Sub("again")).Length);
+        Thread.Sleep(300);
+        Assert.True(spares.TryTake(out var again));
+        Assert.Equal(0, new FileInfo(Path.Combine(dir, again.ToString(System.Globalization.CultureInfo.InvariantCulture))).Length);
         Assert.True(spares.Ready >= SpareSpoolFiles.RefillBelow - 1);
     }
 
@@ -90,10 +142,10 @@ public class SpareSpoolFilesTests
     public void AFailingSupplyRecoversWithoutAnotherTake()
     {
         using var tmp = new TempDir();
-        var dir = tmp.Sub("spares");
+        var dir = tmp.Sub("spool");
         File.WriteAllText(dir, "a file where the directory should be");
-        using var spares = new SpareSpoolFiles(dir);
-        spares.TryTake(tmp.Sub("kick"));
+        using var spares = Supply(dir);
+        Kick(spares);
         var until = DateTime.UtcNow + Bound;
         while (spares.LastFailure is null) { Assert.True(DateTime.UtcNow < until, "the supply did not try"); Thread.Sleep(5); }
         Assert.Equal(0, spares.Ready);
@@ -102,65 +154,41 @@ public class SpareSpoolFilesTests
     }
 
     [Fact]
-    public void ABucketThatIsASymlinkIsNeitherFilledNorEmptied()
-    {
-        using var tmp = new TempDir();
-        var dir = tmp.Sub("spares");
-        var outside = tmp.Sub("outside");
-        Directory.CreateDirectory(dir);
-        Directory.CreateDirectory(outside);
-        File.WriteAllText(Path.Combine(outside, "spare-3"), "not ours");
-        File.CreateSymbolicLink(Path.Combine(dir, "0"), outside);
-        using var spares = new SpareSpoolFiles(dir);
-        spares.TryTake(tmp.Sub("kick"));
-        WaitReady(spares, SpareSpoolFiles.Target - 1); // the other buckets fill it
-        Assert.NotNull(spares.LastFailure);
-        Assert.Equal(["spare-3"], Directory.EnumerateFileSystemEntries(outside).Select(Path.GetFileName));
-        Assert.Equal("not ours", File.ReadAllText(Path.Combine(outside, "spare-3")));
-        Assert.True(spares.TryTake(tmp.Sub("taken")));
-        Assert.Equal(0, new FileInfo(tmp.Sub("taken")).Length);
-    }
-
-    [Fact]
-    public void SparesAreMadeInSeveralBucketsSoTakesAndMakesUseDifferentDirectories()
-    {
-        using var tmp = new TempDir();
-        var dir = tmp.Sub("spares");
-        using var spares = new SpareSpoolFiles(dir);
-        spares.TryTake(tmp.Sub("kick"));
-        WaitReady(spares, SpareSpoolFiles.Target - 1);
-        var buckets = Directory.EnumerateDirectories(dir).Where(b => Directory.EnumerateFiles(b).Any()).Count();
-        Assert.True(buckets >= SpareSpoolFiles.Target / 32, $"{buckets} buckets hold spares");
-        Assert.Empty(Directory.EnumerateFiles(dir)); // none at the top, where an earlier layout made them
-    }
-
-    [Fact]
     public void AMissingSessionDirectoryIsNotMadeAgain()
     {
         using var tmp = new TempDir();
         var session = tmp.Sub("discarded-session");
-        using var spares = new SpareSpoolFiles(Path.Combine(session, "spares"));
+        using var spares = Supply(Path.Combine(session, "spool"));
         for (int i = 0; i < 5; i++)
         {
-            Assert.False(spares.TryTake(tmp.Sub("f")));
+            Assert.False(spares.TryTake(out _));
             Thread.Sleep(20);
         }
         Assert.False(Directory.Exists(session));
     }
 
     [Fact]
-    public void StagedFilesAreCreatedFromSparesAndReadBackExactly()
+    public void StagedFilesTakeSparesAtTheirOwnNumbersBeforeAndAfterACommit()
     {
         using var fx = new SessionFixture();
         var s = fx.Open();
-        for (int i = 0; i < 300; i++)
+        var numbers = new HashSet<ulong>();
+        void CreateSome(string prefix)
         {
-            var f = Ok(Run(s.CreateFileAsync(s.Root, N("f" + i), 0x1A4, 0, 0, 0, CancellationToken.None)));
-            Assert.NotNull(f.SpoolPath);
-            Assert.Equal(0, new FileInfo(f.SpoolPath!).Length);
+            for (int i = 0; i < 300; i++)
+            {
+                var f = Ok(Run(s.CreateFileAsync(s.Root, N(prefix + i), 0x1A4, 0, 0, 0, CancellationToken.None)));
+                Assert.True(numbers.Add(f.Number), $"inode number {f.Number} given twice");
+                Assert.Equal(f.Number.ToString(System.Globalization.CultureInfo.InvariantCulture), Path.GetFileName(f.SpoolPath));
+                Assert.Equal(0, new FileInfo(f.SpoolPath!).Length);
+                if (i % 10 == 0) Assert.True(numbers.Add(Mkdir(s, s.Root, prefix + "d" + i).Number)); // numbers given meanwhile stay distinct
+            }
         }
-        var spares = Path.Combine(s.StateDirectory, "spares");
-        Assert.True(Directory.Exists(spares));
-        Assert.DoesNotContain(Directory.EnumerateFiles(s.SpoolDirectory), p => Path.GetFileName(p).StartsWith("spare-", StringComparison.Ordinal));
+        CreateSome("f");
+        WriteFile(s, s.Root, "content", N("kept"));
+        Assert.NotNull(Run(s.CommitAsync(force: false, CancellationToken.None))); // the rebase drops the spool directory, ready files with it
+        CreateSome("g");
+        Assert.Equal("kept", System.Text.Encoding.UTF8.GetString(Read(s, Lookup(s, s.Root, "content"))));
+        Assert.False(Directory.Exists(Path.Combine(s.StateDirectory, "spares")));
     }
 }

@@ -53,7 +53,7 @@ public class StagingCrashTests : IDisposable
         // The rest in the background, killed partway.
         using var rsync = System.Diagnostics.Process.Start("rsync", ["-a", "--delete", src + "/", session + "/"])!;
         Assert.True(Bounded.Eventually(() => Directory.Exists(Path.Combine(store, ".backupfs/staging/host/crash/spool"))
-            && Directory.GetFiles(Path.Combine(store, ".backupfs/staging/host/crash/spool")).Length > 50, TimeSpan.FromSeconds(60)));
+            && Directory.GetFiles(Path.Combine(store, ".backupfs/staging/host/crash/spool")).Count(f => new FileInfo(f).Length > 0) > 50, TimeSpan.FromSeconds(60)));
         var pid = BackupFsProgram.MountPid(mnt);
         Assert.NotNull(pid);
         Assert.Equal(0, Bounded.Run("kill", "-KILL", pid!.Value.ToString()).ExitCode);
