@@ -6,7 +6,8 @@
 # Also `rsync -a` into an rclone mount (local directory, --vfs-cache-mode writes): what rsync
 # through a mature Go FUSE filesystem costs on this machine, the write-side peer of the mount.
 # Prints wall times, ratios, the commit's own time, the bytes each backup added, and the FUSE
-# requests one rsync'd file cost (per opcode, from the mount's user.backupfs.fuse-requests).
+# requests one rsync'd file cost (per opcode, from the mount's user.backupfs.fuse-requests), and,
+# where perf and the kernel's fuse tracepoints exist, what each of them cost as the kernel timed it.
 # usage: scripts/bench-staging.sh [TREE_MIB]   (default 1024)
 #   BENCH_MOUNT_OPTS: extra `backupfs mount` options, e.g. "--fuse-uring on" or "--fuse-uring off"
 set -euo pipefail
@@ -124,3 +125,13 @@ for name, pair in (("initial", sys.argv[2]), ("incremental", sys.argv[3])):
 PY
 echo "commit phases in the mount (initial): $bfs_phases_initial"
 echo "commit phases in the mount (incremental): $bfs_phases_incremental"
+# What each round trip costs, as the kernel timed it: an extra, untimed rsync of the tree into a
+# new session under `perf record` of the fuse tracepoints, discarded afterwards.
+if command -v perf >/dev/null && [ "$(perf list 'fuse:*' 2>/dev/null | grep -c fuse_request_send)" -gt 0 ]; then
+  settle; warm
+  perf record -q -e fuse:fuse_request_send -e fuse:fuse_request_end -a -o "$work/fuse-trace.data" -- \
+    rsync -a "$src/" "$mnt/staging/host/bench-trace/" >/dev/null 2>&1
+  "$BACKUPFS" commit --discard "$mnt/staging/host/bench-trace" >/dev/null 2>&1 || true
+  perf script -i "$work/fuse-trace.data" 2>/dev/null | python3 scripts/lib/fuse-latency.py "$files"
+  rm -f "$work/fuse-trace.data"
+fi
