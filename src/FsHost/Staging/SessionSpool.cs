@@ -47,11 +47,23 @@ internal sealed class SessionSpool : IDisposable
     public (ulong Number, string Path) CreateFile()
     {
         if (_spares.TryTake(out var number)) return (number, PathFor(number));
-        number = _allocateNumber();
-        var path = PathFor(number);
-        CreateEmpty(path);
-        return (number, path);
+        // As the spare maker does: exclusively, past whatever a crashed mount left at numbers it had
+        // reserved (never truncated, never followed); a real failure (a full disk) is thrown.
+        for (int attempt = 0; ; attempt++)
+        {
+            number = _allocateNumber();
+            var path = PathFor(number);
+            try
+            {
+                using (StagingFiles.OpenPrivate(path, FileMode.CreateNew, FileAccess.Write)) { }
+                return (number, path);
+            }
+            catch (IOException) when (attempt < MaxLeftoversSkipped && SpareSpoolFiles.Taken(path)) { }
+        }
     }
+
+    /// <summary>Leftovers a create steps over before it gives up (a crash leaves at most a few hundred).</summary>
+    private const int MaxLeftoversSkipped = 100_000;
 
     /// <summary>
     /// Before the state directory itself is deleted: waits for dropped spool files to be gone, stops
@@ -109,8 +121,8 @@ internal sealed class SessionSpool : IDisposable
             var aside = Path.Combine(parent, DroppedPrefix + Guid.NewGuid().ToString("N")[..12]);
             try
             {
+                _spares.Forget(); // first: a batch made from now on is not offered, or goes aside with the rest
                 System.IO.Directory.Move(Directory, aside);
-                _spares.Forget(); // the ready files went aside
                 StagingFiles.CreateDirectory(Directory);
                 var previous = _dropping;
                 _dropping = Task.Run(async () =>

@@ -83,8 +83,11 @@ internal sealed class SpareSpoolFiles : IDisposable
             }
             catch (FileNotFoundException) { } // gone with its directory (a discard): try the next
             catch (DirectoryNotFoundException) { }
-            catch (IOException) { break; }
-            catch (UnauthorizedAccessException) { break; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                SessionSpool.TryDelete(_pathFor(number)); // taken from the queue: nobody else would delete it
+                break;
+            }
         }
         Refill();
         return taken;
@@ -102,6 +105,7 @@ internal sealed class SpareSpoolFiles : IDisposable
             _epoch++;
             _ready.Clear();
         }
+        while (_wake.Wait(0)) { } // refills asked for before: the next take asks again
     }
 
     private void Asked()
@@ -152,7 +156,7 @@ internal sealed class SpareSpoolFiles : IDisposable
 
     private static readonly TimeSpan MinRetry = TimeSpan.FromMilliseconds(10), MaxRetry = TimeSpan.FromSeconds(1);
 
-    private enum Made { Yes, Failed, SessionGone }
+    private enum Made { Yes, Failed, SessionGone, Forgotten }
 
     private void DeleteReady()
     {
@@ -183,9 +187,10 @@ internal sealed class SpareSpoolFiles : IDisposable
                     using (StagingFiles.OpenPrivate(path, FileMode.CreateNew, FileAccess.Write)) { } // O_EXCL: never follows a link
                 }
                 catch (IOException) when (Taken(path)) { continue; } // a leftover: this number is not used
+                catch (IOException) when (epoch != Interlocked.Read(ref _epoch)) { break; } // the directory went meanwhile
                 made.Add(number);
             }
-            return Offer(made, epoch) ? Made.Yes : Made.SessionGone;
+            return Offer(made, epoch);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -195,24 +200,26 @@ internal sealed class SpareSpoolFiles : IDisposable
         }
     }
 
-    private static bool Taken(string path) => File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget is not null;
+    /// <summary>Whether anything is at <paramref name="path"/>: a file, a directory or a link (also a dangling one).</summary>
+    internal static bool Taken(string path) => File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget is not null;
 
     /// <summary>
     /// Offers what a batch made. After a dispose or a <see cref="Forget"/> they are deleted instead
-    /// (those made before the directory went are gone already; the numbers are nobody's).
+    /// (those made before the directory went are gone already; the numbers are nobody's), and the
+    /// worker stops making until it is asked again.
     /// </summary>
-    private bool Offer(List<ulong> made, long epoch)
+    private Made Offer(List<ulong> made, long epoch)
     {
         lock (_offer)
         {
             if (!_disposed && epoch == _epoch)
             {
                 foreach (var number in made) _ready.Enqueue(number);
-                return true;
+                return Made.Yes;
             }
         }
         foreach (var number in made) SessionSpool.TryDelete(_pathFor(number));
-        return !_disposed;
+        return _disposed ? Made.SessionGone : Made.Forgotten;
     }
 
     /// <summary>Stops the worker (waiting briefly for it) and deletes the files still ready.</summary>

@@ -71,6 +71,53 @@ public class SpareSpoolFilesTests
     }
 
     [Fact]
+    public void ACreateWithoutASpareStepsOverLeftoversNeitherTruncatingNorFollowing()
+    {
+        using var tmp = new TempDir();
+        var dir = tmp.Sub("state/spool");
+        Directory.CreateDirectory(dir);
+        var outside = tmp.Sub("outside");
+        File.WriteAllText(outside, "not ours");
+        File.CreateSymbolicLink(Path.Combine(dir, "5"), outside);
+        File.CreateSymbolicLink(Path.Combine(dir, "6"), tmp.Sub("nowhere")); // dangling
+        Directory.CreateDirectory(Path.Combine(dir, "7"));
+        File.WriteAllText(Path.Combine(dir, "8"), "left by a crashed mount");
+        long next = 5;
+        using var spool = new SessionSpool(dir, tmp.Path, () => (ulong)Interlocked.Increment(ref next) - 1);
+        var (number, path) = spool.CreateFile(); // nothing is ready yet (or the supply skipped them too)
+        Assert.True(number > 8, $"number {number} was given over a leftover");
+        Assert.Equal(0, new FileInfo(path).Length);
+        Assert.Equal("not ours", File.ReadAllText(outside));
+        Assert.False(File.Exists(tmp.Sub("nowhere")));
+        Assert.Equal("left by a crashed mount", File.ReadAllText(Path.Combine(dir, "8")));
+    }
+
+    [Fact]
+    public void ABatchUnderWayAcrossForgetIsDeletedNotOfferedAndNothingIsMadeUntilAsked()
+    {
+        using var tmp = new TempDir();
+        var dir = tmp.Sub("spool");
+        using var gate = new ManualResetEventSlim(false);
+        long next = 2, calls = 0;
+        using var spares = new SpareSpoolFiles(dir, () =>
+        {
+            if (Interlocked.Increment(ref calls) == 3) gate.Wait(Bound); // two files made, the batch held
+            return (ulong)Interlocked.Increment(ref next) - 1;
+        }, n => Path.Combine(dir, n.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Kick(spares);
+        var until = DateTime.UtcNow + Bound;
+        while (Interlocked.Read(ref calls) < 3) { Assert.True(DateTime.UtcNow < until, "the batch did not start"); Thread.Sleep(5); }
+        spares.Forget();
+        gate.Set();
+        while (Directory.EnumerateFileSystemEntries(dir).Any()) { Assert.True(DateTime.UtcNow < until, "the forgotten batch was not deleted"); Thread.Sleep(5); }
+        Thread.Sleep(300);
+        Assert.Equal(0, spares.Ready);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
+        spares.TryTake(out _); // asking again starts the supply
+        WaitReady(spares, 1);
+    }
+
+    [Fact]
     public void DisposingDeletesTheReadyFiles()
     {
         using var tmp = new TempDir();
@@ -185,10 +232,14 @@ public class SpareSpoolFilesTests
             }
         }
         CreateSome("f");
+        var earlier = Path.Combine(s.StateDirectory, "spares"); // an earlier version's spare directory
+        Directory.CreateDirectory(Path.Combine(earlier, "0"));
+        File.WriteAllText(Path.Combine(earlier, "0", "spare-1"), "");
         WriteFile(s, s.Root, "content", N("kept"));
         Assert.NotNull(Run(s.CommitAsync(force: false, CancellationToken.None))); // the rebase drops the spool directory, ready files with it
         CreateSome("g");
         Assert.Equal("kept", System.Text.Encoding.UTF8.GetString(Read(s, Lookup(s, s.Root, "content"))));
-        Assert.False(Directory.Exists(Path.Combine(s.StateDirectory, "spares")));
+        var until = DateTime.UtcNow + Bound;
+        while (Directory.Exists(earlier)) { Assert.True(DateTime.UtcNow < until, "the earlier spares/ directory was not deleted"); Thread.Sleep(10); }
     }
 }
