@@ -50,8 +50,8 @@ public class StagingCrashTests : IDisposable
         Assert.Equal(0, Bounded.RunWithTimeout(TimeSpan.FromMinutes(3), "rsync", "-a", src + "/d0/", session + "/d0/").ExitCode);
         Assert.Equal(0, Bounded.Run(BackupFsProgram.Path, "commit", session).ExitCode);
 
-        // The rest in the background, killed partway.
-        using var rsync = System.Diagnostics.Process.Start("rsync", ["-a", "--delete", src + "/", session + "/"])!;
+        // The rest in the background, killed partway (slowed down, so a fast machine is still copying when 50 files have content).
+        using var rsync = System.Diagnostics.Process.Start("rsync", ["-a", "--delete", "--bwlimit=4000", src + "/", session + "/"])!;
         Assert.True(Bounded.Eventually(() => Directory.Exists(Path.Combine(store, ".backupfs/staging/host/crash/spool"))
             && Directory.GetFiles(Path.Combine(store, ".backupfs/staging/host/crash/spool")).Count(f => new FileInfo(f).Length > 0) > 50, TimeSpan.FromSeconds(60)));
         var pid = BackupFsProgram.MountPid(mnt);
