@@ -49,17 +49,13 @@ internal sealed class SessionSpool : IDisposable
         if (_spares.TryTake(out var number)) return (number, PathFor(number));
         // As the spare maker does: exclusively, past whatever a crashed mount left at numbers it had
         // reserved (never truncated, never followed); a real failure (a full disk) is thrown.
-        for (int attempt = 0; ; attempt++)
+        for (int attempt = 0; attempt < MaxLeftoversSkipped; attempt++)
         {
             number = _allocateNumber();
             var path = PathFor(number);
-            try
-            {
-                using (StagingFiles.OpenPrivate(path, FileMode.CreateNew, FileAccess.Write)) { }
-                return (number, path);
-            }
-            catch (IOException) when (attempt < MaxLeftoversSkipped && SpareSpoolFiles.Taken(path)) { }
+            if (SpareSpoolFiles.CreateIfFree(path)) return (number, path);
         }
+        throw new IOException($"no free spool file name in {Directory} after {MaxLeftoversSkipped} leftovers");
     }
 
     /// <summary>Leftovers a create steps over before it gives up (a crash leaves at most a few hundred).</summary>
