@@ -44,7 +44,7 @@ public sealed unsafe class FuseSession : IDisposable
         if (options.IoUring != FuseIoUring.Off && IoUringSupport.IsEnabled())
             _rings = IoUringQueues.TryCreate(options, connection.DeviceFd, _dispatcher, _log);
         _dispatcher.IoUringAvailable = _rings is not null;
-        _dispatcher.InitReplied = agreed => { if (agreed) _rings?.Start(); };
+        _dispatcher.InitReplied = OnInitReplied;
         _readers = new Thread[options.ReaderThreads];
     }
 
@@ -140,9 +140,13 @@ public sealed unsafe class FuseSession : IDisposable
         }
     }
 
-    private void OnInit()
+    private void OnInit() => _fs.Initialize(Notifier);
+
+    private void OnInitReplied(bool ioUringAgreed)
     {
-        _fs.Initialize(Notifier);
+        if (ioUringAgreed) _rings?.Start();
+        // Only after the reply: the kernel lowers the read-ahead window to the INIT reply's
+        // max_readahead while it takes that reply, undoing a window raised before it.
         Task.Run(() =>
         {
             if (_options.ReadAheadKb is { } kb && FuseMounter.IsRoot) ReadAheadTuner.TrySet(MountPoint, kb, _log);
