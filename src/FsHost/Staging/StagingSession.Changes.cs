@@ -176,7 +176,10 @@ public sealed partial class StagingSession
                 if (at >= 0) await JournalSetXattrAsync(inode, PosixAclRules.AccessName, PosixAclRules.Chmod(list[at].Value, inode.Mode), t, now, ct).ConfigureAwait(false);
             }
         }
-        RefreshFromSpool(inode, adopt: false); // a truncation just touched the spool file: not a write to take later
+        // A truncation just touched the spool file: its state is the new baseline, not a write to take
+        // later. Only then: a chmod or utimens leaves the spool file alone, and reading it again would
+        // take a passthrough write landing meanwhile for the baseline without taking its size.
+        if (request.Has(SetAttributeFields.Size)) RefreshFromSpool(inode, adopt: false);
         return inode.Attributes();
     }
 
