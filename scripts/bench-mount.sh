@@ -25,6 +25,12 @@ mib=${1:-1024}; files=${2:-100000}
 work=${BENCH_DIR:-/var/tmp/backupfs-bench-mount}
 mkdir -p "$work"; mnt="$work/mnt"; mkdir -p "$mnt"
 data="$work/data-$mib"; many="$work/many-$files"
+# The stores below are built once and reused, so they must hold these trees: a run with another
+# size or file count (a test, an earlier experiment) rebuilds them instead of walking its tree.
+if [ "$(cat "$work/stores-for" 2>/dev/null)" != "$mib $files" ]; then
+  rm -rf "$work/bfs" "$work/bfs-enc" "$work/bench-key.json" "$work/restic" "$work/borg" "$work/bfs-s3" "$work/bfs-s3.endpoint" "$work/s3-chunks.list"
+  echo "$mib $files" > "$work/stores-for"
+fi
 export RESTIC_PASSWORD=bench BORG_PASSPHRASE="" BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 
 if [ ! -f "$data/big.bin" ]; then
