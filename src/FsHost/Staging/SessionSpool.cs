@@ -53,7 +53,7 @@ internal sealed class SessionSpool : IDisposable
         {
             number = _allocateNumber();
             var path = PathFor(number);
-            if (SpareSpoolFiles.CreateIfFree(path)) return (number, path);
+            if (CreateIfFree(path)) return (number, path);
         }
         throw new IOException($"no free spool file name in {Directory} after {MaxLeftoversSkipped} leftovers");
     }
@@ -82,6 +82,23 @@ internal sealed class SessionSpool : IDisposable
     {
         using var h = StagingFiles.OpenHandle(path, FileMode.Create, FileAccess.Write);
     }
+
+    /// <summary>
+    /// Creates an empty private file at <paramref name="path"/> exclusively (O_EXCL: never follows a
+    /// link); false when something is there already (a leftover, left as it is). Other failures throw.
+    /// </summary>
+    internal static bool CreateIfFree(string path)
+    {
+        try
+        {
+            using (StagingFiles.OpenPrivate(path, FileMode.CreateNew, FileAccess.Write)) { }
+            return true;
+        }
+        catch (IOException) when (Taken(path)) { return false; }
+    }
+
+    /// <summary>Whether anything is at <paramref name="path"/>: a file, a directory or a link (also a dangling one).</summary>
+    private static bool Taken(string path) => System.IO.File.Exists(path) || System.IO.Directory.Exists(path) || new FileInfo(path).LinkTarget is not null;
 
     public bool IsPinned(string path) => _pinned.Contains(path);
 

@@ -184,7 +184,7 @@ internal sealed class SpareSpoolFiles : IDisposable
                 var path = _pathFor(number);
                 try
                 {
-                    if (!CreateIfFree(path)) continue; // a leftover: this number is not used
+                    if (!SessionSpool.CreateIfFree(path)) continue; // a leftover: this number is not used
                 }
                 catch (IOException) when (epoch != Interlocked.Read(ref _epoch)) { break; } // the directory went meanwhile
                 made.Add(number);
@@ -198,23 +198,6 @@ internal sealed class SpareSpoolFiles : IDisposable
             return Made.Failed;
         }
     }
-
-    /// <summary>
-    /// Creates an empty private file at <paramref name="path"/> exclusively (O_EXCL: never follows a
-    /// link); false when something is there already (a leftover, left as it is). Other failures throw.
-    /// </summary>
-    internal static bool CreateIfFree(string path)
-    {
-        try
-        {
-            using (StagingFiles.OpenPrivate(path, FileMode.CreateNew, FileAccess.Write)) { }
-            return true;
-        }
-        catch (IOException) when (Taken(path)) { return false; }
-    }
-
-    /// <summary>Whether anything is at <paramref name="path"/>: a file, a directory or a link (also a dangling one).</summary>
-    private static bool Taken(string path) => File.Exists(path) || Directory.Exists(path) || new FileInfo(path).LinkTarget is not null;
 
     /// <summary>
     /// Offers what a batch made. After a dispose or a <see cref="Forget"/> they are deleted instead
