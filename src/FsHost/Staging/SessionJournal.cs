@@ -141,7 +141,7 @@ internal sealed class SessionJournal(string stateDirectory, SessionSpool spool)
                 {
                     var path = spool.PathFor(r.Number);
                     var inode = tree.ApplyCreate(await DirectoryAsync(r.Parent, r).ConfigureAwait(false), r.Name, r.Number, r.Mode, r.Uid, r.Gid, path, now, Epoch);
-                    if (!System.IO.File.Exists(path)) SessionSpool.CreateEmpty(path);
+                    SessionSpool.CreateIfFree(path); // made again if lost; whatever is there (even a link) is left as it is
                     byNumber[r.Number] = inode;
                     break;
                 }

@@ -78,11 +78,6 @@ internal sealed class SessionSpool : IDisposable
         WaitForDropped();
     }
 
-    public static void CreateEmpty(string path)
-    {
-        using var h = StagingFiles.OpenHandle(path, FileMode.Create, FileAccess.Write);
-    }
-
     /// <summary>
     /// Creates an empty private file at <paramref name="path"/> exclusively (O_EXCL: never follows a
     /// link); false when something is there already (a leftover, left as it is). Other failures throw.

@@ -38,6 +38,26 @@ public class JournalReplayTests : IDisposable
         Assert.Equal(live, Describe(_f.Open()));
     }
 
+    [Fact]
+    public void ReplayRemakesALostSpoolFileButNeverThroughALinkInItsPlace()
+    {
+        var s = _f.Open();
+        var lost = Ok(Run(s.CreateFileAsync(s.Root, N("lost"), 0x1A4, 0, 0, 0, None)));
+        var linked = Ok(Run(s.CreateFileAsync(s.Root, N("linked"), 0x1A4, 0, 0, 0, None)));
+        string lostSpool = lost.SpoolPath!, linkedSpool = linked.SpoolPath!;
+        s.Dispose();
+        File.Delete(lostSpool);
+        File.Delete(linkedSpool);
+        var outside = _f.Temp("outside-target");
+        File.CreateSymbolicLink(linkedSpool, outside); // dangling: following it would create a file outside the store
+        var again = _f.Open();
+        Assert.True(File.Exists(lostSpool));
+        Assert.Equal(0, new FileInfo(lostSpool).Length);
+        Assert.False(File.Exists(outside));
+        Assert.Equal(outside, new FileInfo(linkedSpool).LinkTarget);
+        again.Dispose();
+    }
+
     /// <summary>One of each change, including ones on base inodes (bound by the journal) and on a file written twice.</summary>
     private static void Changes(StagingSession s, bool baseTree)
     {
