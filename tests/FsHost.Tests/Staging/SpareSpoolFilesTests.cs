@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Tests.TestSupport;
 using BackupFs.FsHost.Staging;
+using BackupFs.FsHost.Tests.Fuse;
 using static BackupFs.FsHost.Tests.Staging.SessionFixture;
 
 namespace BackupFs.FsHost.Tests.Staging;
@@ -105,11 +106,10 @@ public class SpareSpoolFilesTests
             return (ulong)Interlocked.Increment(ref next) - 1;
         }, n => Path.Combine(dir, n.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         Kick(spares);
-        var until = DateTime.UtcNow + Bound;
-        while (Interlocked.Read(ref calls) < 3) { Assert.True(DateTime.UtcNow < until, "the batch did not start"); Thread.Sleep(5); }
+        Assert.True(Bounded.Eventually(() => Interlocked.Read(ref calls) >= 3, Bound), "the batch did not start");
         spares.Forget();
         gate.Set();
-        while (Directory.EnumerateFileSystemEntries(dir).Any()) { Assert.True(DateTime.UtcNow < until, "the forgotten batch was not deleted"); Thread.Sleep(5); }
+        Assert.True(Bounded.Eventually(() => !Directory.EnumerateFileSystemEntries(dir).Any(), Bound), "the forgotten batch was not deleted");
         Thread.Sleep(300);
         Assert.Equal(0, spares.Ready);
         Assert.Empty(Directory.EnumerateFileSystemEntries(dir));
@@ -239,7 +239,6 @@ public class SpareSpoolFilesTests
         Assert.NotNull(Run(s.CommitAsync(force: false, CancellationToken.None))); // the rebase drops the spool directory, ready files with it
         CreateSome("g");
         Assert.Equal("kept", System.Text.Encoding.UTF8.GetString(Read(s, Lookup(s, s.Root, "content"))));
-        var until = DateTime.UtcNow + Bound;
-        while (Directory.Exists(earlier)) { Assert.True(DateTime.UtcNow < until, "the earlier spares/ directory was not deleted"); Thread.Sleep(10); }
+        Assert.True(Bounded.Eventually(() => !Directory.Exists(earlier), Bound), "the earlier spares/ directory was not deleted");
     }
 }
