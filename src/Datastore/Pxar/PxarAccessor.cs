@@ -238,24 +238,7 @@ public sealed class PxarAccessor
     /// </summary>
     public async ValueTask<int> ReadFileAsync(PxarEntry file, long offset, Memory<byte> buffer, CancellationToken ct = default)
     {
-        if (file.Kind != PxarEntryKind.File)
-            throw new ArgumentException($"{file} is not a regular file (follow hardlinks first)", nameof(file));
-        if (offset < 0) throw new ArgumentOutOfRangeException(nameof(offset));
-        if (offset >= file.Size || buffer.Length == 0) return 0;
-        int count = (int)Math.Min(buffer.Length, file.Size - offset);
-        IRandomAccessSource source;
-        long dataStart;
-        if (file.ContentInPayloadStream)
-        {
-            source = _payload ?? throw new BackupFsException("pxar: this split archive was opened without its payload stream");
-            await CheckPayloadHeaderAsync(file, source, ct).ConfigureAwait(false);
-            dataStart = file.ContentOffset + PxarFormat.HeaderSize;
-        }
-        else
-        {
-            source = _metadata;
-            dataStart = file.ContentOffset;
-        }
+        var (source, dataStart, count) = await ContentSourceAsync(file, offset, buffer.Length, ct).ConfigureAwait(false);
         int done = 0;
         while (done < count)
         {
@@ -264,6 +247,31 @@ public sealed class PxarAccessor
             done += n;
         }
         return done;
+    }
+
+    /// <summary>As <see cref="ReadFileAsync"/> for up to <paramref name="length"/> bytes, as slices of the archive's chunks where it has them.</summary>
+    public async ValueTask<int> ReadFileSlicesAsync(PxarEntry file, long offset, int length, ReadSlices into, CancellationToken ct = default)
+    {
+        var (source, dataStart, count) = await ContentSourceAsync(file, offset, length, ct).ConfigureAwait(false);
+        if (count == 0) return 0;
+        int n = await source.ReadSlicesAsync(dataStart + offset, count, into, ct).ConfigureAwait(false);
+        if (n != count) throw new FormatCorruptException($"pxar: file data of {file} is truncated at {offset + n}");
+        return n;
+    }
+
+    /// <summary>The stream holding <paramref name="file"/>'s content, where the content starts in it, and
+    /// how many bytes a read of <paramref name="length"/> at <paramref name="offset"/> gets.</summary>
+    private async ValueTask<(IRandomAccessSource Source, long DataStart, int Count)> ContentSourceAsync(PxarEntry file, long offset, int length, CancellationToken ct)
+    {
+        if (file.Kind != PxarEntryKind.File)
+            throw new ArgumentException($"{file} is not a regular file (follow hardlinks first)", nameof(file));
+        if (offset < 0) throw new ArgumentOutOfRangeException(nameof(offset));
+        if (offset >= file.Size || length <= 0) return (_metadata, 0, 0);
+        int count = (int)Math.Min(length, file.Size - offset);
+        if (!file.ContentInPayloadStream) return (_metadata, file.ContentOffset, count);
+        var payload = _payload ?? throw new BackupFsException("pxar: this split archive was opened without its payload stream");
+        await CheckPayloadHeaderAsync(file, payload, ct).ConfigureAwait(false);
+        return (payload, file.ContentOffset + PxarFormat.HeaderSize, count);
     }
 
     /// <summary>Opens a read-only stream over a regular file's content.</summary>

@@ -47,6 +47,12 @@ public sealed class PrefetchingReader : IRandomAccessSource
         return await _archive.ReadAtAsync(offset, buffer, ct).ConfigureAwait(false);
     }
 
+    public async ValueTask<int> ReadSlicesAsync(long offset, int count, ReadSlices into, CancellationToken ct = default)
+    {
+        ScheduleReadahead(offset, count);
+        return await _archive.ReadSlicesAsync(offset, count, into, ct).ConfigureAwait(false);
+    }
+
     private void ScheduleReadahead(long offset, int length)
     {
         if (offset < 0 || offset >= _index.Size || length <= 0) return;

@@ -32,13 +32,21 @@ internal sealed unsafe class FuseDevice : IDisposable
     /// <summary>Writes one whole message; returns 0 or a positive errno (ENODEV once closed).</summary>
     public int Write(byte* buffer, int length)
     {
+        var whole = new LibC.IoVector { Base = buffer, Length = (nuint)length };
+        return Write(&whole, 1);
+    }
+
+    /// <summary>Writes one whole message gathered from <paramref name="count"/> pieces (header and data
+    /// slices); returns 0 or a positive errno. The kernel takes a message in one write or refuses it.</summary>
+    public int Write(LibC.IoVector* vectors, int count)
+    {
         var added = false;
         try
         {
             _handle.DangerousAddRef(ref added);
             while (true)
             {
-                var n = LibC.Write(Fd, buffer, (nuint)length);
+                var n = LibC.Writev(Fd, vectors, count);
                 if (n >= 0) return 0;
                 var errno = LibC.LastErrno;
                 if (errno != LibC.EINTR) return errno;

@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Reading;
 using BackupFs.FsHost.Fuse.Interop;
 using BackupFs.FsHost.Fuse.Protocol;
 using BackupFs.FsHost.Vfs;
@@ -11,7 +12,7 @@ internal sealed unsafe partial class FuseDispatcher
     private static readonly Action<FuseDispatcher, RequestSlot, VfsResult<AttributeInfo>> ReplyAttrAction = static (d, s, r) => d.ReplyAttr(s, r);
     private static readonly Action<FuseDispatcher, RequestSlot, VfsResult<ReadOnlyMemory<byte>>> ReplyBytesAction = static (d, s, r) => d.ReplyBytes(s, r);
     private static readonly Action<FuseDispatcher, RequestSlot, VfsResult<OpenInfo>> ReplyOpenAction = static (d, s, r) => d.ReplyOpen(s, r);
-    private static readonly Action<FuseDispatcher, RequestSlot, VfsResult<int>> ReplyDataAction = static (d, s, r) => d.ReplyData(s, r);
+    private static readonly Action<FuseDispatcher, RequestSlot, VfsResult<int>> ReplyReadAction = static (d, s, r) => d.ReplyRead(s, r);
     private static readonly Action<FuseDispatcher, RequestSlot, VfsResult<int>> ReplyWriteAction = static (d, s, r) => d.ReplyWrite(s, r);
     private static readonly Action<FuseDispatcher, RequestSlot, VfsResult<int>> ReplyXattrAction = static (d, s, r) => d.ReplyXattr(s, r);
     private static readonly Action<FuseDispatcher, RequestSlot, Errno> ReplyStatusAction = static (d, s, r) => d.ReplyStatus(s, r);
@@ -52,10 +53,20 @@ internal sealed unsafe partial class FuseDispatcher
         Reply(s, sizeof(FuseOpenOut));
     }
 
-    private void ReplyData(RequestSlot s, VfsResult<int> r)
+    private void ReplyRead(RequestSlot s, VfsResult<int> r)
     {
-        if (!r.IsOk) { ReplyError(s, r.Error); return; }
-        Reply(s, Math.Clamp(r.Value, 0, s.RequestedSize));
+        var slices = s.ReadSlices;
+        try
+        {
+            if (!r.IsOk) ReplyError(s, r.Error);
+            else if (!slices.IsSliced) Reply(s, Math.Clamp(r.Value, 0, s.RequestedSize));
+            else
+            {
+                s.Replied = true;
+                s.Transport.SendSlices(s, slices);
+            }
+        }
+        finally { slices.Release(); } // the chunks go back to the cache's keeping once the kernel has the bytes
     }
 
     private void ReplyWrite(RequestSlot s, VfsResult<int> r)
@@ -192,11 +203,45 @@ internal sealed unsafe partial class FuseDispatcher
     {
         public void Send(RequestSlot s, int payloadLength, int error)
         {
+            FillHeader(s, payloadLength, error);
+            Check(s, dispatcher._device.Write(s.ReplyPointer, RequestSlot.OutHeaderSize + payloadLength));
+        }
+
+        /// <summary>One writev of the header and the chunk slices: the kernel copies the data straight
+        /// from the decoded chunks into the page cache.</summary>
+        public void SendSlices(RequestSlot s, ReadSlices slices)
+        {
+            FillHeader(s, slices.Length, 0);
+            var count = slices.Count;
+            var pins = s.SlicePins;
+            var vectors = stackalloc LibC.IoVector[1 + count];
+            vectors[0] = new LibC.IoVector { Base = s.ReplyPointer, Length = RequestSlot.OutHeaderSize };
+            try
+            {
+                for (int i = 0; i < count; i++)
+                {
+                    var slice = slices[i];
+                    pins[i] = slice.Pin();
+                    vectors[1 + i] = new LibC.IoVector { Base = pins[i].Pointer, Length = (nuint)slice.Length };
+                }
+                Check(s, dispatcher._device.Write(vectors, 1 + count));
+            }
+            finally
+            {
+                for (int i = 0; i < count; i++) pins[i].Dispose();
+            }
+        }
+
+        private static void FillHeader(RequestSlot s, int payloadLength, int error)
+        {
             var h = (FuseOutHeader*)s.ReplyPointer;
             h->Length = (uint)(RequestSlot.OutHeaderSize + payloadLength);
             h->Error = error;
             h->Unique = s.Header.Unique;
-            var errno = dispatcher._device.Write(s.ReplyPointer, (int)h->Length);
+        }
+
+        private void Check(RequestSlot s, int errno)
+        {
             // ENOENT: the request was interrupted meanwhile; ENODEV: the session is over.
             if (errno != 0 && errno != LibC.ENOENT && errno != LibC.ENODEV)
                 dispatcher._log($"fuse: reply to {s.Header.Opcode} failed: {LibC.Describe(errno)}");

@@ -162,7 +162,8 @@ internal sealed unsafe partial class FuseDispatcher
                 if (!s.TryBody<FuseReadIn>(out var ri)) return ReplyError(s, Errno.EINVAL);
                 var size = (int)Math.Min(ri->Size, (uint)s.ReplyPayloadCapacity);
                 s.RequestedSize = size;
-                return Complete(s, _fs.Read(ctx, node, ri->Fh, (long)ri->Offset, s.ReplyPayloadMemory(size)), ReplyDataAction);
+                s.ReadSlices.Reset(s.ReplyPayloadMemory(size));
+                return Complete(s, _fs.ReadInto(ctx, node, ri->Fh, (long)ri->Offset, s.ReadSlices), ReplyReadAction);
             }
             case FuseOpcode.Write:
             {

@@ -1,3 +1,5 @@
+using System.Buffers;
+using BackupFs.Datastore.Reading;
 using BackupFs.FsHost.Fuse.Protocol;
 
 namespace BackupFs.FsHost.Fuse;
@@ -38,6 +40,8 @@ internal sealed unsafe class RequestSlot : IDisposable
         ReplyPayload = _reply.Pointer + OutHeaderSize;
         ReplyPayloadCapacity = replyPayloadSize;
         DirectoryWriter = new DirectoryReplyWriter(this, dispatcher);
+        ReadSlices = new ReadSlices(MaxReplySlices);
+        SlicePins = new MemoryHandle[MaxReplySlices];
     }
 
     /// <summary>An io_uring slot: <paramref name="headers"/> is the ring entry's header area
@@ -54,7 +58,19 @@ internal sealed unsafe class RequestSlot : IDisposable
         ReplyPayload = payload.Pointer;
         ReplyPayloadCapacity = payload.Length;
         DirectoryWriter = new DirectoryReplyWriter(this, dispatcher);
+        ReadSlices = new ReadSlices(0); // the ring's payload buffer is where a reply must be
+        SlicePins = [];
     }
+
+    /// <summary>Chunk slices one READ reply may be gathered from (a 1 MiB read spans one or two
+    /// chunks of a usual index; more than this are copied).</summary>
+    public const int MaxReplySlices = 16;
+
+    /// <summary>The current READ's data: chunk slices (device slots) or the reply payload.</summary>
+    public ReadSlices ReadSlices { get; }
+
+    /// <summary>Room to pin the slices while their reply is written.</summary>
+    public MemoryHandle[] SlicePins { get; }
 
     public IRequestTransport Transport { get; }
 
@@ -162,6 +178,7 @@ internal sealed unsafe class RequestSlot : IDisposable
 
     public void Dispose()
     {
+        ReadSlices.Release();
         ((IDisposable)_request).Dispose();
         if (!ReferenceEquals(_reply, _request)) ((IDisposable)_reply).Dispose();
         if (_payload is not null) ((IDisposable)_payload).Dispose();

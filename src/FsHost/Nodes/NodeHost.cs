@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Reading;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Nodes;
@@ -139,6 +140,14 @@ public sealed class NodeHost : IFileSystem, IDisposable
         var open = _handles.Get(handle);
         if (open is not IFileReader reader) return open is null ? Errno.EBADF : Errno.ENOSYS;
         try { return await reader.ReadAsync(offset, destination, ctx.SessionEnding).ConfigureAwait(false); }
+        catch (Exception e) { return _errors.Map("read", e); }
+    }
+
+    public async ValueTask<VfsResult<int>> ReadInto(RequestContext ctx, ulong node, ulong handle, long offset, ReadSlices into)
+    {
+        var open = _handles.Get(handle);
+        if (open is not IFileSliceReader slicer) return await IFileSystem.ReadFlat(this, ctx, node, handle, offset, into).ConfigureAwait(false);
+        try { return await slicer.ReadSlicesAsync(offset, into, ctx.SessionEnding).ConfigureAwait(false); }
         catch (Exception e) { return _errors.Map("read", e); }
     }
 

@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Reading;
 using BackupFs.FsHost.Vfs;
 
 namespace BackupFs.FsHost.Nodes;
@@ -20,6 +21,15 @@ public interface IFileReader
 {
     /// <summary>Fills <paramref name="destination"/> from <paramref name="offset"/> unless the file ends first.</summary>
     ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken ct);
+}
+
+/// <summary>An open file whose bytes are slices of decoded chunks: it hands them over by reference
+/// (the binding sends them with one gathered write) instead of copying them into a reply buffer.</summary>
+public interface IFileSliceReader
+{
+    /// <summary>Adds the bytes from <paramref name="offset"/> to <paramref name="into"/>, up to its capacity
+    /// unless the file ends first; returns the count.</summary>
+    ValueTask<int> ReadSlicesAsync(long offset, ReadSlices into, CancellationToken ct);
 }
 
 /// <summary>An open file that writes.</summary>

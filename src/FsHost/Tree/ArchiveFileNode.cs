@@ -36,9 +36,11 @@ public sealed class ArchiveFileNode : FileNode
     public override ValueTask<IOpenFile> OpenReaderAsync(CancellationToken ct) =>
         ValueTask.FromResult<IOpenFile>(new Handle(new PrefetchingReader(Index, _snapshot.Reader.ChunksFor(_fileName, _ctx.Chunks), _ctx.Options.ReadaheadChunks)));
 
-    private sealed class Handle(PrefetchingReader reader) : IOpenFile, IFileReader
+    private sealed class Handle(PrefetchingReader reader) : IOpenFile, IFileReader, IFileSliceReader
     {
         public ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken ct) => reader.ReadAtAsync(offset, destination, ct);
+        public ValueTask<int> ReadSlicesAsync(long offset, ReadSlices into, CancellationToken ct) =>
+            reader.ReadSlicesAsync(offset, into.Capacity - into.Length, into, ct);
         public ValueTask<Errno> ReleaseAsync() => ValueTask.FromResult(Errno.Ok);
     }
 }

@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Reading;
 using BackupFs.Datastore.Pxar;
 using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
@@ -141,8 +142,11 @@ public sealed class PxarFileNode : FileNode
     public override ValueTask<IReadOnlyList<(byte[] Name, byte[] Value)>> GetXattrsAsync(CancellationToken ct) =>
         PxarNodeFactory.XattrsAsync(_archive, _entry, ct);
 
-    private sealed class Handle(PxarAccessor accessor, PxarEntry entry) : IOpenFile, IFileReader
+    private sealed class Handle(PxarAccessor accessor, PxarEntry entry) : IOpenFile, IFileReader, IFileSliceReader
     {
+        public ValueTask<int> ReadSlicesAsync(long offset, ReadSlices into, CancellationToken ct) =>
+            accessor.ReadFileSlicesAsync(entry, offset, into.Capacity - into.Length, into, ct);
+
         public async ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken ct)
         {
             if (offset >= entry.Size) return 0;

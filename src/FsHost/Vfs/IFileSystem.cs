@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Reading;
 namespace BackupFs.FsHost.Vfs;
 
 /// <summary>
@@ -77,6 +78,23 @@ public interface IFileSystem
     /// into the binding's own reply buffer and returns the count. Fill the whole range unless the
     /// file ends: with the page cache a short read means end of file.</summary>
     ValueTask<VfsResult<int>> Read(RequestContext ctx, ulong node, ulong handle, long offset, Memory<byte> destination);
+
+    /// <summary>
+    /// As <see cref="Read"/> for up to <paramref name="into"/>'s capacity, where a binding that can
+    /// send chunk slices as they are (writev) lets the file hand them over instead of copying.
+    /// A filesystem without such files reads into the flat buffer.
+    /// </summary>
+    ValueTask<VfsResult<int>> ReadInto(RequestContext ctx, ulong node, ulong handle, long offset, ReadSlices into) =>
+        ReadFlat(this, ctx, node, handle, offset, into);
+
+    /// <summary><see cref="ReadInto"/> by copying: <see cref="Read"/> into the flat buffer.</summary>
+    public static async ValueTask<VfsResult<int>> ReadFlat(IFileSystem fs, RequestContext ctx, ulong node, ulong handle, long offset, ReadSlices into)
+    {
+        var room = into.FlatRemaining();
+        var read = await fs.Read(ctx, node, handle, offset, room).ConfigureAwait(false);
+        if (read.IsOk) into.Advance(Math.Clamp(read.Value, 0, room.Length));
+        return read;
+    }
 
     /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>; returns the count written.</summary>
     ValueTask<VfsResult<int>> Write(RequestContext ctx, ulong node, ulong handle, long offset, ReadOnlyMemory<byte> data);

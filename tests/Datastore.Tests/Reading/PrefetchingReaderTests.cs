@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Reading;
 
@@ -6,78 +5,6 @@ namespace BackupFs.Datastore.Tests.Reading;
 
 public class PrefetchingReaderTests
 {
-    /// <summary>An archive of chunks of uneven sizes held in memory.</summary>
-    private sealed class MemoryIndex : IChunkIndex
-    {
-        private readonly long[] _ends;
-        private readonly Digest[] _digests;
-        public MemoryIndex(long[] ends, Digest[] digests) { _ends = ends; _digests = digests; }
-        public int Count => _ends.Length;
-        public long Size => _ends.Length == 0 ? 0 : _ends[^1];
-        public Digest DigestAt(int index) => _digests[index];
-        public long ChunkStart(int index) => index == 0 ? 0 : _ends[index - 1];
-        public long ChunkEnd(int index) => _ends[index];
-        public int FindChunk(long offset)
-        {
-            if (offset < 0 || offset >= Size) return -1;
-            int i = Array.BinarySearch(_ends, offset);
-            return i >= 0 ? i + 1 : ~i;
-        }
-        public ReadOnlySpan<byte> Checksum => default;
-    }
-
-    /// <summary>Chunks by digest; records what was asked for, can hold loads back and fail chosen chunks.</summary>
-    private sealed class MemorySource : IChunkSource
-    {
-        private readonly Dictionary<Digest, byte[]> _chunks;
-        public readonly ConcurrentQueue<Digest> Requested = new();
-        public readonly HashSet<Digest> Corrupt = new();
-        public TaskCompletionSource Gate { get; set; } = CompletedGate();
-        public int Finished;
-        public MemorySource(Dictionary<Digest, byte[]> chunks) => _chunks = chunks;
-
-        private static TaskCompletionSource CompletedGate()
-        {
-            var tcs = new TaskCompletionSource();
-            tcs.SetResult();
-            return tcs;
-        }
-
-        public async ValueTask<ChunkBuffer> ReadChunkAsync(Digest digest, CancellationToken ct = default)
-        {
-            Requested.Enqueue(digest);
-            try
-            {
-                await Gate.Task.ConfigureAwait(false);
-                if (Corrupt.Contains(digest)) throw new ChunkCorruptException(digest, "content does not match its digest");
-                var data = _chunks[digest];
-                var buffer = ChunkBuffer.Rent(data.Length);
-                data.CopyTo(buffer.WritableSpan);
-                return buffer;
-            }
-            finally { Interlocked.Increment(ref Finished); }
-        }
-    }
-
-    private static (MemoryIndex Index, MemorySource Source, byte[] Data) Archive(int chunks, int minSize, int maxSize, int seed = 1)
-    {
-        var rng = new Random(seed);
-        var ends = new long[chunks];
-        var digests = new Digest[chunks];
-        var map = new Dictionary<Digest, byte[]>();
-        using var all = new MemoryStream();
-        for (int i = 0; i < chunks; i++)
-        {
-            var data = new byte[rng.Next(minSize, maxSize + 1)];
-            rng.NextBytes(data);
-            digests[i] = Digest.Compute(data);
-            map[digests[i]] = data;
-            all.Write(data);
-            ends[i] = all.Length;
-        }
-        return (new MemoryIndex(ends, digests), new MemorySource(map), all.ToArray());
-    }
-
     private static async Task<byte[]> ReadAsync(PrefetchingReader reader, long offset, int length)
     {
         var buffer = new byte[length];
@@ -91,7 +18,7 @@ public class PrefetchingReaderTests
     [InlineData(100_003)]   // reads straddle chunk boundaries at every odd place
     public async Task SequentialReadsReturnTheArchive(int readSize)
     {
-        var (index, source, data) = Archive(40, 1_000, 90_000);
+        var (index, source, data) = InMemoryArchive.Create(40, 1_000, 90_000);
         using var cache = new CachedChunkSource(source, 8L << 20);
         var reader = new PrefetchingReader(index, cache, windowChunks: 4);
         using var read = new MemoryStream();
@@ -104,7 +31,7 @@ public class PrefetchingReaderTests
     [Fact]
     public async Task SequentialReadsLoadChunksAhead()
     {
-        var (index, source, _) = Archive(200, 50_000, 50_000);
+        var (index, source, _) = InMemoryArchive.Create(200, 50_000, 50_000);
         using var cache = new CachedChunkSource(source, 64L << 20);
         var reader = new PrefetchingReader(index, cache, windowChunks: 4);
         await ReadAsync(reader, 0, 4096);
@@ -118,7 +45,7 @@ public class PrefetchingReaderTests
     [Fact]
     public async Task RandomReadsReturnTheRightBytesAndLoadOnlyWhatTheyNeed()
     {
-        var (index, source, data) = Archive(60, 1_000, 40_000, seed: 2);
+        var (index, source, data) = InMemoryArchive.Create(60, 1_000, 40_000, seed: 2);
         using var cache = new CachedChunkSource(source, 64L << 20);
         var reader = new PrefetchingReader(index, cache, windowChunks: 4);
         var rng = new Random(3);
@@ -139,7 +66,7 @@ public class PrefetchingReaderTests
     [Fact]
     public async Task ReadsArrivingSlightlyOutOfOrderStaySequential()
     {
-        var (index, source, data) = Archive(100, 30_000, 30_000);
+        var (index, source, data) = InMemoryArchive.Create(100, 30_000, 30_000);
         using var cache = new CachedChunkSource(source, 64L << 20);
         var reader = new PrefetchingReader(index, cache, windowChunks: 2);
         var result = new byte[data.Length];
@@ -163,7 +90,7 @@ public class PrefetchingReaderTests
     [Fact]
     public async Task ACorruptChunkAheadFailsOnlyTheReadsThatNeedIt()
     {
-        var (index, source, data) = Archive(20, 10_000, 10_000);
+        var (index, source, data) = InMemoryArchive.Create(20, 10_000, 10_000);
         source.Corrupt.Add(index.DigestAt(5));
         using var cache = new CachedChunkSource(source, 8L << 20);
         var reader = new PrefetchingReader(index, cache, windowChunks: 8);
@@ -183,7 +110,7 @@ public class PrefetchingReaderTests
     [Fact]
     public async Task ReadaheadStaysWithinTheWindowAndHalfTheCache()
     {
-        var (index, source, data) = Archive(200, 65_536, 65_536);
+        var (index, source, data) = InMemoryArchive.Create(200, 65_536, 65_536);
         var position = Enumerable.Range(0, index.Count).ToDictionary(index.DigestAt);
         using var cache = new CachedChunkSource(source, 1L << 20);   // window: at most 512 KiB ahead
         var reader = new PrefetchingReader(index, cache, windowChunks: 4);
@@ -201,7 +128,7 @@ public class PrefetchingReaderTests
     [Fact]
     public async Task CancellingAReadAndDisposingTheCacheWithLoadsInFlightLeavesNothingBehind()
     {
-        var (index, source, _) = Archive(30, 20_000, 20_000);
+        var (index, source, _) = InMemoryArchive.Create(30, 20_000, 20_000);
         source.Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var cache = new CachedChunkSource(source, 8L << 20);
         var reader = new PrefetchingReader(index, cache, windowChunks: 6);

@@ -100,6 +100,42 @@ public class MountedStoreTests : IDisposable
     }
 
     [FuseFact]
+    public async Task ArchivesOfLargeAndOfManyTinyChunksReadBackExactly()
+    {
+        // A 1 MiB read of the first image is one or two chunk slices sent as they are; of the
+        // second it spans 256 chunks, more than a reply gathers, so those are copied.
+        if (!FuseEnvironment.Usable(_output)) return;
+        var store = DataStore.CreateLocal(_tmp.Sub("ds"));
+        var image = new byte[9 * 1024 * 1024 + 4097];
+        new Random(11).NextBytes(image);
+        SnapshotRef snap;
+        await using (var w = await BackupStarter.BeginAsync(store, BackupGroup.Parse("vm/101"), new BackupOptions { BackupTime = 1_700_000_000 }))
+        {
+            snap = w.Snapshot;
+            foreach (var (name, chunkSize) in new[] { ("large.img.fidx", 4 * 1024 * 1024), ("tiny.img.fidx", 4096) })
+            {
+                var f = w.CreateFixedArchive(name, chunkSize);
+                f.Write(image);
+                await w.CloseArchiveAsync(f);
+            }
+            await w.FinishAsync();
+        }
+        var expected = _tmp.Sub("expected.img");
+        File.WriteAllBytes(expected, image);
+
+        using var mount = new DatastoreMount(store);
+        foreach (var name in new[] { "large.img", "tiny.img" })
+        {
+            var path = mount.PathOf($"vm/101/{snap.TimeName}/{name}");
+            Assert.Equal(0, Bounded.Run("cmp", expected, path).ExitCode);
+            var copy = _tmp.Sub("copy-of-" + name);
+            Assert.Equal(0, Bounded.Run("dd", $"if={path}", $"of={copy}", "bs=1M", "iflag=direct").ExitCode);
+            Assert.Equal(0, Bounded.Run("cmp", expected, copy).ExitCode);
+        }
+        Assert.Empty(mount.Errors);
+    }
+
+    [FuseFact]
     public async Task CorruptChunkAndMalformedIndexGiveEioOnlyWhereTouched()
     {
         if (!FuseEnvironment.Usable(_output)) return;

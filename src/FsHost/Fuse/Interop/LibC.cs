@@ -31,6 +31,16 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, byte* buffer, nuint count);
 
+    [LibraryImport(Lib, EntryPoint = "writev", SetLastError = true)]
+    public static partial nint Writev(int fd, IoVector* vectors, int count);
+
+    /// <summary>struct iovec.</summary>
+    public struct IoVector
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
     [LibraryImport(Lib, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 

@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Reading;
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using BackupFs.FsHost.Fuse.Interop;
@@ -204,6 +205,13 @@ internal sealed unsafe class IoUringQueue : IRequestTransport, IDisposable
         _handedOver.Enqueue(slot);
         var one = 1UL;
         lock (_lifecycle) if (_eventFd >= 0) LibC.Write(_eventFd, (byte*)&one, sizeof(ulong)); // wakes the queue's thread
+    }
+
+    /// <summary>The ring's payload buffer is fixed per entry: the slices are copied into it.</summary>
+    public void SendSlices(RequestSlot slot, ReadSlices slices)
+    {
+        slices.FlatRemaining();
+        Send(slot, slices.Length, 0);
     }
 
     public void Recycle(RequestSlot slot)
