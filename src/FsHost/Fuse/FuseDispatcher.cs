@@ -401,6 +401,7 @@ internal sealed unsafe partial class FuseDispatcher
         catch (Exception e) { LogQuietly($"fuse: reply to {s.Header.Opcode} failed: {e.Message}"); }
         finally
         {
+            s.ReadSlices.Release(); // a read that failed before its reply holds no chunk while the slot idles
             Interlocked.Decrement(ref _pending);
             s.Transport.Recycle(s);
         }
