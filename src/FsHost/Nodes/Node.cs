@@ -20,6 +20,9 @@ public abstract class Node
     /// <summary>st_ino; the same for the same entry across lookups (hardlinks share it).</summary>
     public abstract ulong StableInode { get; }
 
+    /// <summary>st_ino of the directory holding this one, for its ".." entry; its own where there is none.</summary>
+    public virtual ulong ParentInode => StableInode;
+
     /// <summary>How long the kernel may cache this node's name and attributes.</summary>
     public abstract TimeSpan CacheTimeout { get; }
 

@@ -194,10 +194,23 @@ public sealed class NodeHost : IFileSystem, IDisposable
         catch (Exception e) { return _errors.Map("opendir", e); }
     }
 
+    /// <summary>Cookies the host's "." and ".." take before a directory's own entries.</summary>
+    private const ulong DotEntries = 2;
+
     public async ValueTask<Errno> ReadDirectory(RequestContext ctx, ulong node, ulong handle, ulong offset, DirectoryEntryWriter writer)
     {
         if (_handles.Get(handle) is not IOpenDirectory dir) return Errno.EBADF;
-        try { return await dir.ReadAsync(ctx, offset, new DirectoryFiller(_nodes, writer)).ConfigureAwait(false); }
+        // "." and ".." lead every listing, as on a disk filesystem (ls -a, file managers); the
+        // directory's own cookies follow them. The kernel resolves both names itself.
+        if (offset < DotEntries)
+        {
+            var self = _nodes.Get(node);
+            ulong inode = self?.StableInode ?? node, parent = self?.ParentInode ?? inode;
+            if (offset == 0 && !writer.TryAdd("."u8, inode, FileModes.Directory, 1)) return Errno.Ok;
+            if (!writer.TryAdd(".."u8, parent, FileModes.Directory, DotEntries)) return Errno.Ok;
+            offset = DotEntries;
+        }
+        try { return await dir.ReadAsync(ctx, offset - DotEntries, new DirectoryFiller(_nodes, writer, DotEntries)).ConfigureAwait(false); }
         catch (Exception e) { return _errors.Map("readdir", e); }
     }
 

@@ -27,6 +27,8 @@ public abstract class TreeNode : Node, INodeXattrReader, INodeStatistics
         Context = context ?? parent?.Context ?? throw new ArgumentNullException(nameof(context), "the root needs the mount's context");
     }
 
+    public override ulong ParentInode => Parent?.StableInode ?? StableInode;
+
     public override TimeSpan CacheTimeout => Immutable ? Context.Options.ImmutableTimeout : Context.Options.ChangingTimeout;
 
     /// <summary>Extended attributes (name, value); none by default.</summary>

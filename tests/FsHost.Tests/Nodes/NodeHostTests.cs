@@ -105,18 +105,43 @@ public sealed class NodeHostTests
 
         var plain = new CollectingWriter(plus: false, room: 10);
         Assert.Equal(Errno.Ok, await host.ReadDirectory(Ctx, NodeHost.RootId, dir, 0, plain));
-        Assert.Equal([("x", 0ul, 70ul), ("y", 0ul, 71ul)], plain.Entries);
+        Assert.Equal([(".", 0ul, 1ul), ("..", 0ul, 1ul), ("x", 0ul, 70ul), ("y", 0ul, 71ul)], plain.Entries);
         Assert.Equal(1, host.NodeCount); // plain readdir hands out no nodes
 
-        var plus = new CollectingWriter(plus: true, room: 1);
+        var plus = new CollectingWriter(plus: true, room: 3);
         Assert.Equal(Errno.Ok, await host.ReadDirectory(Ctx, NodeHost.RootId, dir, 0, plus));
-        var (name, nodeId, _) = Assert.Single(plus.Entries);
+        Assert.Equal([".", "..", "x"], plus.Entries.Select(e => e.Name));
+        var (name, nodeId, _) = plus.Entries[2];
+        Assert.Equal(0ul, plus.Entries[0].NodeId + plus.Entries[1].NodeId); // "." and ".." hand out no nodes
         Assert.Equal("x", name);
         Assert.Same(x, host.NodeOf(nodeId));
         Assert.Null(host.NodeOf(y.NodeId)); // sent back: its count was taken back, so the kernel does not hold it
         Assert.Equal(2, host.NodeCount);
         host.Forget(nodeId, 1);
         Assert.Equal(1, host.NodeCount);
+    }
+
+    [Fact]
+    public async Task Dot_entries_lead_every_listing_and_the_directory_cookies_follow_them()
+    {
+        var sub = new ListedDir(60, ("x", new BareNode(70)), ("y", new BareNode(71)));
+        var host = new NodeHost(new ListedDir(1, ("sub", sub)));
+        var id = (await host.Lookup(Ctx, NodeHost.RootId, Name("sub"))).Value.NodeId;
+        var dir = (await host.OpenDirectory(Ctx, id, 0)).Value.Handle;
+
+        async Task<List<(string Name, ulong NodeId, ulong Inode)>> From(ulong cookie)
+        {
+            var writer = new CollectingWriter(plus: false, room: 10);
+            Assert.Equal(Errno.Ok, await host.ReadDirectory(Ctx, id, dir, cookie, writer));
+            return writer.Entries;
+        }
+
+        // These test nodes know no parent: ".." then names the directory itself.
+        Assert.Equal([(".", 0ul, 60ul), ("..", 0ul, 60ul), ("x", 0ul, 70ul), ("y", 0ul, 71ul)], await From(0));
+        Assert.Equal([("..", 0ul, 60ul), ("x", 0ul, 70ul), ("y", 0ul, 71ul)], await From(1));
+        Assert.Equal([("x", 0ul, 70ul), ("y", 0ul, 71ul)], await From(2));
+        Assert.Equal([("y", 0ul, 71ul)], await From(3));
+        Assert.Empty(await From(4));
     }
 
     [Fact]

@@ -52,6 +52,10 @@ public class MountedStoreTests : IDisposable
         Assert.Equal(0, Bounded.Run("cmp", Path.Combine(src, "big.bin"), Path.Combine(root, "big.bin")).ExitCode);
         Assert.Equal("does/not/exist", Bounded.Run("readlink", Path.Combine(root, "odd/dangling")).Stdout.Trim());
         Assert.Equal("../a/b/text.txt", Bounded.Run("readlink", Path.Combine(root, "odd/rel-link")).Stdout.Trim());
+        // "." and ".." lead a listing as on a disk filesystem, ".." with the inode of the directory above.
+        var listed = Bounded.Run("ls", "-a1i", Path.Combine(root, "a")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal([".", ".."], listed.Take(2).Select(l => l.Trim().Split(' ', 2)[1]));
+        Assert.Equal(Bounded.Run("stat", "-c", "%i", root).Stdout.Trim(), listed[1].Trim().Split(' ', 2)[0]);
 
         // Random reads at odd offsets across chunk boundaries.
         var expected = File.ReadAllBytes(Path.Combine(src, "big.bin"));

@@ -16,6 +16,7 @@ public abstract class StagedNode : Node, INodeStatistics
     protected StagingNodes Nodes { get; }
 
     public override ulong StableInode => Inode.StableInode;
+    public override ulong ParentInode => Inode.Links is [var first, ..] ? first.Parent.StableInode : StableInode;
     public override TimeSpan CacheTimeout => StagingNodes.SessionTimeout;
 
     public override ValueTask<NodeAttributes> GetAttributesAsync(CancellationToken ct) => ValueTask.FromResult(Inode.Attributes());
