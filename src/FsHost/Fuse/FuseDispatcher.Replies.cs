@@ -62,8 +62,8 @@ internal sealed unsafe partial class FuseDispatcher
             else if (!slices.IsSliced) Reply(s, Math.Clamp(r.Value, 0, s.RequestedSize));
             else
             {
-                s.Replied = true;
                 s.Transport.SendSlices(s, slices);
+                s.Replied = true; // not before: if the send threw, the request still gets its error reply
             }
         }
         finally { slices.Release(); } // the chunks go back to the cache's keeping once the kernel has the bytes

@@ -222,9 +222,12 @@ public sealed unsafe class FuseSession : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         Unmount();
         if (!Completion.Wait(TimeSpan.FromSeconds(10)))
+            // The readers still run and cancel the token when they end: it stays for them (the GC takes it).
             _log($"fuse: session at {MountPoint} did not end within 10 s (files still open on a lazily unmounted mount?)");
         else
+        {
             _dispatcher.Pool.Dispose();
-        _ending.Dispose();
+            _ending.Dispose();
+        }
     }
 }

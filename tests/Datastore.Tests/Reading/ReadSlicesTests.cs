@@ -91,6 +91,23 @@ public class ReadSlicesTests
     }
 
     [Fact]
+    public async Task AChunkOfAnotherSizeThanItsIndexEntryIsRefusedAndReleased()
+    {
+        var (index, source, data) = InMemoryArchive.Create(3, 10_000, 10_000, seed: 6);
+        // The index claims the second chunk ends 1,000 bytes later than its data does.
+        var lying = new MemoryIndex([10_000, 21_000, 31_000], [index.DigestAt(0), index.DigestAt(1), index.DigestAt(2)]);
+        var archive = new IndexedArchive(lying, source);
+        var slices = new ReadSlices(16);
+        slices.Reset(new byte[30_000]);
+
+        var e = await Assert.ThrowsAsync<BackupFs.Datastore.Formats.ChunkCorruptException>(async () => await archive.ReadSlicesAsync(0, 30_000, slices));
+        Assert.Contains("the index says 11000", e.Message);
+        Assert.Equal(data[..10_000], slices[0].ToArray()); // the first chunk, read before, is still held
+        slices.Release();
+        AssertAllReleased(source);
+    }
+
+    [Fact]
     public void ASliceOutsideItsChunkOrPastTheReadIsRefusedAndReleased()
     {
         var slices = new ReadSlices(2);

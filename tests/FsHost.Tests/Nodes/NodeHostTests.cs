@@ -121,27 +121,44 @@ public sealed class NodeHostTests
         Assert.Equal(1, host.NodeCount);
     }
 
-    [Fact]
-    public async Task Dot_entries_lead_every_listing_and_the_directory_cookies_follow_them()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Dot_entries_lead_every_listing_and_the_directory_cookies_follow_them(bool plus)
     {
         var sub = new ListedDir(60, ("x", new BareNode(70)), ("y", new BareNode(71)));
         var host = new NodeHost(new ListedDir(1, ("sub", sub)));
         var id = (await host.Lookup(Ctx, NodeHost.RootId, Name("sub"))).Value.NodeId;
         var dir = (await host.OpenDirectory(Ctx, id, 0)).Value.Handle;
 
-        async Task<List<(string Name, ulong NodeId, ulong Inode)>> From(ulong cookie)
+        async Task<CollectingWriter> From(ulong cookie, int room = 10)
         {
-            var writer = new CollectingWriter(plus: false, room: 10);
+            var writer = new CollectingWriter(plus, room);
             Assert.Equal(Errno.Ok, await host.ReadDirectory(Ctx, id, dir, cookie, writer));
-            return writer.Entries;
+            return writer;
         }
 
         // These test nodes know no parent: ".." then names the directory itself.
-        Assert.Equal([(".", 0ul, 60ul), ("..", 0ul, 60ul), ("x", 0ul, 70ul), ("y", 0ul, 71ul)], await From(0));
-        Assert.Equal([("..", 0ul, 60ul), ("x", 0ul, 70ul), ("y", 0ul, 71ul)], await From(1));
-        Assert.Equal([("x", 0ul, 70ul), ("y", 0ul, 71ul)], await From(2));
-        Assert.Equal([("y", 0ul, 71ul)], await From(3));
-        Assert.Empty(await From(4));
+        var all = await From(0);
+        Assert.Equal([".", "..", "x", "y"], all.Entries.Select(e => e.Name));
+        Assert.Equal([60ul, 60ul, 70ul, 71ul], all.Entries.Select(e => e.Inode));
+        Assert.Equal([1ul, 2ul, 3ul, 4ul], all.Cookies);
+        Assert.Equal([0ul, 0ul], all.Entries.Take(2).Select(e => e.NodeId)); // no node handed out for "." and ".."
+        Assert.Equal(["..", "x", "y"], (await From(1)).Entries.Select(e => e.Name));
+        Assert.Equal(["x", "y"], (await From(2)).Entries.Select(e => e.Name));
+        Assert.Equal(["y"], (await From(3)).Entries.Select(e => e.Name));
+        Assert.Empty((await From(4)).Entries);
+
+        // One entry per reply, each call continuing from the cookie the last one carried.
+        var paged = new List<string>();
+        for (ulong cookie = 0; ;)
+        {
+            var page = await From(cookie, room: 1);
+            if (page.Entries.Count == 0) break;
+            paged.Add(page.Entries[0].Name);
+            cookie = page.Cookies[0];
+        }
+        Assert.Equal([".", "..", "x", "y"], paged);
     }
 
     [Fact]

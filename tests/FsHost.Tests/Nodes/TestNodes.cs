@@ -103,6 +103,8 @@ internal sealed class RenamingDir(ulong inode) : BareNode(inode, FileModes.Direc
 internal sealed class CollectingWriter(bool plus, int room) : DirectoryEntryWriter
 {
     public List<(string Name, ulong NodeId, ulong Inode)> Entries { get; } = new();
+    /// <summary>The cookie each entry carries (where the next readdir continues after it).</summary>
+    public List<ulong> Cookies { get; } = new();
     public override bool IsPlus => plus;
     public override int Count => Entries.Count;
 
@@ -110,6 +112,7 @@ internal sealed class CollectingWriter(bool plus, int room) : DirectoryEntryWrit
     {
         if (Entries.Count >= room) return false;
         Entries.Add((System.Text.Encoding.UTF8.GetString(name), 0, inode));
+        Cookies.Add(nextOffset);
         return true;
     }
 
@@ -117,6 +120,7 @@ internal sealed class CollectingWriter(bool plus, int room) : DirectoryEntryWrit
     {
         if (Entries.Count >= room) return false;
         Entries.Add((System.Text.Encoding.UTF8.GetString(name), entry.NodeId, entry.Attributes.Inode));
+        Cookies.Add(nextOffset);
         return true;
     }
 }

@@ -32,7 +32,9 @@ internal sealed unsafe class IoUringQueue : IRequestTransport, IDisposable
     private readonly ConcurrentQueue<RequestSlot> _handedOver = new();
     private readonly RequestSlot[] _slots;
     private readonly NativeBuffer[] _headers;
-    private readonly bool[] _inFlight;
+    /// <summary>Requests of each entry not yet recycled: a count, since the entry's next request can
+    /// arrive (its reply committed) before the previous one's operation has finished recycling.</summary>
+    private readonly int[] _inFlight;
     private readonly Lock _lifecycle = new();
     private readonly ulong* _wakeValue;
     private int _ringFd = -1;
@@ -53,7 +55,7 @@ internal sealed unsafe class IoUringQueue : IRequestTransport, IDisposable
         _qid = qid; _deviceFd = deviceFd; _dispatcher = dispatcher; _log = log;
         _slots = new RequestSlot[depth];
         _headers = new NativeBuffer[depth];
-        _inFlight = new bool[depth];
+        _inFlight = new int[depth];
         _wakeValue = (ulong*)NativeMemory.AllocZeroed(8);
         for (var i = 0; i < depth; i++)
         {
@@ -185,7 +187,7 @@ internal sealed unsafe class IoUringQueue : IRequestTransport, IDisposable
             Send(slot, 0, -LibC.EINVAL);
             return;
         }
-        lock (_lifecycle) _inFlight[entry] = true;
+        lock (_lifecycle) _inFlight[entry]++;
         bool owned;
         try { owned = _dispatcher.Dispatch(slot); }
         catch (Exception e) { _log($"fuse: request failed outside its handler: {e.GetType().Name}: {e.Message}"); owned = false; }
@@ -218,8 +220,8 @@ internal sealed unsafe class IoUringQueue : IRequestTransport, IDisposable
     {
         lock (_lifecycle)
         {
-            _inFlight[slot.RingEntry] = false;
-            if (_freed) slot.Dispose(); // the queue was stopped while this request was out
+            // The queue was stopped while this request was out: the last one out frees the entry.
+            if (--_inFlight[slot.RingEntry] == 0 && _freed) slot.Dispose();
         }
     }
 
@@ -296,7 +298,7 @@ internal sealed unsafe class IoUringQueue : IRequestTransport, IDisposable
             _eventFd = -1;
             if (_freed) return;
             _freed = true;
-            for (var i = 0; i < _slots.Length; i++) if (!_inFlight[i]) _slots[i].Dispose();
+            for (var i = 0; i < _slots.Length; i++) if (_inFlight[i] == 0) _slots[i].Dispose();
         }
         NativeMemory.Free(_wakeValue);
     }
