@@ -28,14 +28,6 @@ public sealed class ReadSlices
         _isFlat = true;
     }
 
-    /// <summary>A flat destination: what a reader that can only copy is given (no slices).</summary>
-    public static ReadSlices Flat(Memory<byte> destination)
-    {
-        var slices = new ReadSlices(0);
-        slices.Reset(destination);
-        return slices;
-    }
-
     /// <summary>Starts a read of at most <paramref name="flat"/>'s length; releases what the last one held.</summary>
     public void Reset(Memory<byte> flat)
     {
