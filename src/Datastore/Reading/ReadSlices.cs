@@ -99,7 +99,7 @@ public sealed class ReadSlices
                 this[i].Span.CopyTo(_flat.Span[at..]);
                 at += _lengths[i];
             }
-            ReleaseSlices();
+            Release();
             _isFlat = true;
         }
         return _flat[Length..];
@@ -113,9 +113,7 @@ public sealed class ReadSlices
     }
 
     /// <summary>Drops the chunk references; the flat bytes stay until the next <see cref="Reset"/>.</summary>
-    public void Release() => ReleaseSlices();
-
-    private void ReleaseSlices()
+    public void Release()
     {
         for (int i = 0; i < _count; i++)
         {

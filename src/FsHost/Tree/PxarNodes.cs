@@ -1,5 +1,5 @@
-using BackupFs.Datastore.Reading;
 using BackupFs.Datastore.Pxar;
+using BackupFs.Datastore.Reading;
 using BackupFs.FsHost.Nodes;
 using BackupFs.FsHost.Vfs;
 

@@ -1,4 +1,5 @@
 using BackupFs.Datastore.Reading;
+
 namespace BackupFs.FsHost.Vfs;
 
 /// <summary>

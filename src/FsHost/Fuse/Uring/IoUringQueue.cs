@@ -1,6 +1,6 @@
-using BackupFs.Datastore.Reading;
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using BackupFs.Datastore.Reading;
 using BackupFs.FsHost.Fuse.Interop;
 using BackupFs.FsHost.Fuse.Protocol;
 using static BackupFs.FsHost.Fuse.Interop.IoUringNative;
