@@ -96,7 +96,7 @@ public sealed class BackupManifest
         {
             if (file.Csum is not { Length: 32 })
                 throw new ArgumentException($"manifest file '{file.Filename}' needs a 32-byte csum");
-            files.Add(new JsonObject
+            files.Add((JsonNode)new JsonObject
             {
                 ["filename"] = file.Filename,
                 ["crypt-mode"] = file.CryptMode.ToJsonName(),

@@ -17,13 +17,6 @@ public static class S3ConfigFiles
     public const string ConfigName = "s3.json";
     public const string SecretsName = "s3-secrets.json";
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        WriteIndented = true,
-    };
-
     public static string ConfigPath(string cacheRoot) => Path.Combine(cacheRoot, StateDir, ConfigName);
     public static string SecretsPath(string cacheRoot) => Path.Combine(cacheRoot, StateDir, SecretsName);
 
@@ -33,7 +26,7 @@ public static class S3ConfigFiles
     public static void SaveConfig(string cacheRoot, S3StoreConfig config)
     {
         config.Validate();
-        WritePrivate(ConfigPath(cacheRoot), JsonSerializer.SerializeToUtf8Bytes(config, Json));
+        WritePrivate(ConfigPath(cacheRoot), JsonSerializer.SerializeToUtf8Bytes(config, S3ConfigJson.Default.S3StoreConfig));
     }
 
     /// <exception cref="BackupFsException">missing, unreadable or invalid config</exception>
@@ -47,7 +40,7 @@ public static class S3ConfigFiles
             throw new BackupFsException($"{cacheRoot} is not an S3 datastore (no {StateDir}/{ConfigName})");
         }
         S3StoreConfig? config;
-        try { config = JsonSerializer.Deserialize<S3StoreConfig>(bytes, Json); }
+        try { config = JsonSerializer.Deserialize(bytes, S3ConfigJson.Default.S3StoreConfig); }
         catch (JsonException e) { throw new BackupFsException($"invalid S3 config {path}: {e.Message}", e); }
         if (config == null) throw new BackupFsException($"invalid S3 config {path}: empty");
         config.Validate();
@@ -57,7 +50,7 @@ public static class S3ConfigFiles
     /// <summary>Writes the secrets file with mode 0600 from the start (never world-readable, not even briefly).</summary>
     public static void SaveSecrets(string cacheRoot, S3Credentials credentials) =>
         WritePrivate(SecretsPath(cacheRoot),
-            JsonSerializer.SerializeToUtf8Bytes(new SecretsJson { AccessKey = credentials.AccessKey, SecretKey = credentials.SecretKey }, Json));
+            JsonSerializer.SerializeToUtf8Bytes(new SecretsJson { AccessKey = credentials.AccessKey, SecretKey = credentials.SecretKey }, S3ConfigJson.Default.SecretsJson));
 
     /// <summary>
     /// Atomic replace with a temporary file created 0600 (O_CREAT|O_EXCL with the mode, so there is
@@ -103,16 +96,28 @@ public static class S3ConfigFiles
         if ((mode & others) != 0)
             throw new BackupFsException($"refusing S3 secrets file {path}: it is accessible by group or others (run: chmod 600 {path})");
         SecretsJson? s;
-        try { s = JsonSerializer.Deserialize<SecretsJson>(File.ReadAllBytes(path), Json); }
+        try { s = JsonSerializer.Deserialize(File.ReadAllBytes(path), S3ConfigJson.Default.SecretsJson); }
         catch (JsonException) { throw new BackupFsException($"invalid S3 secrets file {path} (expected JSON with access-key and secret-key)"); }
         if (s == null || string.IsNullOrWhiteSpace(s.AccessKey) || string.IsNullOrEmpty(s.SecretKey))
             throw new BackupFsException($"invalid S3 secrets file {path}: access-key and secret-key are required");
         return new S3Credentials(s.AccessKey, s.SecretKey, "secrets file");
     }
 
-    private sealed class SecretsJson
-    {
-        public string? AccessKey { get; set; }
-        public string? SecretKey { get; set; }
-    }
 }
+
+/// <summary>The secrets file's JSON shape.</summary>
+internal sealed class SecretsJson
+{
+    public string? AccessKey { get; set; }
+    public string? SecretKey { get; set; }
+}
+
+/// <summary>
+/// Serializers for the config files, generated at compile time: the native (AOT) build has no
+/// reflection-based serializer, and the generated code writes the same kebab-case JSON.
+/// </summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, WriteIndented = true)]
+[JsonSerializable(typeof(S3StoreConfig))]
+[JsonSerializable(typeof(SecretsJson))]
+internal sealed partial class S3ConfigJson : JsonSerializerContext;

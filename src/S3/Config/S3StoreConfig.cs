@@ -20,7 +20,10 @@ public sealed partial record S3StoreConfig
     public required string Bucket { get; init; }
     /// <summary>The datastore name: prefix of every key, so several stores can share a bucket.</summary>
     public required string StoreName { get; init; }
-    public string Region { get; init; } = DefaultRegion;
+    // The properties with a default have setters, not init: the generated JSON deserializer (S3ConfigJson)
+    // assigns every init-only property, so one a config file leaves out would read as 0 or null instead
+    // of its default (dotnet/runtime issue 84484).
+    public string Region { get; set; } = DefaultRegion;
     /// <summary>URL path "/&lt;bucket&gt;/&lt;key&gt;" instead of the bucket in the host name.</summary>
     public bool PathStyle { get; init; }
     /// <summary>PUT requests per second (token bucket, burst = rate); null or 0 = unlimited.</summary>
@@ -28,12 +31,12 @@ public sealed partial record S3StoreConfig
     /// <summary>SHA-256 of the endpoint's leaf certificate (hex, colons optional): accepts a self-signed certificate.</summary>
     public string? Fingerprint { get; init; }
     /// <summary>Deadline of one S3 request, retries and back-off included, seconds ("timeout-seconds"; `--s3-timeout`).</summary>
-    public double TimeoutSeconds { get; init; } = DefaultTimeoutSeconds;
+    public double TimeoutSeconds { get; set; } = DefaultTimeoutSeconds;
     public const double DefaultTimeoutSeconds = 30;
     /// <summary>Cap of one attempt within <see cref="TimeoutSeconds"/>, seconds.</summary>
-    public double RequestTimeoutSeconds { get; init; } = 60;
+    public double RequestTimeoutSeconds { get; set; } = 60;
     /// <summary>Attempts per request on transient errors (500/503/504/transport/timeout).</summary>
-    public int MaxAttempts { get; init; } = 3;
+    public int MaxAttempts { get; set; } = 3;
     /// <summary>Local cache capacity in chunks (full chunk files); null = derived from the cache file system.</summary>
     public long? CacheCapacityChunks { get; init; }
     /// <summary>

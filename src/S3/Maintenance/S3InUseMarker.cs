@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using BackupFs.Datastore.Formats;
 using BackupFs.S3.Client;
 using BackupFs.S3.Layout;
@@ -33,7 +34,7 @@ public static class S3InUseMarker
     /// <exception cref="BackendException">already claimed and <paramref name="overwrite"/> is false</exception>
     public static async Task ClaimAsync(S3ObjectClient client, S3KeyLayout layout, bool overwrite, CancellationToken ct = default)
     {
-        var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new Dictionary<string, string> { ["hostname"] = Environment.MachineName }));
+        var body = Encoding.UTF8.GetBytes(new JsonObject { ["hostname"] = Environment.MachineName }.ToJsonString());
         if (await client.PutAsync(Key(layout), body, noReplace: !overwrite, ct).ConfigureAwait(false)) return;
         var owner = await ReadOwnerAsync(client, layout, ct).ConfigureAwait(false);
         throw new BackendException($"datastore '{layout.StoreName}' in bucket '{client.Bucket}' is already in use by host '{owner}' (reuse it with an s3 refresh, or overwrite the claim explicitly)");

@@ -160,6 +160,21 @@ public class S3CredentialHygieneTests
     }
 
     [Fact]
+    public void A_config_naming_only_the_required_fields_loads_with_every_default()
+    {
+        using var dir = new TempDir();
+        S3ConfigFiles.SaveConfig(dir.Path, With("http://127.0.0.1:7480"));
+        File.WriteAllText(S3ConfigFiles.ConfigPath(dir.Path),
+            """{ "endpoint": "http://127.0.0.1:7480", "bucket": "bucket1", "store-name": "store1" }""");
+        var loaded = S3ConfigFiles.LoadConfig(dir.Path);
+        var defaults = new S3StoreConfig { Endpoint = "http://127.0.0.1:7480", Bucket = "bucket1", StoreName = "store1" };
+        Assert.Equal(defaults, loaded);
+        Assert.Equal(S3StoreConfig.DefaultRegion, loaded.Region);
+        Assert.Equal(3, loaded.MaxAttempts);
+        Assert.Equal(TimeSpan.FromSeconds(60), loaded.RequestTimeout);
+    }
+
+    [Fact]
     public void TheRedactorRemovesSecretsSignaturesAndUserInfo()
     {
         var r = new S3SecretRedactor(["wJalrXUtnFEMI-secret", null, ""]);
