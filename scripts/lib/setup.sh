@@ -20,9 +20,15 @@ ensure_apt_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Builds the backupfs program in Release (once per change) and sets BACKUPFS to its path.
+# The C toolchain Native AOT links the native backupfs program with (gcc when there is no clang).
+ensure_native_toolchain() {
+  ensure_apt_packages gcc libc6-dev binutils
+}
+
+# Builds the backupfs program in Release (once per change; native, see README) and sets BACKUPFS to its path.
 build_backupfs() {
   local root; root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  ensure_native_toolchain
   dotnet build "$root/src/FsHost/FsHost.csproj" -c Release -v quiet -nologo >/dev/null
   BACKUPFS="$root/src/FsHost/bin/Release/net10.0/backupfs"
   export BACKUPFS

@@ -9,14 +9,17 @@ namespace BackupFs.FsHost.Tree;
 
 /// <summary>
 /// Compiles the mount's read paths before the mount answers its first request, by walking a tiny
-/// throwaway datastore (made here, in a temp directory) through the same tree code. ReadyToRun
-/// images cover our own methods but not the generic instantiations and zstd code the runtime
-/// compiles on first use, which were about a quarter of a cold `find` over a large snapshot. The
-/// walk touches no data of the datastore being mounted, so its caches stay cold. Failures are
-/// ignored: warming up is an optimisation only.
+/// throwaway datastore (made here, in a temp directory) through the same tree code: compiling on
+/// first use was about a quarter of a cold `find` over a large snapshot. Only the JIT-compiled
+/// program (`dotnet backupfs.dll`) needs it; the native one has nothing to compile and skips it
+/// (<see cref="Needed"/>). The walk touches no data of the datastore being mounted, so its caches
+/// stay cold. Failures are ignored: warming up is an optimisation only.
 /// </summary>
 public static class MountWarmup
 {
+    /// <summary>Whether this process compiles code at run time (false in the native, ahead-of-time compiled program).</summary>
+    public static bool Needed => System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeCompiled;
+
     public static async Task RunAsync(CancellationToken ct = default)
     {
         var name = $"backupfs-warmup-{Environment.ProcessId}-{Guid.NewGuid():N}";

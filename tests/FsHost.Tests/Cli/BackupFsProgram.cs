@@ -1,3 +1,4 @@
+using BackupFs.Datastore.Tests.TestSupport;
 using BackupFs.FsHost.Fuse;
 using BackupFs.FsHost.Tests.Fuse;
 
@@ -6,12 +7,18 @@ namespace BackupFs.FsHost.Tests.Cli;
 /// <summary>The backupfs program built next to the tests, run as a user runs it (background mounts, signals).</summary>
 internal static class BackupFsProgram
 {
-    /// <summary>The executable (the FsHost project's output).</summary>
+    /// <summary>
+    /// The program as the FsHost project built it in the tests' configuration: in Release the native
+    /// (ahead-of-time compiled) program users run, so these tests exercise that build; else the
+    /// launcher copied beside the tests.
+    /// </summary>
     public static string Path
     {
         get
         {
-            var exe = System.IO.Path.Combine(AppContext.BaseDirectory, "backupfs");
+            var configuration = System.IO.Path.GetFileName(System.IO.Path.GetDirectoryName(AppContext.BaseDirectory.TrimEnd('/'))!);
+            var built = System.IO.Path.Combine(TestPaths.RepoRoot, "src", "FsHost", "bin", configuration, "net10.0", "backupfs");
+            var exe = File.Exists(built) ? built : System.IO.Path.Combine(AppContext.BaseDirectory, "backupfs");
             Assert.True(File.Exists(exe), $"backupfs not found in {AppContext.BaseDirectory}");
             return exe;
         }
