@@ -24,6 +24,14 @@ internal static class BackupFsProgram
         }
     }
 
+    /// <summary>Runs the program (bounded) and fails the test with its stderr unless it exits 0.</summary>
+    public static ToolResult RunOk(params string[] args)
+    {
+        var r = Bounded.Run(Path, args);
+        Assert.True(r.ExitCode == 0, $"backupfs {string.Join(' ', args)} failed ({r.ExitCode}): {r.Stderr}");
+        return r;
+    }
+
     /// <summary>The pid of the background mount process serving <paramref name="mnt"/>, if any.</summary>
     public static int? MountPid(string mnt)
     {

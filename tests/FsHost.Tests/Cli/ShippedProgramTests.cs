@@ -21,12 +21,7 @@ public sealed class ShippedProgramTests(ITestOutputHelper output) : IDisposable
         _tmp.Dispose();
     }
 
-    private static ToolResult Ok(params string[] args)
-    {
-        var r = Bounded.Run(BackupFsProgram.Path, args);
-        Assert.True(r.ExitCode == 0, $"backupfs {string.Join(' ', args)} failed ({r.ExitCode}): {r.Stderr}");
-        return r;
-    }
+    private static ToolResult Ok(params string[] args) => BackupFsProgram.RunOk(args);
 
     [Fact]
     public void TheReleaseBuildIsTheNativeProgram()
@@ -89,9 +84,8 @@ public sealed class ShippedProgramS3Tests(S3GatewayFixture gw) : IClassFixture<S
     {
         var bucket = await gw.NewBucketAsync();
         var store = _tmp.Sub("cache");
-        var init = Bounded.Run(BackupFsProgram.Path, "init", store, "--s3-endpoint", gw.Endpoint, "--bucket", bucket, "--path-style",
+        BackupFsProgram.RunOk("init", store, "--s3-endpoint", gw.Endpoint, "--bucket", bucket, "--path-style",
             "--region", gw.Region, "--cache-chunks", "1000");
-        Assert.True(init.ExitCode == 0, init.Stderr);
         S3.Config.S3ConfigFiles.SaveSecrets(store, gw.Credentials);
         Assert.Contains("\"path-style\": true", File.ReadAllText(S3.Config.S3ConfigFiles.ConfigPath(store)));
 
@@ -100,18 +94,14 @@ public sealed class ShippedProgramS3Tests(S3GatewayFixture gw) : IClassFixture<S
         var data = new byte[2_000_000];
         new Random(7).NextBytes(data);
         File.WriteAllBytes(Path.Combine(src, "f.bin"), data);
-        foreach (var args in new[] { new[] { "s3", "check", store }, ["backup", store, src, "--type", "host", "--id", "s3"] })
-        {
-            var r = Bounded.Run(BackupFsProgram.Path, args);
-            Assert.True(r.ExitCode == 0, $"backupfs {string.Join(' ', args)}: {r.Stderr}");
-        }
-        var snapshot = Bounded.Run(BackupFsProgram.Path, "snapshots", store).Stdout.Split(' ', '\n')[0];
+        BackupFsProgram.RunOk("s3", "check", store);
+        BackupFsProgram.RunOk("backup", store, src, "--type", "host", "--id", "s3");
+        var snapshot = BackupFsProgram.RunOk("snapshots", store).Stdout.Split(' ', '\n')[0];
         Assert.StartsWith("host/s3/", snapshot);
         Assert.Contains(await gw.KeysAsync(bucket), k => k.Contains("/.chunks/", StringComparison.Ordinal));
 
         var restored = _tmp.Sub("restored");
-        var restore = Bounded.Run(BackupFsProgram.Path, "restore", store, snapshot, "root.pxar", restored);
-        Assert.True(restore.ExitCode == 0, restore.Stderr);
+        BackupFsProgram.RunOk("restore", store, snapshot, "root.pxar", restored);
         Assert.Equal(data, File.ReadAllBytes(Path.Combine(restored, "f.bin")));
     }
 }
