@@ -37,13 +37,16 @@ public static unsafe partial class MountTable
         Find(mountPoint) is { } m && (m.FsType == "fuse" || m.FsType.StartsWith("fuse.", StringComparison.Ordinal));
 
     /// <summary>True when a FUSE mount at <paramref name="mountPoint"/> has lost its server
-    /// (statfs answers ENOTCONN). Must not be called from inside a handler of that mount; a live
-    /// but hung server makes this wait like any other access.</summary>
+    /// (statfs answers ENOTCONN, or ECONNABORTED while the kernel tears the connection down). Must
+    /// not be called from inside a handler of that mount; a live but hung server makes this wait
+    /// like any other access.</summary>
     public static bool IsStale(string mountPoint)
     {
         if (!IsFuseMounted(mountPoint)) return false;
         var buffer = stackalloc byte[512];
-        return StatFs(Normalize(mountPoint), buffer) != 0 && LibC.LastErrno == LibC.ENOTCONN;
+        // ECONNABORTED: the connection is still being torn down (over io_uring the kernel ends its
+        // rings asynchronously after the server died); it is ENOTCONN a moment later.
+        return StatFs(Normalize(mountPoint), buffer) != 0 && LibC.LastErrno is LibC.ENOTCONN or LibC.ECONNABORTED;
     }
 
     /// <summary>Lazily unmounts a stale FUSE mount; returns true if there was one.</summary>

@@ -20,7 +20,7 @@ internal static unsafe partial class LibC
     public const int MNT_DETACH = 2;
     public const int F_OK = 0;
 
-    public const int EINTR = 4, ENOENT = 2, EAGAIN = 11, ENODEV = 19, EINVAL = 22, ENOTCONN = 107;
+    public const int EINTR = 4, ENOENT = 2, EAGAIN = 11, ENODEV = 19, EINVAL = 22, ENOTCONN = 107, ECONNABORTED = 103;
 
     [LibraryImport(Lib, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     public static partial int Open(string path, int flags);
