@@ -99,9 +99,15 @@ internal sealed unsafe partial class FuseDispatcher
     /// (the binding's own attribute: the filesystem never sees it).</summary>
     internal static ReadOnlySpan<byte> RequestCountsXattr => "user.backupfs.fuse-requests"u8;
 
-    private bool ReplyRequestCounts(RequestSlot s)
+    /// <summary>GETXATTR of this name on the mount root answers how requests travel: "io_uring" or
+    /// "/dev/fuse", then " passthrough" when staged files are passed through.</summary>
+    internal static ReadOnlySpan<byte> TransportXattr => "user.backupfs.fuse-transport"u8;
+
+    private string TransportText => (IoUringAgreed ? "io_uring" : "/dev/fuse") + (Passthrough.Enabled ? " passthrough" : "");
+
+    private bool ReplyBindingText(RequestSlot s, string value)
     {
-        var text = System.Text.Encoding.ASCII.GetBytes(Counters.Format());
+        var text = System.Text.Encoding.ASCII.GetBytes(value);
         if (s.RequestedSize == 0)
         {
             var o = (FuseGetXattrOut*)s.ReplyPayload;
@@ -212,7 +218,8 @@ internal sealed unsafe partial class FuseDispatcher
                 var at = sizeof(FuseGetXattrIn);
                 if (!s.TryReadCString(ref at, out var name)) return ReplyError(s, Errno.EINVAL);
                 s.RequestedSize = (int)Math.Min(gx->Size, (uint)s.ReplyPayloadCapacity);
-                if (node == RootNode && name.Span.SequenceEqual(RequestCountsXattr)) return ReplyRequestCounts(s);
+                if (node == RootNode && name.Span.SequenceEqual(RequestCountsXattr)) return ReplyBindingText(s, Counters.Format());
+                if (node == RootNode && name.Span.SequenceEqual(TransportXattr)) return ReplyBindingText(s, TransportText);
                 name = s.KeepApartFromReply(name);
                 return Complete(s, _fs.GetXattr(ctx, node, name, s.ReplyPayloadMemory(s.RequestedSize)), ReplyXattrAction);
             }

@@ -40,6 +40,6 @@ public sealed class FuseRequestCounters
         return text.ToString();
     }
 
-    private static string NameOf(uint opcode) =>
+    internal static string NameOf(uint opcode) =>
         Enum.IsDefined(typeof(FuseOpcode), opcode) ? ((FuseOpcode)opcode).ToString().ToUpperInvariant() : $"OP{opcode}";
 }

@@ -41,6 +41,10 @@ public sealed record FuseSessionOptions
     /// <summary>Ring entries (requests in flight) per io_uring queue; there is one queue per possible CPU.</summary>
     public int IoUringQueueDepth { get; init; } = 8;
 
+    /// <summary>An io_uring queue's thread runs handlers itself, so one that runs this long holds up
+    /// every request from its CPU: the session logs it (once per such request) to make a stall visible.</summary>
+    public TimeSpan IoUringStallReport { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Negotiate READDIRPLUS (entries with attributes).</summary>
     public bool ReaddirPlus { get; init; } = true;
 
@@ -62,6 +66,7 @@ public sealed record FuseSessionOptions
         if (MaxBackground is < 1 or > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(MaxBackground));
         if (CongestionThreshold is < 1 or > ushort.MaxValue) throw new ArgumentOutOfRangeException(nameof(CongestionThreshold));
         if (IoUringQueueDepth is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(IoUringQueueDepth), "1..64 entries per queue");
+        if (IoUringStallReport <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(IoUringStallReport), "a positive time");
     }
 }
 

@@ -24,6 +24,8 @@ public sealed class FuseTransportTests(ITestOutputHelper output)
         if (transport == FuseIoUring.On && !FuseTransports.KernelHasIoUring) { output.WriteLine("kernel without FUSE io_uring: served over /dev/fuse"); }
         else Assert.Equal(transport == FuseIoUring.On, m.Session.UsesIoUring);
         Assert.Equal(passthrough && m.Fs.PassesThrough, m.Session.PassesThrough);
+        Assert.Equal((m.Session.UsesIoUring ? "io_uring" : "/dev/fuse") + (m.Session.PassesThrough ? " passthrough" : ""),
+            Bounded.Run("getfattr", "--only-values", "-n", "user.backupfs.fuse-transport", m.Root).Stdout);
         if (passthrough && !m.Session.PassesThrough)
         {
             // This project's CI kernel (6.18, root) has passthrough; elsewhere the fallback is what is tested.
@@ -64,6 +66,19 @@ public sealed class FuseTransportTests(ITestOutputHelper output)
             Assert.True(GeneratedContent.Bytes(0, buffer.Length).AsSpan().SequenceEqual(buffer));
         }
         Assert.Equal(InMemoryFileSystem.ManyCount, Bounded.Io(() => Directory.GetFiles(m.PathOf("many")).Length));
+    }
+
+    [FuseFact]
+    public void A_handler_holding_an_io_uring_queue_thread_is_reported_and_the_mount_goes_on()
+    {
+        if (!FuseEnvironment.Usable(output)) return;
+        if (!FuseTransports.KernelHasIoUring) { output.WriteLine("skipped: this kernel has no FUSE over io_uring"); return; }
+        using var m = new TestMount(options: new FuseSessionOptions { IoUring = FuseIoUring.On, IoUringStallReport = TimeSpan.FromMilliseconds(200) },
+            fileSystem: _ => new InMemoryFileSystem { BeforeLookup = name => { if (name == "slow-name") Thread.Sleep(1500); } });
+        Assert.True(m.Session.UsesIoUring);
+        Assert.False(Bounded.Io(() => File.Exists(m.PathOf("rw/slow-name"))));
+        Assert.Equal(InMemoryFileSystem.HelloText, Bounded.Io(() => File.ReadAllText(m.PathOf("hello.txt"))));
+        lock (m.Log) Assert.Contains(m.Log, line => line.Contains("LOOKUP request has run for", StringComparison.Ordinal));
     }
 
     [FuseFact]

@@ -33,6 +33,9 @@ public sealed class InMemoryFileSystem : IFileSystem
     /// <summary>What the binding said at INIT.</summary>
     public bool PassesThrough { get; private set; }
 
+    /// <summary>Runs synchronously at the start of every lookup with the name looked up (to hold a request thread).</summary>
+    public Action<string>? BeforeLookup { get; init; }
+
     /// <summary>WRITE requests that reached the filesystem.</summary>
     public int WriteCalls;
 
@@ -163,6 +166,7 @@ public sealed class InMemoryFileSystem : IFileSystem
 
     public ValueTask<VfsResult<EntryInfo>> Lookup(RequestContext ctx, ulong parent, ReadOnlyMemory<byte> name)
     {
+        BeforeLookup?.Invoke(Name(name));
         lock (_lock)
         {
             if (!_nodes.TryGetValue(parent, out var p)) return Now<VfsResult<EntryInfo>>(Errno.ENOENT);

@@ -49,6 +49,10 @@ internal sealed unsafe class IoUringQueue : IRequestTransport, IDisposable
     private volatile bool _stopping;
     private bool _freed;
     private int _failureLogged;
+    /// <summary>When the handler the queue's thread runs now started (Environment.TickCount64), 0 while idle.</summary>
+    private long _handlerSince;
+    private long _stallReported;
+    private FuseOpcode _handlerOpcode;
 
     private IoUringQueue(int qid, int depth, int deviceFd, int payloadSize, FuseDispatcher dispatcher, Action<string> log)
     {
@@ -189,11 +193,22 @@ internal sealed unsafe class IoUringQueue : IRequestTransport, IDisposable
         }
         lock (_lifecycle) _inFlight[entry]++;
         bool owned;
+        _handlerOpcode = slot.Header.Opcode;
+        Volatile.Write(ref _handlerSince, Environment.TickCount64);
         try { owned = _dispatcher.Dispatch(slot); }
         catch (Exception e) { _log($"fuse: request failed outside its handler: {e.GetType().Name}: {e.Message}"); owned = false; }
+        finally { Volatile.Write(ref _handlerSince, 0); }
         if (owned) return; // the reply comes from the completing thread
         if (!slot.Replied) Send(slot, 0, -5 /* EIO: every ring request needs a commit to re-arm its entry */);
         Recycle(slot);
+    }
+
+    /// <summary>Logs (once per request) a handler that has held this queue's thread for at least <paramref name="after"/>.</summary>
+    public void ReportStall(long now, TimeSpan after)
+    {
+        var since = Volatile.Read(ref _handlerSince);
+        if (since == 0 || now - since < (long)after.TotalMilliseconds || Interlocked.Exchange(ref _stallReported, since) == since) return;
+        _log($"fuse: a {FuseRequestCounters.NameOf((uint)_handlerOpcode)} request has run for {(now - since) / 1000.0:F1} s on io_uring queue {_qid}; requests from CPU {_qid} wait for it");
     }
 
     public void Send(RequestSlot slot, int payloadLength, int error)

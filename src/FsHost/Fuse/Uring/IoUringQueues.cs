@@ -10,9 +10,19 @@ namespace BackupFs.FsHost.Fuse.Uring;
 internal sealed class IoUringQueues : IDisposable
 {
     private readonly IoUringQueue[] _queues;
+    private readonly Timer _stallWatch;
     private int _started;
 
-    private IoUringQueues(IoUringQueue[] queues) => _queues = queues;
+    private IoUringQueues(IoUringQueue[] queues, TimeSpan stallReport)
+    {
+        _queues = queues;
+        var period = stallReport / 4;
+        _stallWatch = new Timer(_ =>
+        {
+            var now = Environment.TickCount64;
+            foreach (var q in _queues) q.ReportStall(now, stallReport);
+        }, null, period, period);
+    }
 
     public int Count => _queues.Length;
 
@@ -33,7 +43,7 @@ internal sealed class IoUringQueues : IDisposable
             }
             queues.Add(queue);
         }
-        return new IoUringQueues(queues.ToArray());
+        return new IoUringQueues(queues.ToArray(), options.IoUringStallReport);
     }
 
     /// <summary>Registers the entries of every queue (call after the INIT reply).</summary>
@@ -47,6 +57,7 @@ internal sealed class IoUringQueues : IDisposable
 
     public void Dispose()
     {
+        _stallWatch.Dispose();
         foreach (var q in _queues) q.Dispose();
     }
 }

@@ -19,7 +19,11 @@ public sealed class StagedSessionNode(StagingNodes nodes, StagedInode inode) : S
 
     public override async ValueTask<Errno> SetXattrAsync(RequestContext ctx, ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, XattrSetFlags flags)
     {
-        switch (Control(name.Span))
+        var control = Control(name.Span);
+        // A commit or discard can run for a while before its first wait: not on the thread that
+        // brought the request, which over io_uring serves every request from one CPU.
+        if (control is StagingControlXattrs.CommitXattr or StagingControlXattrs.DiscardXattr) await Task.Yield();
+        switch (control)
         {
             case StagingControlXattrs.CommitXattr:
                 await Nodes.Area.CommitAsync(Session, ctx.SessionEnding).ConfigureAwait(false);
