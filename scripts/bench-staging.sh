@@ -10,6 +10,8 @@
 # where perf and the kernel's fuse tracepoints exist, what each of them cost as the kernel timed it.
 # usage: scripts/bench-staging.sh [TREE_MIB]   (default 1024)
 #   BENCH_MOUNT_OPTS: extra `backupfs mount` options, e.g. "--fuse-uring on" or "--fuse-uring off"
+#     (the default, auto, serves over io_uring when the kernel's fuse.enable_uring is Y; the run prints which)
+#   BENCH_SKIP_RCLONE=1: leave out the rclone mount (the slowest peer; its uploads are waited for)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
@@ -30,14 +32,18 @@ trap unmount EXIT
 unmount
 rm -rf "$src" "$plain" "$work/ds" "$work/restic" "$work/rclone-target" "$work/rclone-cache"
 mkdir -p "$mnt" "$rcmnt" "$work/rclone-target"
-rclone mount "$work/rclone-target" "$rcmnt" --daemon --vfs-cache-mode writes --cache-dir "$work/rclone-cache" 2>/dev/null
-for _ in $(seq 50); do mountpoint -q "$rcmnt" && break; sleep 0.1; done
+skip_rclone=${BENCH_SKIP_RCLONE:-0}
+if [ "$skip_rclone" != 1 ]; then
+  rclone mount "$work/rclone-target" "$rcmnt" --daemon --vfs-cache-mode writes --cache-dir "$work/rclone-cache" 2>/dev/null
+  for _ in $(seq 50); do mountpoint -q "$rcmnt" && break; sleep 0.1; done
+fi
 cp -a "$tree" "$src"
 export RESTIC_PASSWORD=bench
 restic init -q -r "$work/restic" >/dev/null
 "$BACKUPFS" init "$work/ds" >/dev/null
 "$BACKUPFS" mount "$work/ds" "$mnt" --commit-delay 3600 ${BENCH_MOUNT_OPTS:-} >/dev/null
 session="$mnt/staging/host/bench"
+transport=$(getfattr --only-values -n user.backupfs.fuse-transport "$mnt" 2>/dev/null || echo unknown)
 now() { date +%s.%N; }
 warm() { find "$src" -type f -exec cat {} + >/dev/null; } # every tool reads the source from the page cache
 # Before each timed tool: the previous one's work is finished, so no tool pays for another's. rclone
@@ -79,6 +85,7 @@ run() { # phase
   settle; warm
   t5=$(now); rsync -a --delete "$src/" "$plain/"; t6=$(now)
   eval "plain_$1=$(python3 -c "print($t6-$t5)")"
+  if [ "$skip_rclone" = 1 ]; then eval "rclone_$1=0"; return; fi
   settle; warm
   t5=$(now); rsync -a --delete "$src/" "$rcmnt/"; t6=$(now); rclone_uploading=1
   eval "rclone_$1=$(python3 -c "print($t6-$t5)")"
@@ -91,7 +98,7 @@ total=$(du -sb "$tree" | cut -f1)
 
 python3 - "$mib" "$total" "$bfs_rsync_initial" "$bfs_commit_initial" "$restic_initial" "$plain_initial" "$bfs_added_initial" "$restic_added_initial" \
   "$bfs_rsync_incremental" "$bfs_commit_incremental" "$restic_incremental" "$plain_incremental" "$bfs_added_incremental" "$restic_added_incremental" "$bfs_written_incremental" \
-  "$rclone_initial" "$rclone_incremental" "$bfs_prepared_initial" "$bfs_prepared_incremental" <<'PY'
+  "$rclone_initial" "$rclone_incremental" "$bfs_prepared_initial" "$bfs_prepared_incremental" "$transport" <<'PY'
 import sys
 a = sys.argv[1:]; mib = int(a[0]); total = int(a[1])
 def row(name, rs, cm, restic, plain, added, radded, rclone, prepared, written=None):
@@ -104,9 +111,9 @@ def row(name, rs, cm, restic, plain, added, radded, rclone, prepared, written=No
     if written is not None: print(f"  backupfs commit re-read {int(written)/2**20:.1f} MiB of changed files")
     print(f"  restic backup         {restic:7.2f} s  added {radded/2**20:8.1f} MiB")
     print(f"  plain rsync           {plain:7.2f} s")
-    print(f"  rsync into rclone mount {rclone:5.2f} s  (rsync alone into BackupFs staging: {rclone/rs:.2f}x faster than into rclone)")
+    if rclone > 0: print(f"  rsync into rclone mount {rclone:5.2f} s  (rsync alone into BackupFs staging: {rclone/rs:.2f}x faster than into rclone)")
     print(f"  ratio restic/backupfs {restic/bfs:.2f}x (>= 1: backupfs is faster); backupfs/plain rsync {bfs/plain:.2f}x")
-print(f"tree: {mib} MiB ({total/2**20:.0f} MiB of files)")
+print(f"tree: {mib} MiB ({total/2**20:.0f} MiB of files); BackupFs FUSE transport: {a[19]}")
 row("initial", *a[2:8], a[15], a[17])
 row("incremental after changing 1%", *a[8:14], a[16], a[18], written=a[14])
 PY

@@ -52,9 +52,9 @@ public static class MountCommand
         };
         var fuseUring = new Option<string>("--fuse-uring")
         {
-            Description = "FUSE requests over io_uring (kernel 6.14+): auto = when the kernel offers it (fuse.enable_uring=Y), "
-                + "on = also set fuse.enable_uring=Y first (root), off = always /dev/fuse (default)",
-            DefaultValueFactory = _ => "off",
+            Description = "FUSE requests over io_uring (kernel 6.14+): auto = when the kernel offers it (fuse.enable_uring=Y; default), "
+                + "on = also set fuse.enable_uring=Y first (root), off = always /dev/fuse",
+            DefaultValueFactory = _ => "auto",
         }.AcceptOnlyFromAmong("auto", "on", "off");
         var passthrough = new Option<string>("--passthrough")
         {

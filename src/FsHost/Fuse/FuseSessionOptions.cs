@@ -33,10 +33,9 @@ public sealed record FuseSessionOptions
     /// </summary>
     public bool Passthrough { get; init; }
 
-    /// <summary>Serve requests over io_uring queues (kernel 6.14+) instead of read/write on /dev/fuse.
-    /// Off by default for now: a staging rsync test hung over io_uring (one thread per queue runs
-    /// handlers inline, /dev/fuse has eight readers), and it was not faster on this loaded machine.</summary>
-    public FuseIoUring IoUring { get; init; } = FuseIoUring.Off;
+    /// <summary>Serve requests over io_uring queues (kernel 6.14+) instead of read/write on /dev/fuse:
+    /// by default when the administrator has switched the kernel's fuse.enable_uring on.</summary>
+    public FuseIoUring IoUring { get; init; } = FuseIoUring.Auto;
 
     /// <summary>Ring entries (requests in flight) per io_uring queue; there is one queue per possible CPU.</summary>
     public int IoUringQueueDepth { get; init; } = 8;

@@ -168,20 +168,34 @@ public sealed class TestMount : IDisposable
 }
 
 /// <summary>
-/// Which FUSE transport the mount tests use: /dev/fuse (the default of the mount) unless
-/// BACKUPFS_TEST_FUSE_URING=on (run the suite once more with it to cover io_uring everywhere;
-/// FuseTransportTests cover both always). Tests asking for io_uring switch the global
-/// fuse.enable_uring parameter on as root, which changes nothing for other servers: a connection
-/// only uses io_uring when its server asks for it in INIT.
+/// Which FUSE transport the mount tests use. By default the mount's own default (auto: io_uring
+/// when the kernel parameter fuse.enable_uring is Y), and as root the parameter is switched on when
+/// the test assembly loads, so every mount of a run, the program's too, uses the same transport
+/// whatever order the tests run in (tests asking for io_uring would switch it on anyway; it changes
+/// nothing for other servers: a connection uses io_uring only when its server asks in INIT).
+/// BACKUPFS_TEST_FUSE_URING=off serves the in-process mounts over /dev/fuse instead and leaves the
+/// parameter as it is. FuseTransportTests cover both transports always.
 /// </summary>
 public static class FuseTransports
 {
-    public static FuseIoUring Default =>
-        string.Equals(Environment.GetEnvironmentVariable("BACKUPFS_TEST_FUSE_URING"), "on", StringComparison.OrdinalIgnoreCase) ? FuseIoUring.On : FuseIoUring.Off;
+    private static bool DevFuseOnly =>
+        string.Equals(Environment.GetEnvironmentVariable("BACKUPFS_TEST_FUSE_URING"), "off", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>The mount's default (Off) becomes <see cref="Default"/>; any other choice stays.</summary>
-    public static FuseIoUring Resolve(FuseIoUring requested) => requested == FuseIoUring.Off ? Default : requested;
+    public static FuseIoUring Default => DevFuseOnly ? FuseIoUring.Off : FuseIoUring.Auto;
 
-    /// <summary>Whether this kernel can serve FUSE over io_uring at all (6.14+).</summary>
+    /// <summary>The mount's default (Auto) becomes <see cref="Default"/>; an explicit choice stays.</summary>
+    public static FuseIoUring Resolve(FuseIoUring requested) => requested == FuseIoUring.Auto ? Default : requested;
+
+#pragma warning disable CA2255 // a test assembly's one-time machine set-up, before any test mounts
+    [System.Runtime.CompilerServices.ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void SwitchKernelParameterOn()
+    {
+        const string parameter = "/sys/module/fuse/parameters/enable_uring";
+        if (DevFuseOnly || !FuseMounter.IsRoot || !File.Exists(parameter)) return;
+        try { if (File.ReadAllText(parameter).Trim() != "Y") File.WriteAllText(parameter, "Y"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // the tests then run over /dev/fuse
+    }
+
     public static bool KernelHasIoUring => File.Exists("/sys/module/fuse/parameters/enable_uring");
 }
