@@ -44,8 +44,7 @@ public static unsafe partial class MountTable
     {
         if (!IsFuseMounted(mountPoint)) return false;
         var buffer = stackalloc byte[512];
-        // ECONNABORTED: the connection is still being torn down (over io_uring the kernel ends its
-        // rings asynchronously after the server died); it is ENOTCONN a moment later.
+        // ECONNABORTED: over io_uring the kernel ends the rings asynchronously after the server died.
         return StatFs(Normalize(mountPoint), buffer) != 0 && LibC.LastErrno is LibC.ENOTCONN or LibC.ECONNABORTED;
     }
 

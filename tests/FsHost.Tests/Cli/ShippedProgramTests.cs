@@ -21,8 +21,6 @@ public sealed class ShippedProgramTests(ITestOutputHelper output) : IDisposable
         _tmp.Dispose();
     }
 
-    private static ToolResult Ok(params string[] args) => BackupFsProgram.RunOk(args);
-
     [Fact]
     public void TheReleaseBuildIsTheNativeProgram()
     {
@@ -30,7 +28,7 @@ public sealed class ShippedProgramTests(ITestOutputHelper output) : IDisposable
         // The .NET launcher loads the runtime through libhostfxr; the native program has no runtime to load.
         var image = File.ReadAllBytes(BackupFsProgram.Path);
         Assert.True(image.AsSpan().IndexOf("libhostfxr.so"u8) < 0, $"{BackupFsProgram.Path} is the .NET launcher, not the native program");
-        Assert.Contains("commit", Ok("--help").Stdout);
+        Assert.Contains("commit", BackupFsProgram.RunOk("--help").Stdout);
     }
 
     [FuseFact]
@@ -43,26 +41,26 @@ public sealed class ShippedProgramTests(ITestOutputHelper output) : IDisposable
         var big = RandomBytes(3_000_000, 1);
         File.WriteAllBytes(Path.Combine(src, "sub", "big.bin"), big);
         File.WriteAllText(Path.Combine(src, "note.txt"), "hello");
-        Ok("init", store);
-        var first = Ok("backup", store, src, "--type", "host", "--id", "web1").Stdout.Trim();
+        BackupFsProgram.RunOk("init", store);
+        var first = BackupFsProgram.RunOk("backup", store, src, "--type", "host", "--id", "web1").Stdout.Trim();
         Assert.StartsWith("host/web1/", first);
 
         var mnt = _tmp.Sub("mnt");
         Directory.CreateDirectory(mnt);
-        Ok("mount", store, mnt, "--commit-delay", "3600");
+        BackupFsProgram.RunOk("mount", store, mnt, "--commit-delay", "3600");
         Assert.Equal(big, Bounded.Io(() => File.ReadAllBytes(Path.Combine(mnt, "host/web1/latest/root.pxar/sub/big.bin"))));
 
         var session = Path.Combine(mnt, "staging/host/web1");
         Bounded.Io(() => File.WriteAllText(Path.Combine(session, "added.txt"), "staged"));
-        var committed = Ok("commit", session).Stdout.Trim();
+        var committed = BackupFsProgram.RunOk("commit", session).Stdout.Trim();
         Assert.StartsWith("host/web1/", committed);
         Assert.NotEqual(first, committed);
         Assert.Equal("staged", Bounded.Io(() => File.ReadAllText(Path.Combine(mnt, committed, "root.pxar/added.txt"))));
         Assert.Equal(big, Bounded.Io(() => File.ReadAllBytes(Path.Combine(mnt, committed, "root.pxar/sub/big.bin"))));
-        Ok("umount", mnt);
+        BackupFsProgram.RunOk("umount", mnt);
 
-        Assert.Contains(committed, Ok("snapshots", store).Stdout);
-        Ok("verify", store); // every chunk of both snapshots read back and its digest checked
+        Assert.Contains(committed, BackupFsProgram.RunOk("snapshots", store).Stdout);
+        BackupFsProgram.RunOk("verify", store); // every chunk of both snapshots read back and its digest checked
     }
 
     private static byte[] RandomBytes(int n, int seed)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using BackupFs.Datastore.Tests.TestSupport;
 using BackupFs.FsHost.Fuse;
+using BackupFs.FsHost.Fuse.Uring;
 using Xunit.Abstractions;
 
 namespace BackupFs.FsHost.Tests.Fuse;
@@ -191,11 +192,9 @@ public static class FuseTransports
 #pragma warning restore CA2255
     internal static void SwitchKernelParameterOn()
     {
-        const string parameter = "/sys/module/fuse/parameters/enable_uring";
-        if (DevFuseOnly || !FuseMounter.IsRoot || !File.Exists(parameter)) return;
-        try { if (File.ReadAllText(parameter).Trim() != "Y") File.WriteAllText(parameter, "Y"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { } // the tests then run over /dev/fuse
+        if (!DevFuseOnly && FuseMounter.IsRoot) IoUringSupport.TryEnable(_ => { }); // if it cannot, the tests run over /dev/fuse
     }
 
-    public static bool KernelHasIoUring => File.Exists("/sys/module/fuse/parameters/enable_uring");
+    /// <summary>Whether this kernel can serve FUSE over io_uring at all (6.14+).</summary>
+    public static bool KernelHasIoUring => IoUringSupport.KernelHasIt;
 }

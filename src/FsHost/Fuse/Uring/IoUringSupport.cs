@@ -9,9 +9,12 @@ internal static class IoUringSupport
 {
     private const string Parameter = "/sys/module/fuse/parameters/enable_uring";
 
+    /// <summary>Whether this kernel can serve FUSE over io_uring at all (6.14+: the parameter exists).</summary>
+    public static bool KernelHasIt => File.Exists(Parameter);
+
     public static bool IsEnabled()
     {
-        try { return File.Exists(Parameter) && File.ReadAllText(Parameter).Trim() is "Y" or "1"; }
+        try { return KernelHasIt && File.ReadAllText(Parameter).Trim() is "Y" or "1"; }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
@@ -19,7 +22,7 @@ internal static class IoUringSupport
     public static bool TryEnable(Action<string> log)
     {
         if (IsEnabled()) return true;
-        if (!File.Exists(Parameter)) { log("fuse: this kernel has no FUSE over io_uring (needs 6.14+); serving over /dev/fuse"); return false; }
+        if (!KernelHasIt) { log("fuse: this kernel has no FUSE over io_uring (needs 6.14+); serving over /dev/fuse"); return false; }
         try { File.WriteAllText(Parameter, "Y"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
