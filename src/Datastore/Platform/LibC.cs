@@ -39,6 +39,14 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, EntryPoint = "madvise", SetLastError = true)]
     public static partial int madvise(void* address, nuint length, int advice);
 
+    // Page cache.
+    public const int PosixFadvDontNeed = 4;
+    public const uint SyncFileRangeWaitBefore = 1, SyncFileRangeWrite = 2, SyncFileRangeWaitAfter = 4;
+    [LibraryImport(Lib, EntryPoint = "posix_fadvise")]
+    public static partial int posix_fadvise(int fd, long offset, long length, int advice); // returns the error, sets no errno
+    [LibraryImport(Lib, EntryPoint = "sync_file_range", SetLastError = true)]
+    public static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
+
     // Status.
     [LibraryImport(Lib, EntryPoint = "statx", SetLastError = true)]
     public static partial int statx(int dirfd, byte* path, int flags, uint mask, byte* buf);

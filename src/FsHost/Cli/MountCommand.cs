@@ -44,6 +44,11 @@ public static class MountCommand
                 + "so a commit appends them instead of reading them again (0 = off)",
             DefaultValueFactory = _ => 4,
         }.AtLeast(0.0);
+        var releaseSpoolPages = new Option<bool>("--release-spool-pages")
+        {
+            Description = "once a staged file is chunked in the background, write its spool file out and drop it from the page cache "
+                + "(a long copy into staging then reuses that memory instead of growing the cache; costs the disk writes)",
+        };
         var readOnly = new Option<bool>("--read-only") { Description = "no staging: the whole mount is read-only" };
         var writeThrough = new Option<bool>("--write-through")
         {
@@ -74,7 +79,7 @@ public static class MountCommand
         var keyFiles = KeyOptions.KeyFiles();
         keyFiles.Description += "; staging commits are encrypted with the first one";
         var command = new Command("mount", "mount a datastore as a directory tree (FUSE): snapshots read-only, staging/ writable")
-            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, prepareFrom, readOnly, writeThrough, noWarmup, keyFiles, dirCacheTime, s3Timeout, fuseUring, passthrough };
+            { store, mountPoint, foreground, allowOther, autoUnmount, cacheMb, readahead, raw, imageMode, force, threads, commitDelay, prepareFrom, releaseSpoolPages, readOnly, writeThrough, noWarmup, keyFiles, dirCacheTime, s3Timeout, fuseUring, passthrough };
         // A background mount's detached process reports its start (ready, or its error) to the waiting parent.
         command.SetAction((parse, ct) => MountStartReport.RunAsync(async report =>
         {
@@ -127,6 +132,7 @@ public static class MountCommand
                 {
                     CommitDelay = TimeSpan.FromSeconds(delay),
                     PrepareFilesFrom = parse.GetValue(prepareFrom) is var mib and > 0 ? (long)(mib * 1024 * 1024) : long.MaxValue,
+                    ReleaseSpoolPages = parse.GetValue(releaseSpoolPages),
                     // One write key per mount: the first --keyfile encrypts every staging commit.
                     WriteKey = keys.Keys.Count > 0 ? keys.Keys[0] : null,
                     Keys = keys,

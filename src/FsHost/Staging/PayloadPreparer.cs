@@ -32,6 +32,7 @@ internal sealed class PayloadPreparer : IAsyncDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<long, Task> _tasks = new();
     private long _scheduled, _dequeuedThrough, _hurryThrough;
     private long _preparedFiles, _preparedBytes, _lastFailureLog;
+    private readonly SpoolPageRelease? _pageRelease;
 
     /// <summary>A big file at a content version, or a directory (Version -1) whose small files are cut once it is quiet.</summary>
     private sealed record Item(long Sequence, StagedInode Inode, long Version, long Due);
@@ -39,6 +40,7 @@ internal sealed class PayloadPreparer : IAsyncDisposable
     public PayloadPreparer(StagingContext ctx)
     {
         _ctx = ctx;
+        if (ctx.Options.ReleaseSpoolPages) _pageRelease = new SpoolPageRelease();
         _worker = Task.Run(RunAsync);
     }
 
@@ -254,7 +256,7 @@ internal sealed class PayloadPreparer : IAsyncDisposable
         if (version != item.Version || writers > 0 || spool is null || inode.PreparedPayload is not null) return;
         PreparedPayload prepared;
         await using (var file = OpenSpool(spool)) prepared = await PreparedPayload.PrepareAsync(file, size, NewIngest(), ct: ct).ConfigureAwait(false);
-        Keep(inode, prepared, version);
+        if (Keep(inode, prepared, version)) _pageRelease?.Release(spool);
     }
 
     /// <summary>
@@ -285,18 +287,24 @@ internal sealed class PayloadPreparer : IAsyncDisposable
         run.Clear();
         var items = await PreparedPayload.PrepareRunAsync(files.Select(f => f.Size).ToArray(),
             (i, _) => ValueTask.FromResult<Stream>(OpenSpool(files[i].Spool)), NewIngest(), ct: ct).ConfigureAwait(false);
-        for (int i = 0; i < files.Length; i++) Keep(files[i].Inode, items[i], files[i].Version);
+        for (int i = 0; i < files.Length; i++)
+            if (Keep(files[i].Inode, items[i], files[i].Version)) _pageRelease?.Release(files[i].Spool);
     }
 
     private static FileStream OpenSpool(string path) =>
         new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
 
-    private void Keep(StagedInode inode, PreparedPayload prepared, long version)
+    /// <summary>Keeps what was cut unless the file changed meanwhile (false).</summary>
+    private bool Keep(StagedInode inode, PreparedPayload prepared, long version)
     {
-        if (!inode.SetPreparedPayload(prepared, version)) return; // changed meanwhile
+        if (!inode.SetPreparedPayload(prepared, version)) return false;
         Interlocked.Increment(ref _preparedFiles);
         Interlocked.Add(ref _preparedBytes, prepared.ContentSize);
+        return true;
     }
+
+    /// <summary>Spool files whose pages were given back after they were cut (for tests).</summary>
+    public long SpoolFilesReleased => _pageRelease?.Released ?? 0;
 
     public async ValueTask DisposeAsync()
     {
@@ -304,5 +312,6 @@ internal sealed class PayloadPreparer : IAsyncDisposable
         try { await _worker.ConfigureAwait(false); } catch (OperationCanceledException) { }
         // Items still running end at their next read or store (they watch the same token).
         await Task.WhenAll(_tasks.Values).ConfigureAwait(false);
+        _pageRelease?.Dispose();
     }
 }

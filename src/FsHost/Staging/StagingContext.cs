@@ -39,6 +39,13 @@ public sealed record StagingOptions
     /// <summary>How long a directory has no file closed in it before its small files are cut (together, as runs).</summary>
     public TimeSpan PrepareDirectoriesAfter { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// Once a staged file is cut in the background, its spool file's pages are written out and dropped
+    /// from the page cache (<see cref="SpoolPageRelease"/>). Off by default: the spool files of a
+    /// session committed within the kernel's dirty expiry are deleted before they are ever written.
+    /// </summary>
+    public bool ReleaseSpoolPages { get; init; }
+
     /// <summary>Where commits store chunks (null: the datastore's own chunk store).</summary>
     public Datastore.Store.IChunkBackend? ChunkBackend { get; init; }
 

@@ -54,6 +54,46 @@ public class PayloadPreparerTests
         Assert.Equal(before, Describe(f.Open())); // read back from the committed snapshot
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ASpoolFileCutInTheBackgroundGivesItsPagesBackWhenAskedAndStillReadsTheSame(bool release)
+    {
+        using var f = new SessionFixture(Options(TimeSpan.Zero) with { ReleaseSpoolPages = release });
+        var s = f.Open();
+        var content = Content(6_000_000, 11);
+        var big = WriteFile(s, s.Root, "big", content);
+        var small = WriteFile(s, s.Root, "small", Content(2000, 12));
+        WaitPrepared(big);
+        WaitPrepared(small);
+        var spool = big.SpoolPath!;
+        if (release)
+        {
+            var until = DateTime.UtcNow + Bound;
+            while (f.Context.Preparer.SpoolFilesReleased < 2) // the big file and the run of small ones
+            {
+                Assert.True(DateTime.UtcNow < until, "the spool files' pages were not given back");
+                Thread.Sleep(20);
+            }
+            if (Datastore.Tests.TestSupport.PageResidency.Droppable(spool))
+                Assert.True(Datastore.Tests.TestSupport.PageResidency.Fraction(spool) < 0.5, "the cut spool file is still cached");
+        }
+        else
+        {
+            Thread.Sleep(200);
+            Assert.Equal(0, f.Context.Preparer.SpoolFilesReleased);
+            Assert.True(Datastore.Tests.TestSupport.PageResidency.Fraction(spool) > 0.5, "the spool file left the page cache without being asked to");
+        }
+        Assert.Equal(content, Read(s, big)); // from disk now, the same bytes
+        Assert.NotNull(big.PreparedPayload); // reading changed nothing
+
+        string before = Describe(s);
+        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        Assert.Equal(2, result.Split.PreparedFiles);
+        s.Dispose();
+        Assert.Equal(before, Describe(f.Open()));
+    }
+
     [Fact]
     public void AWriteAfterThePreparationDropsItAndTheCommitHasTheNewContent()
     {
