@@ -5,13 +5,18 @@
 #  2. incremental after changing 1% of the bytes (scripts/lib/mutate-tree.py): the same three.
 # Also `rsync -a` into an rclone mount (local directory, --vfs-cache-mode writes): what rsync
 # through a mature Go FUSE filesystem costs on this machine, the write-side peer of the mount.
-# Prints wall times, ratios, the commit's own time, the bytes each backup added, and the FUSE
-# requests one rsync'd file cost (per opcode, from the mount's user.backupfs.fuse-requests), and,
-# where perf and the kernel's fuse tracepoints exist, what each of them cost as the kernel timed it.
+# Prints wall times (medians over BENCH_ROUNDS rounds, each round's own figures below them), ratios
+# (each the median of the rounds' ratios, min-max beside it), the commit's own time, the bytes each
+# backup added, and the FUSE requests one rsync'd file cost (per opcode, from the mount's
+# user.backupfs.fuse-requests, last round), and, where perf and the kernel's fuse tracepoints
+# exist, what each of them cost as the kernel timed it.
 # usage: scripts/bench-staging.sh [TREE_MIB]   (default 1024)
 #   BENCH_MOUNT_OPTS: extra `backupfs mount` options, e.g. "--fuse-uring on" or "--fuse-uring off"
 #     (the default, auto, serves over io_uring when the kernel's fuse.enable_uring is Y; the run prints which)
 #   BENCH_SKIP_RCLONE=1: leave out the rclone mount (the slowest peer; its uploads are waited for)
+#   BENCH_ROUNDS: how many times the whole comparison runs, each from a clean start (default 3); the
+#     figures printed are medians, each ratio the median of the rounds' ratios with its min-max, since
+#     one run of this shared VM varies by up to 2x (plain rsync of the same tree took 1.96-3.21 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
@@ -29,21 +34,25 @@ unmount() {
   fusermount3 -u "$rcmnt" 2>/dev/null || umount -l "$rcmnt" 2>/dev/null || true
 }
 trap unmount EXIT
-unmount
-rm -rf "$src" "$plain" "$work/ds" "$work/restic" "$work/rclone-target" "$work/rclone-cache"
-mkdir -p "$mnt" "$rcmnt" "$work/rclone-target"
 skip_rclone=${BENCH_SKIP_RCLONE:-0}
-if [ "$skip_rclone" != 1 ]; then
-  rclone mount "$work/rclone-target" "$rcmnt" --daemon --vfs-cache-mode writes --cache-dir "$work/rclone-cache" 2>/dev/null
-  for _ in $(seq 50); do mountpoint -q "$rcmnt" && break; sleep 0.1; done
-fi
-cp -a "$tree" "$src"
+rounds=${BENCH_ROUNDS:-3}
 export RESTIC_PASSWORD=bench
-restic init -q -r "$work/restic" >/dev/null
-"$BACKUPFS" init "$work/ds" >/dev/null
-"$BACKUPFS" mount "$work/ds" "$mnt" --commit-delay 3600 ${BENCH_MOUNT_OPTS:-} >/dev/null
 session="$mnt/staging/host/bench"
-transport=$(getfattr --only-values -n user.backupfs.fuse-transport "$mnt" 2>/dev/null || echo unknown)
+results="$work/results"; : > "$results"
+fresh_start() { # every store, copy and mount of an earlier round goes; the source is the tree again
+  unmount
+  rm -rf "$src" "$plain" "$work/ds" "$work/restic" "$work/rclone-target" "$work/rclone-cache"
+  mkdir -p "$mnt" "$rcmnt" "$work/rclone-target"
+  if [ "$skip_rclone" != 1 ]; then
+    rclone mount "$work/rclone-target" "$rcmnt" --daemon --vfs-cache-mode writes --cache-dir "$work/rclone-cache" 2>/dev/null
+    for _ in $(seq 50); do mountpoint -q "$rcmnt" && break; sleep 0.1; done
+  fi
+  cp -a "$tree" "$src"
+  restic init -q -r "$work/restic" >/dev/null
+  "$BACKUPFS" init "$work/ds" >/dev/null
+  "$BACKUPFS" mount "$work/ds" "$mnt" --commit-delay 3600 ${BENCH_MOUNT_OPTS:-} >/dev/null
+  transport=$(getfattr --only-values -n user.backupfs.fuse-transport "$mnt" 2>/dev/null || echo unknown)
+}
 now() { date +%s.%N; }
 warm() { find "$src" -type f -exec cat {} + >/dev/null; } # every tool reads the source from the page cache
 # Before each timed tool: the previous one's work is finished, so no tool pays for another's. rclone
@@ -85,37 +94,59 @@ run() { # phase
   settle; warm
   t5=$(now); rsync -a --delete "$src/" "$plain/"; t6=$(now)
   eval "plain_$1=$(python3 -c "print($t6-$t5)")"
-  if [ "$skip_rclone" = 1 ]; then eval "rclone_$1=0"; return; fi
-  settle; warm
-  t5=$(now); rsync -a --delete "$src/" "$rcmnt/"; t6=$(now); rclone_uploading=1
-  eval "rclone_$1=$(python3 -c "print($t6-$t5)")"
+  eval "rclone_$1=0"
+  if [ "$skip_rclone" != 1 ]; then
+    settle; warm
+    t5=$(now); rsync -a --delete "$src/" "$rcmnt/"; t6=$(now); rclone_uploading=1
+    eval "rclone_$1=$(python3 -c "print($t6-$t5)")"
+  fi
+  local v="bfs_rsync_$1 bfs_commit_$1 restic_$1 plain_$1 bfs_added_$1 restic_added_$1 rclone_$1 bfs_prepared_$1 bfs_written_$1"
+  echo "$1 $(for n in $v; do printf '%s ' "${!n:-0}"; done)" >> "$results"
 }
-run initial
-settle # rclone's uploads of the first run finish before the source changes
-python3 scripts/lib/mutate-tree.py "$src" 1 >/dev/null
-run incremental
+for round in $(seq "$rounds"); do
+  fresh_start
+  run initial
+  settle # rclone's uploads of the first run finish before the source changes
+  python3 scripts/lib/mutate-tree.py "$src" 1 >/dev/null
+  run incremental
+  echo "round $round of $rounds done" >&2
+done
 total=$(du -sb "$tree" | cut -f1)
 
-python3 - "$mib" "$total" "$bfs_rsync_initial" "$bfs_commit_initial" "$restic_initial" "$plain_initial" "$bfs_added_initial" "$restic_added_initial" \
-  "$bfs_rsync_incremental" "$bfs_commit_incremental" "$restic_incremental" "$plain_incremental" "$bfs_added_incremental" "$restic_added_incremental" "$bfs_written_incremental" \
-  "$rclone_initial" "$rclone_incremental" "$bfs_prepared_initial" "$bfs_prepared_incremental" "$transport" <<'PY'
-import sys
-a = sys.argv[1:]; mib = int(a[0]); total = int(a[1])
-def row(name, rs, cm, restic, plain, added, radded, rclone, prepared, written=None):
-    rs, cm, restic, plain, rclone = map(float, (rs, cm, restic, plain, rclone)); added, radded = int(added), int(radded)
-    bfs = rs + cm
-    print(f"{name}:")
-    print(f"  backupfs rsync+commit {bfs:7.2f} s  (rsync {rs:.2f} s, commit {cm:.2f} s)  added {added/2**20:8.1f} MiB ({100*added/total:.2f}% of the tree)")
-    print(f"  backupfs cut {int(prepared or 0)/2**20:.1f} MiB of files in the background while rsync ran (the commit appended them by digest)")
-    print(f"  backupfs commit's own time: {100*cm/rs:.1f}% of the rsync time (goal < 10%)")
-    if written is not None: print(f"  backupfs commit re-read {int(written)/2**20:.1f} MiB of changed files")
-    print(f"  restic backup         {restic:7.2f} s  added {radded/2**20:8.1f} MiB")
-    print(f"  plain rsync           {plain:7.2f} s")
-    if rclone > 0: print(f"  rsync into rclone mount {rclone:5.2f} s  (rsync alone into BackupFs staging: {rclone/rs:.2f}x faster than into rclone)")
-    print(f"  ratio restic/backupfs {restic/bfs:.2f}x (>= 1: backupfs is faster); backupfs/plain rsync {bfs/plain:.2f}x")
-print(f"tree: {mib} MiB ({total/2**20:.0f} MiB of files); BackupFs FUSE transport: {a[19]}")
-row("initial", *a[2:8], a[15], a[17])
-row("incremental after changing 1%", *a[8:14], a[16], a[18], written=a[14])
+python3 - "$mib" "$total" "$results" "$transport" <<'PY'
+import statistics, sys
+mib, total, results, transport = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+names = "rsync commit restic plain added radded rclone prepared written".split()
+phases = {}
+for line in open(results):
+    phase, *values = line.split()
+    phases.setdefault(phase, []).append(dict(zip(names, map(float, values))))
+def med(rounds, f): return statistics.median(f(r) for r in rounds)
+def spread(rounds, f, unit="x", digits=2):
+    v = [f(r) for r in rounds]
+    return f"{statistics.median(v):.{digits}f}{unit}" + (f" ({min(v):.{digits}f}-{max(v):.{digits}f})" if len(v) > 1 else "")
+def row(name, rounds, incremental):
+    n = len(rounds)
+    bfs = lambda r: r["rsync"] + r["commit"]
+    print(f"{name} ({'median of ' + str(n) + ' rounds' if n > 1 else 'one round'}):")
+    print(f"  backupfs rsync+commit {med(rounds, bfs):7.2f} s  (rsync {med(rounds, lambda r: r['rsync']):.2f} s, commit {med(rounds, lambda r: r['commit']):.2f} s)"
+          f"  added {med(rounds, lambda r: r['added'])/2**20:8.1f} MiB ({100*med(rounds, lambda r: r['added'])/total:.2f}% of the tree)")
+    print(f"  backupfs cut {med(rounds, lambda r: r['prepared'])/2**20:.1f} MiB of files in the background while rsync ran (the commit appended them by digest)")
+    print(f"  backupfs commit's own time: {spread(rounds, lambda r: 100*r['commit']/r['rsync'], '%', 1)} of the rsync time (goal < 10%)")
+    if incremental: print(f"  backupfs commit re-read {med(rounds, lambda r: r['written'])/2**20:.1f} MiB of changed files")
+    print(f"  restic backup         {med(rounds, lambda r: r['restic']):7.2f} s  added {med(rounds, lambda r: r['radded'])/2**20:8.1f} MiB")
+    print(f"  plain rsync           {med(rounds, lambda r: r['plain']):7.2f} s")
+    if all(r["rclone"] > 0 for r in rounds):
+        print(f"  rsync into rclone mount {med(rounds, lambda r: r['rclone']):5.2f} s  (rsync alone into BackupFs staging: {spread(rounds, lambda r: r['rclone']/r['rsync'])} faster than into rclone)")
+    print(f"  ratio restic/backupfs {spread(rounds, lambda r: r['restic']/bfs(r))} (>= 1: backupfs is faster); backupfs/plain rsync {spread(rounds, lambda r: bfs(r)/r['plain'])}"
+          f"; rsync alone/plain rsync {spread(rounds, lambda r: r['rsync']/r['plain'])}")
+    if n > 1:
+        for i, r in enumerate(rounds, 1):
+            print(f"    round {i}: backupfs {r['rsync']:.2f} + {r['commit']:.2f} s, restic {r['restic']:.2f} s, plain {r['plain']:.2f} s:"
+                  f" restic/backupfs {r['restic']/bfs(r):.2f}x, rsync alone/plain {r['rsync']/r['plain']:.2f}x")
+print(f"tree: {mib} MiB ({total/2**20:.0f} MiB of files); BackupFs FUSE transport: {transport}")
+row("initial", phases["initial"], False)
+row("incremental after changing 1%", phases["incremental"], True)
 PY
 files=$(find "$tree" -type f | wc -l)
 python3 - "$files" "$bfs_requests_initial" "$bfs_requests_incremental" <<'PY'
@@ -127,11 +158,11 @@ for name, pair in (("initial", sys.argv[2]), ("incremental", sys.argv[3])):
     delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
     delta = {k: v for k, v in delta.items() if v > 0}
     total = sum(delta.values())
-    print(f"FUSE requests of the {name} rsync: {total} = {total/files:.1f} per file ({files} files)")
+    print(f"FUSE requests of the {name} rsync (last round): {total} = {total/files:.1f} per file ({files} files)")
     print("  " + "  ".join(f"{k} {v/files:.2f}" for k, v in sorted(delta.items(), key=lambda kv: -kv[1])))
 PY
-echo "commit phases in the mount (initial): $bfs_phases_initial"
-echo "commit phases in the mount (incremental): $bfs_phases_incremental"
+echo "commit phases in the mount, last round (initial): $bfs_phases_initial"
+echo "commit phases in the mount, last round (incremental): $bfs_phases_incremental"
 # What each round trip costs, as the kernel timed it: an extra, untimed rsync of the tree into a
 # new session under `perf record` of the fuse tracepoints, discarded afterwards.
 if command -v perf >/dev/null && [ "$(perf list 'fuse:*' 2>/dev/null | grep -c fuse_request_send)" -gt 0 ]; then

@@ -20,6 +20,7 @@ internal sealed class SpoolPageRelease : IDisposable
     private readonly BlockingCollection<string> _queue = new(new ConcurrentQueue<string>(), MaxQueued);
     private readonly Thread _thread;
     private long _released;
+    private volatile bool _stopping;
 
     public SpoolPageRelease()
     {
@@ -41,12 +42,17 @@ internal sealed class SpoolPageRelease : IDisposable
     {
         ThreadNiceness.LowerCurrent(5); // the copy into staging goes first
         foreach (var path in _queue.GetConsumingEnumerable())
+        {
+            if (_stopping) break; // what is still queued keeps its pages: the unmount does not wait for their write-out
             if (PageCacheRelease.WriteBackAndDrop(Posix.PathBytes(path))) Interlocked.Increment(ref _released);
+        }
     }
 
     public void Dispose()
     {
+        _stopping = true;
         _queue.CompleteAdding();
-        _thread.Join(TimeSpan.FromSeconds(30)); // a spool disk that stalls must not hold the unmount
+        // Only the file being written out is waited for, and a stalled spool disk not forever.
+        if (_thread.Join(TimeSpan.FromSeconds(30))) _queue.Dispose();
     }
 }
