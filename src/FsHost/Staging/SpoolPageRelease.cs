@@ -44,7 +44,7 @@ internal sealed class SpoolPageRelease : IDisposable
         foreach (var path in _queue.GetConsumingEnumerable())
         {
             if (_stopping) break; // what is still queued keeps its pages: the unmount does not wait for their write-out
-            if (PageCacheRelease.WriteBackAndDrop(Posix.PathBytes(path))) Interlocked.Increment(ref _released);
+            if (PageCacheRelease.WriteBackAndDrop(path)) Interlocked.Increment(ref _released);
         }
     }
 

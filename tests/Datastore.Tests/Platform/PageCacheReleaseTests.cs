@@ -15,7 +15,7 @@ public class PageCacheReleaseTests
         new Random(1).NextBytes(data);
         File.WriteAllBytes(path, data); // dirty pages, not yet written out
 
-        Assert.True(PageCacheRelease.WriteBackAndDrop(Posix.PathBytes(path)));
+        Assert.True(PageCacheRelease.WriteBackAndDrop(path));
         if (PageResidency.Droppable(path)) Assert.True(PageResidency.Fraction(path) < 0.5, $"{PageResidency.Fraction(path):P0} of the file is still cached");
         Assert.Equal(data, File.ReadAllBytes(path));
     }
@@ -31,9 +31,9 @@ public class PageCacheReleaseTests
         var fifo = tmp.Sub("fifo");
         Posix.Mkfifo(Posix.PathBytes(fifo), 0x180);
 
-        Assert.False(PageCacheRelease.WriteBackAndDrop(Posix.PathBytes(link))); // never through a symlink
+        Assert.False(PageCacheRelease.WriteBackAndDrop(link)); // never through a symlink
         // No writer: the open must not block (a timeout here means it did).
-        Assert.False(await Task.Run(() => PageCacheRelease.WriteBackAndDrop(Posix.PathBytes(fifo))).WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.False(PageCacheRelease.WriteBackAndDrop(Posix.PathBytes(tmp.Sub("missing"))));
+        Assert.False(await Task.Run(() => PageCacheRelease.WriteBackAndDrop(fifo)).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.False(PageCacheRelease.WriteBackAndDrop(tmp.Sub("missing")));
     }
 }
