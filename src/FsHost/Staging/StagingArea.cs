@@ -234,19 +234,21 @@ public sealed class StagingArea : IAsyncDisposable
     // ---- commits ----
 
     /// <summary>backupfs commit: waits for files open for writing to close (bounded), then commits even an unchanged session.</summary>
-    public async Task<SplitCommitResult?> CommitAsync(StagingSession session, CancellationToken ct)
+    /// <param name="published">see <see cref="StagingSession.CommitAsync"/>: called when the snapshot is complete, before the session restarts from it</param>
+    public async Task<SplitCommitResult?> CommitAsync(StagingSession session, CancellationToken ct, Action<SplitCommitResult>? published = null)
     {
         var deadline = Environment.TickCount64 + (long)_ctx.Options.OpenFilesWait.TotalMilliseconds;
         // Short steps: the kernel sends the last RELEASE just after the writer's close returns.
         while (session.OpenWriters > 0 && Environment.TickCount64 < deadline) await Task.Delay(5, ct).ConfigureAwait(false);
-        return await RunCommitAsync(session, force: true, ct).ConfigureAwait(false);
+        return await RunCommitAsync(session, force: true, ct, published: published).ConfigureAwait(false);
     }
 
-    private async Task<SplitCommitResult?> RunCommitAsync(StagingSession session, bool force, CancellationToken ct, bool closing = false)
+    private async Task<SplitCommitResult?> RunCommitAsync(StagingSession session, bool force, CancellationToken ct, bool closing = false,
+        Action<SplitCommitResult>? published = null)
     {
         try
         {
-            var result = await session.CommitAsync(force, ct, closing).ConfigureAwait(false);
+            var result = await session.CommitAsync(force, ct, closing, published).ConfigureAwait(false);
             if (result is not null)
             {
                 var s = result.Split;
@@ -313,6 +315,8 @@ public sealed class StagingArea : IAsyncDisposable
                 try { await RunCommitAsync(session, force: false, CancellationToken.None, closing: true).ConfigureAwait(false); }
                 catch (Exception) { _ctx.Log($"backupfs: staging {session.Group}: the changes stay journaled in {session.StateDirectory} for the next mount"); }
             }
+            // An explicit commit answered early may still be restarting the session from its snapshot.
+            await session.WaitForCommitAsync().ConfigureAwait(false);
             session.Dispose();
         }
         await _ctx.StopPreparerAsync().ConfigureAwait(false);

@@ -29,7 +29,11 @@ public sealed partial class StagingSession
     /// the session stays as it was.
     /// </summary>
     /// <param name="closing">the mount is ending: no write can arrive any more, so files the kernel never released do not block</param>
-    public async Task<SplitCommitResult?> CommitAsync(bool force, CancellationToken ct, bool closing = false)
+    /// <param name="published">called once the snapshot is complete and the session shows it, before the
+    /// session restarts from it (the rebase, which holds the session's gate and this commit's lock until
+    /// it ends): a caller can answer its client then, and anything the client does next waits for the gate
+    /// as a request arriving during the rebase always did</param>
+    public async Task<SplitCommitResult?> CommitAsync(bool force, CancellationToken ct, bool closing = false, Action<SplitCommitResult>? published = null)
     {
         await _commitLock.WaitAsync(ct).ConfigureAwait(false);
         try
@@ -82,6 +86,9 @@ public sealed partial class StagingSession
                 LastError = null;
                 FailedCommits = 0;
                 SessionSpool.TryDelete(ErrorMarkerPath);
+                var write = clock.Elapsed - drained;
+                LastTimings = new CommitTimings(drained, write, Rebase: null);
+                published?.Invoke(result);
                 if (Interlocked.Read(ref _changes) != changesAtFreeze || OpenWriters > 0)
                     _ctx.Log($"backupfs: staging {Group}: committed {result.Snapshot}; changes made during the commit stay staged for the next one");
                 else
@@ -148,8 +155,15 @@ public sealed partial class StagingSession
 
     /// <summary>What the last commit did (for `backupfs commit` and tests).</summary>
     public SplitCommitResult? LastResult { get; private set; }
-    /// <summary>Where the last successful commit spent its time.</summary>
+    /// <summary>Where the last successful commit spent its time (its rebase null while that still runs).</summary>
     public CommitTimings? LastTimings { get; private set; }
+
+    /// <summary>Returns once no commit of this session runs (a rebase after an early answer included).</summary>
+    public async Task WaitForCommitAsync()
+    {
+        await _commitLock.WaitAsync().ConfigureAwait(false);
+        _commitLock.Release();
+    }
 
     /// <summary>
     /// After a commit of exactly the tree in memory: each known inode is pointed at its entry in
@@ -216,5 +230,5 @@ public sealed partial class StagingSession
     }
 }
 
-/// <summary>A commit's phases: waiting for background preparation, writing the snapshot (freeze, archives, manifest), restarting the session on it.</summary>
-public sealed record CommitTimings(TimeSpan Drain, TimeSpan Write, TimeSpan Rebase);
+/// <summary>A commit's phases: waiting for background preparation, writing the snapshot (freeze, archives, manifest), restarting the session on it (null while it runs).</summary>
+public sealed record CommitTimings(TimeSpan Drain, TimeSpan Write, TimeSpan? Rebase);

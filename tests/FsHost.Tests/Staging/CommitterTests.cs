@@ -51,6 +51,33 @@ public class CommitterTests : IDisposable
     }
 
     [Fact]
+    public async Task ACommitPublishesItsSnapshotBeforeTheRebaseAndTheNextRequestWaitsForTheRebase()
+    {
+        _chunks.Release();
+        var s = _f.Open();
+        var d = Mkdir(s, s.Root, "d");
+        WriteFile(s, d, "f", "content"u8.ToArray());
+        Task<VfsResult<StagedInode>>? lookup = null;
+        bool rebaseUnknown = false, snapshotShown = false;
+        var result = await s.CommitAsync(force: false, None, published: r =>
+        {
+            // Called under the session's gate, the rebase still ahead: a request made now waits for it.
+            snapshotShown = s.LastCommitted == r.Snapshot;
+            rebaseUnknown = s.LastTimings is { Rebase: null };
+            lookup = s.LookupAsync(d, N("f"), None).AsTask();
+        }).WaitAsync(Bound);
+        Assert.NotNull(result);
+        Assert.True(snapshotShown, "the snapshot was not shown when the commit was published");
+        Assert.True(rebaseUnknown, "the timings claimed a rebase before it ran");
+        Assert.NotNull(lookup);
+        var f = Ok(await lookup!.WaitAsync(Bound));
+        Assert.Null(f.SpoolPath); // it saw the rebased tree: the file's content is the snapshot's now
+        Assert.NotNull(f.BaseEntry);
+        Assert.NotNull(s.LastTimings!.Rebase);
+        Assert.False(s.Dirty);
+    }
+
+    [Fact]
     public async Task LookupsAndWritesGoOnWhileACommitUploads()
     {
         var s = _f.Open();

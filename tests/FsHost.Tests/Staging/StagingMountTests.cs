@@ -56,8 +56,8 @@ public class StagingMountTests : IDisposable
     private static Dictionary<string, long> LastCommit(string session)
     {
         var text = Bounded.Run("getfattr", "--only-values", "-n", StagingControlXattrs.LastCommitXattr, session).Stdout;
-        return text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(p => !p.StartsWith("snapshot="))
-            .Select(p => p.Split('=')).ToDictionary(p => p[0], p => long.Parse(p[1]));
+        return text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('='))
+            .Where(p => long.TryParse(p[1], out _)).ToDictionary(p => p[0], p => long.Parse(p[1])); // snapshot=..., rebase=running left out
     }
 
     /// <summary>The listing of a snapshot's tree through the read-only side of the mount equals the source's.</summary>
@@ -269,6 +269,9 @@ public class StagingMountTests : IDisposable
         var itemized = Rsync(src, session, "--itemize-changes").Stdout;
         Assert.Contains("d9/f199.bin", itemized);
         var name = Commit(session);
+        // The commit answers once its snapshot is complete; the session restarts from it after the
+        // answer, and a request on the session (this listing) waits for that.
+        Assert.NotEmpty(Directory.EnumerateFileSystemEntries(session));
 
         var stats = LastCommit(session);
         // The two changed files and the new one: read by the commit, or cut in the background while rsync ran.

@@ -26,8 +26,7 @@ public sealed class StagedSessionNode(StagingNodes nodes, StagedInode inode) : S
         switch (control)
         {
             case StagingControlXattrs.CommitXattr:
-                await Nodes.Area.CommitAsync(Session, ctx.SessionEnding).ConfigureAwait(false);
-                return Errno.Ok;
+                return await CommitAsync(ctx).ConfigureAwait(false);
             case StagingControlXattrs.DiscardXattr:
                 await Session.DiscardAsync(ctx.SessionEnding).ConfigureAwait(false);
                 Nodes.ForgetCachedTree(Inode);
@@ -36,6 +35,24 @@ public sealed class StagedSessionNode(StagingNodes nodes, StagedInode inode) : S
                 return Errno.EPERM; // the report attributes are read-only
         }
         return await base.SetXattrAsync(ctx, name, value, flags).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Answers once the snapshot is complete: the session's restart from it (the rebase) goes on after
+    /// the reply, holding the session's gate, so what the client does next waits for it as any request
+    /// arriving during the rebase does; its failures are logged by the session and the commit.
+    /// </summary>
+    private async Task<Errno> CommitAsync(RequestContext ctx)
+    {
+        var published = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var commit = Nodes.Area.CommitAsync(Session, ctx.SessionEnding, _ => published.TrySetResult());
+        if (await Task.WhenAny(published.Task, commit).ConfigureAwait(false) == commit)
+        {
+            await commit.ConfigureAwait(false); // its failure, as the error the client sees
+            return Errno.Ok;
+        }
+        _ = commit.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        return Errno.Ok;
     }
 
     private static string? Control(ReadOnlySpan<byte> name) =>
@@ -57,5 +74,6 @@ public sealed class StagedSessionNode(StagingNodes nodes, StagedInode inode) : S
     }
 
     private static string TimingsText(CommitTimings? t) => t is null ? "" : string.Create(CultureInfo.InvariantCulture,
-        $" drain_ms={t.Drain.TotalMilliseconds:F0} write_ms={t.Write.TotalMilliseconds:F0} rebase_ms={t.Rebase.TotalMilliseconds:F0}");
+        $" drain_ms={t.Drain.TotalMilliseconds:F0} write_ms={t.Write.TotalMilliseconds:F0}")
+        + (t.Rebase is { } rebase ? string.Create(CultureInfo.InvariantCulture, $" rebase_ms={rebase.TotalMilliseconds:F0}") : " rebase=running");
 }
