@@ -107,6 +107,7 @@ public abstract class ArchiveWriterBase : Stream
             ArrayPool<byte>.Shared.Return(_buffer);
             _buffer = [];
         }
+        _ingest.FlushTouches();
         var entries = new DynamicIndexEntry[_chunks.Count];
         for (int i = 0; i < entries.Length; i++)
             entries[i] = new DynamicIndexEntry(_chunks[i].End, await _chunks[i].Digest.ConfigureAwait(false));

@@ -55,12 +55,93 @@ public sealed class ChunkIngest
     /// running meanwhile keeps it. The answer is not trusted either way: an S3 cache may simply
     /// not know a chunk the bucket has.
     /// </summary>
-    public async Task<Digest> RegisterKnownAsync(Digest digest, long size, CancellationToken ct)
+    /// <remarks>
+    /// The touches run in order, in batches, on one background task beside the caller (which goes on
+    /// encoding): the returned task completes once this chunk is touched (a partial batch waits for
+    /// <see cref="FlushTouches"/>), and an archive is complete only when all its chunks' tasks are, so
+    /// every touch still precedes the index and the manifest.
+    /// </remarks>
+    public Task<Digest> RegisterKnownAsync(Digest digest, long size, CancellationToken ct)
     {
         Stats.AddChunk(size);
         Stats.AddDuplicate(size);
-        if (_knownThisBackup.TryAdd(digest, 0)) await _backend.ContainsAsync(digest, ct).ConfigureAwait(false);
-        return digest;
+        if (!_knownThisBackup.TryAdd(digest, 0)) return Task.FromResult(digest);
+        return AfterAsync(EnqueueTouch(digest, ct), digest);
+
+        static async Task<Digest> AfterAsync(Task touched, Digest digest)
+        {
+            await touched.ConfigureAwait(false);
+            return digest;
+        }
+    }
+
+    private readonly Lock _touchSync = new();
+    private List<Digest> _touchBatch = new();
+    private TaskCompletionSource? _touchBatchDone; // completes when every digest of _touchBatch is touched
+    private bool _touching;
+
+    /// <summary>Adds the chunk to the next batch of touches (starting the toucher if idle); the task completes when that batch is done.</summary>
+    private Task EnqueueTouch(Digest digest, CancellationToken ct)
+    {
+        lock (_touchSync)
+        {
+            _touchToken = ct;
+            _touchBatch.Add(digest);
+            _touchBatchDone ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var done = _touchBatchDone.Task;
+            // In batches: a toucher started per chunk cost more in thread wake-ups than the touches themselves.
+            if (_touchBatch.Count >= TouchBatchSize) StartToucher(ct);
+            return done;
+        }
+    }
+
+    private const int TouchBatchSize = 64;
+    private CancellationToken _touchToken;
+
+    /// <summary>Touches the known chunks registered so far that wait for a fuller batch (an archive completing calls this).</summary>
+    public void FlushTouches()
+    {
+        lock (_touchSync) if (_touchBatch.Count > 0) StartToucher(_touchToken);
+    }
+
+    /// <summary>Under the lock: starts the toucher unless it runs (it takes every batch queued meanwhile).</summary>
+    private void StartToucher(CancellationToken ct)
+    {
+        _touchToken = ct;
+        if (_touching) return;
+        _touching = true;
+        _ = Task.Run(() => TouchBatchesAsync(ct), CancellationToken.None);
+    }
+
+    private async Task TouchBatchesAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            List<Digest> batch;
+            TaskCompletionSource done;
+            lock (_touchSync)
+            {
+                if (_touchBatch.Count == 0)
+                {
+                    _touching = false;
+                    return;
+                }
+                (batch, done) = (_touchBatch, _touchBatchDone!);
+                (_touchBatch, _touchBatchDone) = (new List<Digest>(), null);
+            }
+            try
+            {
+                // The answer is not trusted either way (see RegisterKnownAsync): only the touch counts.
+                foreach (var digest in batch)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    await _backend.ContainsAsync(digest, ct).ConfigureAwait(false);
+                }
+                done.TrySetResult();
+            }
+            catch (OperationCanceledException e) { done.TrySetCanceled(e.CancellationToken); }
+            catch (Exception e) { done.TrySetException(e); }
+        }
     }
 
     /// <summary>
