@@ -78,13 +78,14 @@ for l in sys.stdin:
 
 run() { # phase
   settle; warm
-  local t0 t1 t2 t3 t4 t5 t6 added
+  local t0 t1r t1 t2 t3 t4 t5 t6 added
   local before; before=$(fuse_requests)
   local chunks_before; chunks_before=$(chunk_bytes)
-  t0=$(now); rsync -a --delete "$src/" "$session/"; t1=$(now)
+  t0=$(now); rsync -a --delete "$src/" "$session/"; t1r=$(now)
   eval "bfs_requests_$1=\"$before|$(fuse_requests)\""
+  t1=$(now) # the commit's time is the command's own, not the reading of the request counters above
   "$BACKUPFS" commit "$session" >/dev/null 2>&1; t2=$(now)
-  eval "bfs_rsync_$1=$(python3 -c "print($t1-$t0)") bfs_commit_$1=$(python3 -c "print($t2-$t1)")"
+  eval "bfs_rsync_$1=$(python3 -c "print($t1r-$t0)") bfs_commit_$1=$(python3 -c "print($t2-$t1)")"
   # Added: growth of the chunk store, so chunks stored in the background while rsync ran count too.
   eval "bfs_added_$1=$(( $(chunk_bytes) - chunks_before )) bfs_written_$1=$(stat_of written_bytes) bfs_prepared_$1=$(stat_of prepared_bytes)"
   eval "bfs_phases_$1=\"drain $(stat_of drain_ms) ms, write $(stat_of write_ms) ms, rebase $(stat_of rebase_ms) ms\""
