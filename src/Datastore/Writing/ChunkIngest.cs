@@ -90,26 +90,26 @@ public sealed class ChunkIngest
             _touchBatchDone ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var done = _touchBatchDone.Task;
             // In batches: a toucher started per chunk cost more in thread wake-ups than the touches themselves.
-            if (_touchBatch.Count >= TouchBatchSize) StartToucher(ct);
+            if (_touchBatch.Count >= TouchBatchSize) StartToucher();
             return done;
         }
     }
 
     private const int TouchBatchSize = 64;
-    private CancellationToken _touchToken;
+    private CancellationToken _touchToken; // the registering writer's (one per backup)
 
     /// <summary>Touches the known chunks registered so far that wait for a fuller batch (an archive completing calls this).</summary>
     public void FlushTouches()
     {
-        lock (_touchSync) if (_touchBatch.Count > 0) StartToucher(_touchToken);
+        lock (_touchSync) if (_touchBatch.Count > 0) StartToucher();
     }
 
     /// <summary>Under the lock: starts the toucher unless it runs (it takes every batch queued meanwhile).</summary>
-    private void StartToucher(CancellationToken ct)
+    private void StartToucher()
     {
-        _touchToken = ct;
         if (_touching) return;
         _touching = true;
+        var ct = _touchToken;
         _ = Task.Run(() => TouchBatchesAsync(ct), CancellationToken.None);
     }
 

@@ -86,8 +86,7 @@ public sealed partial class StagingSession
                 LastError = null;
                 FailedCommits = 0;
                 SessionSpool.TryDelete(ErrorMarkerPath);
-                var write = clock.Elapsed - drained;
-                LastTimings = new CommitTimings(drained, write, Rebase: null);
+                LastTimings = new CommitTimings(drained, written - drained, Rebase: null);
                 published?.Invoke(result);
                 if (Interlocked.Read(ref _changes) != changesAtFreeze || OpenWriters > 0)
                     _ctx.Log($"backupfs: staging {Group}: committed {result.Snapshot}; changes made during the commit stay staged for the next one");
