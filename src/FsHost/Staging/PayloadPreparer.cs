@@ -15,7 +15,8 @@ namespace BackupFs.FsHost.Staging;
 /// version each file was cut from (any later write, truncation or new spool file drops it), and
 /// their chunks are plain chunks of the store (touched again before a commit references them;
 /// chunks of files changed since are left to garbage collection). Failures only cost the commit
-/// the work. One worker: the copy into staging keeps the other core.
+/// the work. One worker while it keeps pace, so the copy into staging keeps the other core; a
+/// second one while big files wait behind each other (<see cref="RunAsync"/>).
 /// </remarks>
 internal sealed class PayloadPreparer : IAsyncDisposable
 {
@@ -44,6 +45,9 @@ internal sealed class PayloadPreparer : IAsyncDisposable
         _worker = Task.Run(RunAsync);
     }
 
+    /// <summary>Items being cut now (for tests).</summary>
+    internal int Running { get { lock (_sync) return _running.Count; } }
+
     /// <summary>Files and content bytes prepared so far (for stats and tests).</summary>
     public (long Files, long Bytes) Prepared => (Interlocked.Read(ref _preparedFiles), Interlocked.Read(ref _preparedBytes));
 
@@ -57,6 +61,9 @@ internal sealed class PayloadPreparer : IAsyncDisposable
         double ms = _ctx.Options.PrepareAfter.TotalMilliseconds * Math.Pow(4, Math.Min(cuts, 8));
         return TimeSpan.FromMilliseconds(Math.Min(ms, LongestRecutWait.TotalMilliseconds));
     }
+
+    /// <summary>How long a due item waits for the one running before a second worker takes it.</summary>
+    private const long BehindAfterMs = 50;
 
     private long FileDue => Environment.TickCount64 + (long)_ctx.Options.PrepareAfter.TotalMilliseconds;
     private long Quiet => Environment.TickCount64 + (long)_ctx.Options.PrepareDirectoriesAfter.TotalMilliseconds;
@@ -134,7 +141,10 @@ internal sealed class PayloadPreparer : IAsyncDisposable
 
     /// <summary>
     /// Takes due items off the queue in order: one at a time while the copy runs (it keeps the other
-    /// core), one per core for items a waiting commit asked for.
+    /// core), one per core for items a waiting commit asked for, and one per core too once the next
+    /// item has waited <see cref="BehindAfterMs"/> past its due time: the copy has moved on faster
+    /// than one core cuts (rewritten big files in a row), and what is still queued when it ends is
+    /// what the commit waits for.
     /// </summary>
     private async Task RunAsync()
     {
@@ -147,9 +157,13 @@ internal sealed class PayloadPreparer : IAsyncDisposable
             lock (_sync)
             {
                 var next = _queue.Count > 0 ? _queue.Peek() : null;
+                long now = Environment.TickCount64;
                 hurry = next is not null && next.Sequence <= _hurryThrough;
-                if (next is null || _running.Count >= (hurry ? Environment.ProcessorCount : 1)) wait = Timeout.Infinite; // a finishing item signals
-                else wait = hurry ? 0 : Math.Max(0, next.Due - Environment.TickCount64);
+                if (next is null || _running.Count >= Environment.ProcessorCount) wait = Timeout.Infinite; // a finishing item signals
+                else if (hurry) wait = 0;
+                else if (_running.Count == 0) wait = Math.Max(0, next.Due - now);
+                else if (next.Version >= 0) wait = Math.Max(0, next.Due + BehindAfterMs - now); // a big file falling behind
+                else wait = Timeout.Infinite; // small files keep pace: the running item's end signals
                 if (next is not null && wait == 0)
                 {
                     _queue.Dequeue();

@@ -192,6 +192,57 @@ public class PayloadPreparerTests
         Assert.Equal(before, Describe(f.Open()));
     }
 
+    [Fact]
+    public void ABigFileWaitingBehindAnotherOnesCutIsTakenByASecondWorker()
+    {
+        var chunks = new GatedInserts();
+        using var f = new SessionFixture(Options(TimeSpan.Zero) with { ChunkBackend = chunks });
+        chunks.Inner = f.Store.Chunks;
+        var s = f.Open();
+        var preparer = f.Context.Preparer;
+        var first = WriteFile(s, s.Root, "first", Content(3_000_000, 41));
+        WaitUntil(() => Volatile.Read(ref chunks.Waiting) >= 1, "the first file's cut did not reach the store");
+        var second = WriteFile(s, s.Root, "second", Content(3_000_000, 42));
+        // The first cut is held at the store: only a second worker can take the file behind it.
+        WaitUntil(() => preparer.Running == 2, "the file behind a held cut was not taken by a second worker");
+        chunks.Gate.Release(int.MaxValue / 2);
+        WaitPrepared(first);
+        WaitPrepared(second);
+
+        string before = Describe(s);
+        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        Assert.Equal(2, result.Split.PreparedFiles);
+        Assert.Equal(0, result.Split.EncodedFiles);
+        s.Dispose();
+        Assert.Equal(before, Describe(f.Open()));
+    }
+
+    private static void WaitUntil(Func<bool> condition, string failure)
+    {
+        var until = DateTime.UtcNow + Bound;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < until, failure);
+            Thread.Sleep(10);
+        }
+    }
+
+    /// <summary>Inserts wait at <see cref="Gate"/> until the test opens it (a slow store), then go to the store.</summary>
+    private sealed class GatedInserts : IChunkBackend
+    {
+        public IChunkBackend Inner { get; set; } = null!;
+        public readonly SemaphoreSlim Gate = new(0);
+        public int Waiting;
+        public ValueTask<byte[]?> ReadBlobAsync(Digest digest, CancellationToken ct = default) => Inner.ReadBlobAsync(digest, ct);
+        public ValueTask<bool> ContainsAsync(Digest digest, CancellationToken ct = default) => Inner.ContainsAsync(digest, ct);
+        public async ValueTask<ChunkInsertResult> InsertAsync(Digest digest, ReadOnlyMemory<byte> blob, CancellationToken ct = default)
+        {
+            Interlocked.Increment(ref Waiting);
+            await Gate.WaitAsync(ct).ConfigureAwait(false);
+            return await Inner.InsertAsync(digest, blob, ct).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Inserts fail while <see cref="Failing"/> (a full or unreachable store), else go to the store.</summary>
     private sealed class FailingInserts : IChunkBackend
     {
