@@ -21,6 +21,12 @@ public enum JournalOp : byte
     RemoveXattr = 14,
     /// <summary>Number was written: its mtime/ctime are Time.</summary>
     Touch = 15,
+    /// <summary>
+    /// The snapshot whose backup time is Number - 1 holds every change before this record: written
+    /// just before the session restarts from it, so a journal that ends here (the mount ended before
+    /// the restart) starts from that snapshot instead of committing the same tree again.
+    /// </summary>
+    Committed = 16,
 }
 
 /// <summary>
@@ -57,7 +63,7 @@ public sealed class JournalRecord
         int at = 0;
         if (p.Length < 1) throw new InvalidDataException("empty journal record");
         var op = (JournalOp)p[at++];
-        if (op is < JournalOp.Header or > JournalOp.Touch) throw new InvalidDataException($"unknown journal record type {(byte)op}");
+        if (op is < JournalOp.Header or > JournalOp.Committed) throw new InvalidDataException($"unknown journal record type {(byte)op}");
         var r = new JournalRecord { Op = op };
         r.Time = (long)GetVar(p, ref at);
         r.Number = GetVar(p, ref at); r.Parent = GetVar(p, ref at); r.NewParent = GetVar(p, ref at);

@@ -62,6 +62,14 @@ internal sealed class SessionJournal(string stateDirectory, SessionSpool spool)
         Changed?.Invoke();
     }
 
+    /// <summary>Records that <paramref name="snapshot"/> holds every change so far (not a change itself: the idle clock does not move).</summary>
+    public void MarkCommitted(long snapshotTime, long now) =>
+        _file?.Append(new JournalRecord { Op = JournalOp.Committed, Time = now, Number = (ulong)snapshotTime + 1 });
+
+    /// <summary>The snapshot a journal ending with a <see cref="JournalOp.Committed"/> record names (null: it does not end so).</summary>
+    public static long? CommittedAtEnd(List<JournalRecord> records) =>
+        records.Count > 0 && records[^1] is { Op: JournalOp.Committed, Number: > 0 } r ? (long)(r.Number - 1) : null;
+
     /// <summary>
     /// The journal number of <paramref name="inode"/>, recording first where a base inode sits
     /// (a Bind record, parents first) so replay can find it. False for an inode with no name left.
@@ -192,6 +200,8 @@ internal sealed class SessionJournal(string stateDirectory, SessionSpool spool)
                 case JournalOp.Touch:
                     Get(r.Number, r).Touch(Timestamps.FromNanoseconds(r.ModificationTime));
                     break;
+                case JournalOp.Committed:
+                    break; // changes followed it: everything is replayed over the base and committed again
                 default:
                     throw new InvalidDataException($"unexpected journal record {r.Op}");
             }

@@ -92,6 +92,8 @@ public sealed partial class StagingSession
                     _ctx.Log($"backupfs: staging {Group}: committed {result.Snapshot}; changes made during the commit stay staged for the next one");
                 else
                 {
+                    // If the mount ends before the rebase does, the next one starts from the snapshot.
+                    _journal.MarkCommitted(result.Snapshot.BackupTime, Timestamps.Nanoseconds(Vfs.Timestamp.Now));
                     try { await RebaseAsync(result.Snapshot, ct).ConfigureAwait(false); }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
@@ -207,6 +209,15 @@ public sealed partial class StagingSession
         }
     }
 
+    /// <summary>Closes the journal and deletes the state directory (journal, spool files, markers).</summary>
+    private void DeleteState()
+    {
+        _journal.Close();
+        _spool.QuiesceBeforeDelete();
+        // Never through a symlink: the state directory is deleted relative to the store root, component by component.
+        Datastore.Platform.SafeDelete.Tree(_ctx.Store.Root, Path.GetRelativePath(_ctx.Store.Root, StateDirectory));
+    }
+
     /// <summary>Drops every uncommitted change: the session is the base again and its state directory goes.</summary>
     /// <returns>EBUSY while files are open for writing</returns>
     public async Task<Vfs.Errno> DiscardAsync(CancellationToken ct)
@@ -216,10 +227,7 @@ public sealed partial class StagingSession
         {
             using var _ = await EnterAsync(ct).ConfigureAwait(false);
             if (OpenWriters > 0) return Vfs.Errno.EBUSY;
-            _journal.Close();
-            _spool.QuiesceBeforeDelete();
-            // Never through a symlink: the state directory is deleted relative to the store root, component by component.
-            Datastore.Platform.SafeDelete.Tree(_ctx.Store.Root, Path.GetRelativePath(_ctx.Store.Root, StateDirectory));
+            DeleteState();
             FailedCommits = 0;
             LastError = null;
             await SetBaseAsync(_ctx.Store.LatestSnapshot(Group), ct).ConfigureAwait(false);

@@ -71,6 +71,15 @@ public sealed partial class StagingSession : IDisposable
         if (File.Exists(journalPath))
         {
             var (journal, baseTime, records) = StagingJournal.Open(session.StateDirectory, ctx.Log);
+            if (SessionJournal.CommittedAtEnd(records) is { } committed && ctx.Store.IsFinished(new SnapshotRef(group, committed)))
+            {
+                journal.Dispose();
+                var snapshot = new SnapshotRef(group, committed);
+                ctx.Log($"backupfs: staging {group}: every journaled change is in {snapshot} (the mount ended before the session restarted from it); starting from it");
+                session.DeleteState();
+                await session.SetBaseAsync(snapshot, ct).ConfigureAwait(false);
+                return session;
+            }
             try
             {
                 await session.SetBaseAsync(baseTime is { } t ? new SnapshotRef(group, t) : null, ct).ConfigureAwait(false);

@@ -77,6 +77,46 @@ public class CommitterTests : IDisposable
         Assert.False(s.Dirty);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AMountEndingBeforeTheRebaseStartsTheNextOneFromTheSnapshotNotFromTheOldBase(bool changedAfter)
+    {
+        _chunks.Release();
+        var s = _f.Open();
+        var d = Mkdir(s, s.Root, "d");
+        WriteFile(s, d, "f", "committed"u8.ToArray());
+        string committed = Describe(s);
+        using var ending = new CancellationTokenSource();
+        // The mount ends right after the snapshot is published: the rebase is cancelled.
+        var commit = s.CommitAsync(force: false, ending.Token, published: _ => ending.Cancel());
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => commit.WaitAsync(Bound));
+        var snapshot = s.LastCommitted!;
+        Assert.True(s.Dirty); // the session kept its journal
+        if (changedAfter) WriteFile(s, d, "later", "after the commit"u8.ToArray());
+        string expected = Describe(s);
+        s.Dispose();
+
+        var next = _f.Open();
+        if (changedAfter)
+        {
+            // A change followed the commit: the journal is replayed as it was, and the next commit has both.
+            Assert.True(next.Dirty);
+            Assert.Equal(expected, Describe(next));
+            var result = Run(next.CommitAsync(force: false, None))!;
+            Assert.Equal("after the commit", ReadSnapshot(result.Snapshot)["d/later"]);
+        }
+        else
+        {
+            // Nothing followed it: the snapshot holds the journal, so the session starts from it with nothing to commit.
+            Assert.False(next.Dirty);
+            Assert.Equal(snapshot, next.Base);
+            Assert.Equal(committed, Describe(next));
+            Assert.Null(Run(next.CommitAsync(force: false, None)));
+            Assert.Single(_f.Store.ListFinishedSnapshots(_f.Group));
+        }
+    }
+
     [Fact]
     public async Task LookupsAndWritesGoOnWhileACommitUploads()
     {
