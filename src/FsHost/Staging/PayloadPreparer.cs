@@ -24,6 +24,7 @@ internal sealed class PayloadPreparer : IAsyncDisposable
     private readonly Queue<Item> _queue = new();
     private readonly Dictionary<StagedInode, long> _directoryDue = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<StagedInode> _waiting = new(ReferenceEqualityComparer.Instance); // big files whose re-cut waits (EnqueueLater)
+    private readonly HashSet<(StagedInode, long)> _cutting = new(); // big files being cut, at their content version
     private readonly Lock _sync = new();
     private readonly SemaphoreSlim _signal = new(0);
     private readonly CancellationTokenSource _stop = new();
@@ -268,9 +269,15 @@ internal sealed class PayloadPreparer : IAsyncDisposable
         var (spool, size, version, writers) = inode.ContentState();
         // Changed again or open for writing: its next close schedules it anew.
         if (version != item.Version || writers > 0 || spool is null || inode.PreparedPayload is not null) return;
-        PreparedPayload prepared;
-        await using (var file = OpenSpool(spool)) prepared = await PreparedPayload.PrepareAsync(file, size, NewIngest(), ct: ct).ConfigureAwait(false);
-        if (Keep(inode, prepared, version)) _pageRelease?.Release(spool);
+        // Two closes with no write between queue the same version twice; with two workers both could run.
+        lock (_sync) if (!_cutting.Add((inode, version))) return;
+        try
+        {
+            PreparedPayload prepared;
+            await using (var file = OpenSpool(spool)) prepared = await PreparedPayload.PrepareAsync(file, size, NewIngest(), ct: ct).ConfigureAwait(false);
+            if (Keep(inode, prepared, version)) _pageRelease?.Release(spool);
+        }
+        finally { lock (_sync) _cutting.Remove((inode, version)); }
     }
 
     /// <summary>

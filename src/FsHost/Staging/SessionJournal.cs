@@ -110,7 +110,7 @@ internal sealed class SessionJournal(string stateDirectory, SessionSpool spool)
     {
         var byNumber = new Dictionary<ulong, StagedInode> { [SessionTree.RootNumber] = tree.Root };
         ulong max = SessionTree.RootNumber;
-        foreach (var r in records) max = Math.Max(max, r.Number);
+        foreach (var r in records) if (r.Op != JournalOp.Committed) max = Math.Max(max, r.Number); // its number is a snapshot's time
         tree.NextNumber = max + 1;
         StagedInode Get(ulong number, JournalRecord r) => byNumber.TryGetValue(number, out var i) ? i
             : throw new InvalidDataException($"journal record {r.Op} names inode {number}, which no earlier record made");

@@ -76,8 +76,8 @@ public sealed partial class StagingSession : IDisposable
                 journal.Dispose();
                 var snapshot = new SnapshotRef(group, committed);
                 ctx.Log($"backupfs: staging {group}: every journaled change is in {snapshot} (the mount ended before the session restarted from it); starting from it");
+                await session.SetBaseAsync(snapshot, ct).ConfigureAwait(false); // first: if it cannot be read, the state is kept
                 session.DeleteState();
-                await session.SetBaseAsync(snapshot, ct).ConfigureAwait(false);
                 return session;
             }
             try

@@ -172,7 +172,8 @@ public class PayloadPreparerTests
     [Fact]
     public void SmallFilesOfADirectoryAreCutAsRunsInArchiveOrder()
     {
-        using var f = new SessionFixture(Options(TimeSpan.FromMilliseconds(50)));
+        // The directory's quiet period outlasts writing its files even on a loaded machine (else a run splits).
+        using var f = new SessionFixture(Options(TimeSpan.FromMilliseconds(50)) with { PrepareDirectoriesAfter = TimeSpan.FromSeconds(1) });
         var s = f.Open();
         var d = Mkdir(s, s.Root, "d");
         var files = new List<StagedInode>();
@@ -215,6 +216,26 @@ public class PayloadPreparerTests
         Assert.Equal(0, result.Split.EncodedFiles);
         s.Dispose();
         Assert.Equal(before, Describe(f.Open()));
+    }
+
+    [Fact]
+    public void AFileQueuedTwiceAtOneContentVersionIsCutOnceEvenWithASecondWorker()
+    {
+        var chunks = new GatedInserts();
+        using var f = new SessionFixture(Options(TimeSpan.Zero) with { ChunkBackend = chunks });
+        chunks.Inner = f.Store.Chunks;
+        var s = f.Open();
+        var preparer = f.Context.Preparer;
+        var big = WriteFile(s, s.Root, "big", Content(3_000_000, 43));
+        WaitUntil(() => Volatile.Read(ref chunks.Waiting) >= 1, "the file's cut did not reach the store");
+        var h = Run(s.OpenAsync(big, 2, CancellationToken.None)); // opened for writing and closed again, nothing written
+        Assert.True(h.IsOk, $"open: {h.Error}");
+        Run(s.ReleaseAsync(h.Value, CancellationToken.None));
+        Thread.Sleep(300); // well past the wait after which a second worker takes a big file
+        chunks.Gate.Release(int.MaxValue / 2);
+        WaitPrepared(big);
+        WaitUntil(() => preparer.Running == 0, "the preparer did not finish");
+        Assert.Equal(1, big.PreparedCount);
     }
 
     private static void WaitUntil(Func<bool> condition, string failure)
