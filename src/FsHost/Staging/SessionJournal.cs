@@ -62,7 +62,7 @@ internal sealed class SessionJournal(string stateDirectory, SessionSpool spool)
         Changed?.Invoke();
     }
 
-    /// <summary>Records that <paramref name="snapshot"/> holds every change so far (not a change itself: the idle clock does not move).</summary>
+    /// <summary>Records that the snapshot of <paramref name="snapshotTime"/> holds every change so far (not a change itself: the idle clock does not move).</summary>
     public void MarkCommitted(long snapshotTime, long now) =>
         _file?.Append(new JournalRecord { Op = JournalOp.Committed, Time = now, Number = (ulong)snapshotTime + 1 });
 
