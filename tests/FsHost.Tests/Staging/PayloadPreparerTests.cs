@@ -22,15 +22,8 @@ public class PayloadPreparerTests
         CommitDelay = TimeSpan.FromHours(1), PrepareFilesFrom = 1 << 20, PrepareAfter = after, PrepareDirectoriesAfter = after,
     };
 
-    private static void WaitPrepared(StagedInode inode)
-    {
-        var until = DateTime.UtcNow + Bound;
-        while (inode.PreparedPayload is null)
-        {
-            Assert.True(DateTime.UtcNow < until, "the file was not prepared in the background");
-            Thread.Sleep(20);
-        }
-    }
+    private static void WaitPrepared(StagedInode inode) =>
+        WaitUntil(() => inode.PreparedPayload is not null, "the file was not prepared in the background");
 
     [Fact]
     public void AClosedBigFileIsPreparedAndTheCommitAppendsItWithoutReadingItAgain()
@@ -196,9 +189,7 @@ public class PayloadPreparerTests
     [Fact]
     public void ABigFileWaitingBehindAnotherOnesCutIsTakenByASecondWorker()
     {
-        var chunks = new GatedInserts();
-        using var f = new SessionFixture(Options(TimeSpan.Zero) with { ChunkBackend = chunks });
-        chunks.Inner = f.Store.Chunks;
+        using var f = GatedFixture(out var chunks);
         var s = f.Open();
         var preparer = f.Context.Preparer;
         var first = WriteFile(s, s.Root, "first", Content(3_000_000, 41));
@@ -221,9 +212,7 @@ public class PayloadPreparerTests
     [Fact]
     public void AFileQueuedTwiceAtOneContentVersionIsCutOnceEvenWithASecondWorker()
     {
-        var chunks = new GatedInserts();
-        using var f = new SessionFixture(Options(TimeSpan.Zero) with { ChunkBackend = chunks });
-        chunks.Inner = f.Store.Chunks;
+        using var f = GatedFixture(out var chunks);
         var s = f.Open();
         var preparer = f.Context.Preparer;
         var big = WriteFile(s, s.Root, "big", Content(3_000_000, 43));
@@ -236,6 +225,15 @@ public class PayloadPreparerTests
         WaitPrepared(big);
         WaitUntil(() => preparer.Running == 0, "the preparer did not finish");
         Assert.Equal(1, big.PreparedCount);
+    }
+
+    /// <summary>A session fixture whose store holds every insert at a gate the test opens.</summary>
+    private static SessionFixture GatedFixture(out GatedInserts chunks)
+    {
+        chunks = new GatedInserts();
+        var f = new SessionFixture(Options(TimeSpan.Zero) with { ChunkBackend = chunks });
+        chunks.Inner = f.Store.Chunks;
+        return f;
     }
 
     private static void WaitUntil(Func<bool> condition, string failure)
