@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
+using BackupFs.Datastore.Formats.Zstd;
 using ZstdSharp;
 
 namespace BackupFs.Datastore.Formats;
@@ -18,9 +19,6 @@ public static class DataBlob
     /// <summary>PBS refuses to encode blobs larger than this.</summary>
     public const int MaxBlobSize = 128 * 1024 * 1024;
 
-    [ThreadStatic] private static Compressor? t_compressor;
-    [ThreadStatic] private static Decompressor? t_decompressor;
-
     /// <summary>Encodes plain data as an unencrypted blob, zstd-compressed when that is not larger.</summary>
     public static byte[] Encode(ReadOnlySpan<byte> data, bool compress = true)
     {
@@ -28,9 +26,8 @@ public static class DataBlob
         if (compress && data.Length > 0)
         {
             var output = GC.AllocateUninitializedArray<byte>(HeaderSize + data.Length);
-            var compressor = t_compressor ??= new Compressor(1);
             // One-shot into a buffer of the input's size: if the frame does not fit, keep it plain.
-            if (compressor.TryWrap(data, output.AsSpan(HeaderSize), out int written))
+            if (ZstdEngine.Default.TryCompress(data, output.AsSpan(HeaderSize), out int written))
             {
                 BlobMagic.Compressed.CopyTo(output);
                 BinaryPrimitives.WriteUInt32LittleEndian(output.AsSpan(8), Crc32.HashToUInt32(output.AsSpan(HeaderSize, written)));
@@ -54,9 +51,8 @@ public static class DataBlob
         if (destination.Length < HeaderSize + data.Length) throw new ArgumentException("destination too small", nameof(destination));
         if (compress && data.Length > 0)
         {
-            var compressor = t_compressor ??= new Compressor(1);
             // Room for the input's size only: a frame that does not fit is not kept (PBS's rule).
-            if (compressor.TryWrap(data, destination.Slice(HeaderSize, data.Length), out int written))
+            if (ZstdEngine.Default.TryCompress(data, destination.Slice(HeaderSize, data.Length), out int written))
             {
                 BlobMagic.Compressed.CopyTo(destination);
                 BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], Crc32.HashToUInt32(destination.Slice(HeaderSize, written)));
@@ -151,11 +147,7 @@ public static class DataBlob
             payload.CopyTo(destination);
             return payload.Length;
         }
-        try { return (t_decompressor ??= new Decompressor()).Unwrap(payload, destination); }
-        catch (Exception e) when (e is ZstdException or InvalidOperationException or ArgumentException)
-        {
-            throw new FormatCorruptException($"bad zstd frame: {e.Message}", e);
-        }
+        return ZstdEngine.Default.DecompressInto(payload, destination);
     }
 
     /// <summary>zstd frame header: magic, then the descriptor whose top two bits give the content-size field's size
@@ -170,7 +162,7 @@ public static class DataBlob
 
     /// <summary>zstd level 1 into <paramref name="destination"/>; false when the frame does not fit (then the data stays plain).</summary>
     internal static bool TryCompress(ReadOnlySpan<byte> data, Span<byte> destination, out int written) =>
-        (t_compressor ??= new Compressor(1)).TryWrap(data, destination, out written);
+        ZstdEngine.Default.TryCompress(data, destination, out written);
 
     /// <summary>The content size a zstd frame records, or -1 (old streaming frames do not record it).</summary>
     internal static int FrameContentSize(ReadOnlySpan<byte> frame)
@@ -184,18 +176,11 @@ public static class DataBlob
     }
 
     /// <summary>Decompresses a frame whose content size is known into <paramref name="destination"/>.</summary>
-    internal static int DecompressInto(ReadOnlySpan<byte> frame, Span<byte> destination)
-    {
-        try { return (t_decompressor ??= new Decompressor()).Unwrap(frame, destination); }
-        catch (Exception e) when (e is ZstdException or InvalidOperationException or ArgumentException)
-        {
-            throw new FormatCorruptException($"bad zstd frame: {e.Message}", e);
-        }
-    }
+    internal static int DecompressInto(ReadOnlySpan<byte> frame, Span<byte> destination) =>
+        ZstdEngine.Default.DecompressInto(frame, destination);
 
     internal static byte[] Decompress(ReadOnlySpan<byte> frame)
     {
-        var decompressor = t_decompressor ??= new Decompressor();
         try
         {
             // An upper bound of the decoded size: exact for PBS ≥ 3.2.9 frames, which carry their
@@ -205,7 +190,7 @@ public static class DataBlob
             if (bound > 0 && bound <= MaxBlobSize)
             {
                 var output = GC.AllocateUninitializedArray<byte>((int)bound);
-                int n = decompressor.Unwrap(frame, output);
+                int n = ZstdEngine.Default.DecompressInto(frame, output);
                 return n == output.Length ? output : output.AsSpan(0, n).ToArray();
             }
             using var input = new MemoryStream(frame.ToArray(), writable: false);
