@@ -1,5 +1,6 @@
 using BackupFs.Datastore.Formats;
 using BackupFs.Datastore.Store;
+using BackupFs.Datastore.Writing;
 using BackupFs.FsHost.Staging;
 using BackupFs.FsHost.Vfs;
 using static BackupFs.FsHost.Tests.Staging.SessionFixture;
@@ -38,13 +39,10 @@ public class PayloadPreparerTests
         Assert.Equal(5_000_000, big.PreparedPayload!.ContentSize);
         Assert.NotSame(big.PreparedPayload.Run, small.PreparedPayload!.Run);
 
-        string before = Describe(s);
-        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        var result = CommitAndReopenTheSame(f, s); // read back from the committed snapshot
         Assert.Equal(2, result.Split.PreparedFiles);
         Assert.Equal(5_001_000, result.Split.PreparedBytes);
         Assert.Equal(0, result.Split.EncodedFiles);
-        s.Dispose();
-        Assert.Equal(before, Describe(f.Open())); // read back from the committed snapshot
     }
 
     [Theory]
@@ -80,11 +78,8 @@ public class PayloadPreparerTests
         Assert.Equal(content, Read(s, big)); // from disk now, the same bytes
         Assert.NotNull(big.PreparedPayload); // reading changed nothing
 
-        string before = Describe(s);
-        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        var result = CommitAndReopenTheSame(f, s);
         Assert.Equal(2, result.Split.PreparedFiles);
-        s.Dispose();
-        Assert.Equal(before, Describe(f.Open()));
     }
 
     [Fact]
@@ -100,10 +95,7 @@ public class PayloadPreparerTests
         Assert.Null(big.PreparedPayload); // the content moved on
         Run(s.ReleaseAsync(h, CancellationToken.None));
 
-        string before = Describe(s);
-        Run(s.CommitAsync(force: false, CancellationToken.None));
-        s.Dispose();
-        Assert.Equal(before, Describe(f.Open()));
+        CommitAndReopenTheSame(f, s);
     }
 
     [Fact]
@@ -124,11 +116,8 @@ public class PayloadPreparerTests
         WaitPrepared(big);
         Assert.Equal(3_000_010, big.PreparedPayload!.ContentSize);
 
-        string before = Describe(s);
-        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        var result = CommitAndReopenTheSame(f, s);
         Assert.Equal(1, result.Split.PreparedFiles);
-        s.Dispose();
-        Assert.Equal(before, Describe(f.Open()));
     }
 
     [Fact]
@@ -138,12 +127,9 @@ public class PayloadPreparerTests
         var s = f.Open();
         WriteFile(s, s.Root, "a", Content(2_000_000, 5));
         WriteFile(s, s.Root, "b", Content(2_500_000, 6));
-        string before = Describe(s);
-        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!; // does not wait out the hour
+        var result = CommitAndReopenTheSame(f, s); // does not wait out the hour
         Assert.Equal(2, result.Split.PreparedFiles);
         Assert.Equal(0, result.Split.EncodedFiles);
-        s.Dispose();
-        Assert.Equal(before, Describe(f.Open()));
     }
 
     [Fact]
@@ -154,12 +140,9 @@ public class PayloadPreparerTests
         WriteFile(s, s.Root, "gone", Content(2_000_000, 7));
         Assert.Equal(Errno.Ok, Run(s.UnlinkAsync(s.Root, N("gone"), false, CancellationToken.None)));
         WriteFile(s, s.Root, "kept", Content(10, 8));
-        string before = Describe(s);
-        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        var result = CommitAndReopenTheSame(f, s);
         Assert.Equal(1, result.Split.PreparedFiles); // "kept" only
         Assert.Equal(10, result.Split.PreparedBytes);
-        s.Dispose();
-        Assert.Equal(before, Describe(f.Open()));
     }
 
     [Fact]
@@ -179,11 +162,8 @@ public class PayloadPreparerTests
         Assert.NotSame(a.Run, c.Run);
         Assert.True(a.HeaderOffset < b.HeaderOffset);
 
-        string before = Describe(s);
-        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        var result = CommitAndReopenTheSame(f, s);
         Assert.Equal(4, result.Split.PreparedFiles);
-        s.Dispose();
-        Assert.Equal(before, Describe(f.Open()));
     }
 
     [Fact]
@@ -201,12 +181,9 @@ public class PayloadPreparerTests
         WaitPrepared(first);
         WaitPrepared(second);
 
-        string before = Describe(s);
-        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        var result = CommitAndReopenTheSame(f, s);
         Assert.Equal(2, result.Split.PreparedFiles);
         Assert.Equal(0, result.Split.EncodedFiles);
-        s.Dispose();
-        Assert.Equal(before, Describe(f.Open()));
     }
 
     [Fact]
@@ -225,6 +202,16 @@ public class PayloadPreparerTests
         WaitPrepared(big);
         WaitUntil(() => preparer.Running == 0, "the preparer did not finish");
         Assert.Equal(1, big.PreparedCount);
+    }
+
+    /// <summary>Commits the session, closes it and checks that a new one, read back from the snapshot, shows the same tree.</summary>
+    private static SplitCommitResult CommitAndReopenTheSame(SessionFixture f, StagingSession s)
+    {
+        string before = Describe(s);
+        var result = Run(s.CommitAsync(force: false, CancellationToken.None))!;
+        s.Dispose();
+        Assert.Equal(before, Describe(f.Open()));
+        return result;
     }
 
     /// <summary>A session fixture whose store holds every insert at a gate the test opens.</summary>
