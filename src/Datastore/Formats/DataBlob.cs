@@ -123,14 +123,7 @@ public static class DataBlob
         if (kind is BlobKind.Encrypted or BlobKind.EncryptedCompressed)
             throw new EncryptedDataException("the blob is encrypted; BackupFs cannot decrypt it without the key");
         if (kind == BlobKind.Uncompressed) return blob.Length - HeaderSize;
-        var frame = blob[HeaderSize..];
-        // The frame header's content-size field; the decompressed-size API returns a bound otherwise.
-        try
-        {
-            ulong size = Decompressor.GetDecompressedSize(frame);
-            return size > 0 && size <= MaxBlobSize && FrameHasContentSize(frame) ? (int)size : -1;
-        }
-        catch (Exception e) when (e is ZstdException or ArgumentException) { return -1; }
+        return FrameContentSize(blob[HeaderSize..]);
     }
 
     /// <summary>Decodes an unencrypted blob into <paramref name="destination"/> (sized by <see cref="DecodedSizeHint"/>), checking the CRC.</summary>
@@ -167,6 +160,7 @@ public static class DataBlob
     /// <summary>The content size a zstd frame records, or -1 (old streaming frames do not record it).</summary>
     internal static int FrameContentSize(ReadOnlySpan<byte> frame)
     {
+        // The frame header's content-size field; the decompressed-size API returns a bound otherwise.
         try
         {
             ulong size = Decompressor.GetDecompressedSize(frame);

@@ -71,10 +71,9 @@ public sealed partial class StagingSession : IDisposable
         if (File.Exists(journalPath))
         {
             var (journal, baseTime, records) = StagingJournal.Open(session.StateDirectory, ctx.Log);
-            if (SessionJournal.CommittedAtEnd(records) is { } committed && ctx.Store.IsFinished(new SnapshotRef(group, committed)))
+            if (SessionJournal.CommittedAtEnd(records) is { } committed && new SnapshotRef(group, committed) is var snapshot && ctx.Store.IsFinished(snapshot))
             {
                 journal.Dispose();
-                var snapshot = new SnapshotRef(group, committed);
                 ctx.Log($"backupfs: staging {group}: every journaled change is in {snapshot} (the mount ended before the session restarted from it); starting from it");
                 await session.SetBaseAsync(snapshot, ct).ConfigureAwait(false); // first: if it cannot be read, the state is kept
                 session.DeleteState();
